@@ -1,0 +1,32 @@
+# Pontoon developer targets. `make test` is what CI runs (see .ci/run).
+
+GO ?= go
+GOGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/gogo/protobuf)
+PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gogofast
+
+.PHONY: test proto lint
+
+test:
+	$(GO) test -race ./...
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt: $$out"; exit 1; }
+	$(GO) vet ./...
+
+# Regenerate raftpb/raft.pb.go from raftpb/raft.proto with Debian's protoc and
+# gogo's protoc-gen-gogofast, built from the gogo/protobuf version in go.mod.
+# gogofast registers the types in gogo's own registry under the proto package
+# pontoon.raftpb, so they never clash with etcd's raftpb in one binary.
+proto: $(PROTOC_GEN)
+	@command -v protoc >/dev/null || { \
+		echo "protoc not found; installing Debian's protobuf-compiler"; \
+		apt-get update -qq && apt-get install -y -qq protobuf-compiler; }
+	protoc --plugin=protoc-gen-gogofast=$(PROTOC_GEN) \
+		-I . -I $(GOGO_DIR) -I $(GOGO_DIR)/protobuf -I /usr/include \
+		--gogofast_out=paths=source_relative,Mgogoproto/gogo.proto=github.com/gogo/protobuf/gogoproto:. \
+		raftpb/raft.proto
+	gofmt -w raftpb/raft.pb.go
+
+$(PROTOC_GEN): go.mod
+	$(GO) mod download github.com/gogo/protobuf
+	GOBIN=$(CURDIR)/.bin $(GO) install github.com/gogo/protobuf/protoc-gen-gogofast
