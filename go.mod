@@ -2,4 +2,9 @@ module github.com/pontoon-raft/raft
 
 go 1.23
 
-require github.com/gogo/protobuf v1.3.2
+require (
+	github.com/gogo/protobuf v1.3.2
+	github.com/stretchr/testify v1.12.1
+)
+
+require go.yaml.in/yaml/v3 v3.0.5 // indirect
