@@ -1,0 +1,25 @@
+package raft
+
+import "errors"
+
+// ErrProposalDropped is returned when a proposal cannot be accepted: no leader
+// is known, this node is a leader that is transferring leadership or has been
+// removed, forwarding is disabled, or the entries would exceed
+// Config.MaxUncommittedEntriesSize. The caller may retry later.
+var ErrProposalDropped = errors.New("raft proposal dropped")
+
+// ErrStepLocalMsg is returned by RawNode.Step for a message of a local-only
+// type (see IsLocalMsg) that did not come from a local target: such messages
+// must never arrive from the network.
+var ErrStepLocalMsg = errors.New("raft: cannot step raft local message")
+
+// ErrStepPeerNotFound is returned by RawNode.Step for a response message from
+// a node that is not in the current configuration.
+var ErrStepPeerNotFound = errors.New("raft: cannot step as peer not found")
+
+// ErrStopped is returned by the Node methods after Stop has been called.
+var ErrStopped = errors.New("raft: stopped")
+
+// ErrInvalidConfig is wrapped by every error that Config validation returns,
+// so callers can test for it with errors.Is.
+var ErrInvalidConfig = errors.New("raft: invalid config")

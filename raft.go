@@ -1,0 +1,477 @@
+package raft
+
+import (
+	"fmt"
+
+	"github.com/pontoon-raft/raft/confchange"
+	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/pontoon-raft/raft/tracker"
+)
+
+// stepFunc handles a message in the current role, after the role-independent
+// term processing of raft.Step.
+type stepFunc func(r *raft, m pb.Message) error
+
+// raft is the state machine of one node. It performs no I/O: what it wants
+// sent or persisted accumulates in msgs, msgsAfterAppend and the unstable log
+// until RawNode hands it out in a Ready.
+type raft struct {
+	id uint64
+
+	// Term and Vote are the persistent currentTerm and votedFor of the paper
+	// (Figure 2); together with the commit index they form the HardState.
+	Term uint64
+	Vote uint64
+
+	raftLog *raftLog
+
+	// maxMsgSize bounds the entry bytes of one MsgApp.
+	maxMsgSize uint64
+	// maxUncommittedSize bounds the payload bytes of uncommitted entries a
+	// leader accepts; uncommittedSize is the current total.
+	maxUncommittedSize uint64
+	uncommittedSize    uint64
+
+	trk tracker.ProgressTracker
+
+	state StateType
+	// isLearner is true while this node is a learner in the configuration.
+	isLearner bool
+
+	// msgs are ready to send as soon as the Ready that carries them is taken.
+	msgs []pb.Message
+	// msgsAfterAppend may only be sent once everything handed out for
+	// persistence so far is durable: votes and append acknowledgements attest
+	// durable state (§5.1 "persist before responding").
+	msgsAfterAppend []pb.Message
+
+	lead uint64
+	// leadTransferee is the node leadership is being transferred to, or None.
+	leadTransferee uint64
+	// pendingConfIndex is the log index of the latest configuration change
+	// proposed by this leader; a new one is refused until applied reaches it.
+	pendingConfIndex uint64
+	// disableConfChangeValidation mirrors Config.DisableConfChangeValidation.
+	disableConfChangeValidation bool
+
+	readOnly   *readOnly
+	readStates []ReadState
+	// pendingReadIndexMessages are reads that arrived before this leader
+	// committed an entry of its own term; they are served once it has.
+	pendingReadIndexMessages []pb.Message
+
+	// electionElapsed counts ticks since the last election-timer reset: on
+	// followers, since the leader was last heard from; on leaders, since the
+	// last CheckQuorum.
+	electionElapsed int
+	// heartbeatElapsed counts ticks since the leader's last heartbeat round.
+	heartbeatElapsed int
+
+	checkQuorum bool
+	preVote     bool
+
+	heartbeatTimeoutTicks int
+	electionTimeoutTicks  int
+	// randomizedElectionTimeoutTicks is drawn from
+	// [electionTimeoutTicks, 2*electionTimeoutTicks) at every reset so that
+	// split votes resolve (§5.2).
+	randomizedElectionTimeoutTicks int
+
+	disableProposalForwarding bool
+	stepDownOnRemoval         bool
+
+	rand   RandomSource
+	tick   func()
+	step   stepFunc
+	logger Logger
+}
+
+// newRaft builds a node from c, loading its HardState and configuration from
+// c.Storage.
+func newRaft(c *Config) (*raft, error) {
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	raftlog, err := newLogWithSize(c.Storage, c.MaxCommittedSizePerReady)
+	if err != nil {
+		return nil, err
+	}
+	hs, cs, err := c.Storage.InitialState()
+	if err != nil {
+		return nil, fmt.Errorf("raft: reading initial state from storage: %w", err)
+	}
+	r := &raft{
+		id:                          c.ID,
+		lead:                        None,
+		isLearner:                   false,
+		raftLog:                     raftlog,
+		maxMsgSize:                  c.MaxSizePerMsg,
+		maxUncommittedSize:          c.MaxUncommittedEntriesSize,
+		trk:                         tracker.MakeProgressTracker(c.MaxInflightMsgs, c.MaxInflightBytes),
+		electionTimeoutTicks:        c.ElectionTick,
+		heartbeatTimeoutTicks:       c.HeartbeatTick,
+		logger:                      c.Logger,
+		checkQuorum:                 c.CheckQuorum,
+		preVote:                     c.PreVote,
+		readOnly:                    newReadOnly(c.ReadOnlyOption),
+		disableProposalForwarding:   c.DisableProposalForwarding,
+		disableConfChangeValidation: c.DisableConfChangeValidation,
+		stepDownOnRemoval:           c.StepDownOnRemoval,
+		rand:                        c.Rand,
+	}
+	cfg, progress, err := confchange.Restore(confchange.Changer{
+		Tracker:   r.trk,
+		LastIndex: raftlog.lastIndex(),
+	}, cs)
+	if err != nil {
+		return nil, fmt.Errorf("raft: restoring configuration %s from storage: %w", DescribeConfState(cs), err)
+	}
+	if restored := r.switchToConfig(cfg, progress); restored.Equivalent(cs) != nil {
+		return nil, fmt.Errorf("raft: configuration restored from storage is %s, want %s",
+			DescribeConfState(restored), DescribeConfState(cs))
+	}
+	if !IsEmptyHardState(hs) {
+		if err := r.loadState(hs); err != nil {
+			return nil, err
+		}
+	}
+	if c.Applied > 0 {
+		if c.Applied > r.raftLog.committed {
+			return nil, invalidConfig("Applied (%d) is beyond the committed index (%d) in Storage",
+				c.Applied, r.raftLog.committed)
+		}
+		if c.Applied >= r.raftLog.applied {
+			r.raftLog.appliedTo(c.Applied, 0)
+		}
+	}
+	r.becomeFollower(r.Term, None)
+
+	r.logger.Infof("newRaft %x [peers: [%s], term: %d, commit: %d, applied: %d, lastindex: %d, lastterm: %d]",
+		r.id, idList(r.trk.VoterNodes()), r.Term, r.raftLog.committed, r.raftLog.applied,
+		r.raftLog.lastIndex(), r.raftLog.lastTerm())
+	return r, nil
+}
+
+func (r *raft) hasLeader() bool { return r.lead != None }
+
+func (r *raft) softState() SoftState { return SoftState{Lead: r.lead, RaftState: r.state} }
+
+func (r *raft) hardState() pb.HardState {
+	return pb.HardState{Term: r.Term, Vote: r.Vote, Commit: r.raftLog.committed}
+}
+
+// loadState installs a HardState read from Storage.
+func (r *raft) loadState(state pb.HardState) error {
+	if state.Commit < r.raftLog.committed || state.Commit > r.raftLog.lastIndex() {
+		return fmt.Errorf("raft: %x HardState commit %d is out of the log's range [%d, %d]",
+			r.id, state.Commit, r.raftLog.committed, r.raftLog.lastIndex())
+	}
+	r.raftLog.committed = state.Commit
+	r.Term = state.Term
+	r.Vote = state.Vote
+	return nil
+}
+
+// send queues m for delivery, stamping its sender and term as the wire
+// protocol requires (spec §2.1).
+func (r *raft) send(m pb.Message) {
+	if m.From == None {
+		m.From = r.id
+	}
+	switch m.Type {
+	case pb.MsgVote, pb.MsgVoteResp, pb.MsgPreVote, pb.MsgPreVoteResp:
+		// Vote-family messages carry the term being campaigned for (or the
+		// term of the rejection), chosen by the caller.
+		if m.Term == 0 {
+			panic(fmt.Sprintf("raft: %x tried to send %s without a term", r.id, m.Type))
+		}
+	default:
+		if m.Term != 0 {
+			panic(fmt.Sprintf("raft: %x tried to send %s with explicit term %d; only vote messages choose their term",
+				r.id, m.Type, m.Term))
+		}
+		// Proposals and read requests are forwarded without a term: the
+		// receiver treats them as local input.
+		if m.Type != pb.MsgProp && m.Type != pb.MsgReadIndex {
+			m.Term = r.Term
+		}
+	}
+	switch m.Type {
+	case pb.MsgAppResp, pb.MsgVoteResp, pb.MsgPreVoteResp:
+		// These attest to durable state: held back until the storage write
+		// handed out in the same Ready is done.
+		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
+	default:
+		if m.To == r.id {
+			panic(fmt.Sprintf("raft: %x tried to send %s to itself", r.id, m.Type))
+		}
+		r.msgs = append(r.msgs, m)
+	}
+}
+
+// reset prepares the node for a new role in term.
+func (r *raft) reset(term uint64) {
+	if r.Term != term {
+		r.Term = term
+		r.Vote = None
+	}
+	r.lead = None
+	r.electionElapsed = 0
+	r.heartbeatElapsed = 0
+	r.resetRandomizedElectionTimeout()
+	r.abortLeaderTransfer()
+	r.trk.ResetVotes()
+	lastIndex := r.raftLog.lastIndex()
+	r.trk.Visit(func(id uint64, pr *tracker.Progress) {
+		*pr = tracker.Progress{
+			Match:     0,
+			Next:      lastIndex + 1,
+			Inflights: tracker.NewInflights(r.trk.MaxInflight, r.trk.MaxInflightBytes),
+			IsLearner: pr.IsLearner,
+		}
+		if id == r.id {
+			pr.Match = lastIndex
+		}
+	})
+	r.pendingConfIndex = 0
+	r.uncommittedSize = 0
+	r.readOnly = newReadOnlyFrom(r.readOnly)
+	r.pendingReadIndexMessages = nil
+}
+
+func (r *raft) resetRandomizedElectionTimeout() {
+	r.randomizedElectionTimeoutTicks = r.electionTimeoutTicks + r.rand.Intn(r.electionTimeoutTicks)
+}
+
+func (r *raft) pastElectionTimeout() bool {
+	return r.electionElapsed >= r.randomizedElectionTimeoutTicks
+}
+
+func (r *raft) becomeFollower(term uint64, lead uint64) {
+	r.step = stepFollower
+	r.reset(term)
+	r.tick = r.tickElection
+	r.lead = lead
+	r.state = StateFollower
+	r.logger.Infof("%x became follower at term %d", r.id, r.Term)
+}
+
+func (r *raft) becomeCandidate() {
+	if r.state == StateLeader {
+		panic(fmt.Sprintf("raft: %x invalid transition [leader -> candidate] at term %d", r.id, r.Term))
+	}
+	r.step = stepCandidate
+	r.reset(r.Term + 1)
+	r.tick = r.tickElection
+	r.Vote = r.id
+	r.state = StateCandidate
+	r.logger.Infof("%x became candidate at term %d", r.id, r.Term)
+}
+
+func (r *raft) becomePreCandidate() {
+	if r.state == StateLeader {
+		panic(fmt.Sprintf("raft: %x invalid transition [leader -> pre-candidate] at term %d", r.id, r.Term))
+	}
+	// §9.6: a pre-candidate neither raises its term nor changes its vote; it
+	// only asks whether it could win.
+	r.step = stepCandidate
+	r.trk.ResetVotes()
+	r.tick = r.tickElection
+	r.lead = None
+	r.state = StatePreCandidate
+	r.logger.Infof("%x became pre-candidate at term %d", r.id, r.Term)
+}
+
+func (r *raft) becomeLeader() {
+	if r.state == StateFollower {
+		panic(fmt.Sprintf("raft: %x invalid transition [follower -> leader] at term %d", r.id, r.Term))
+	}
+	r.step = stepLeader
+	r.reset(r.Term)
+	r.tick = r.tickHeartbeat
+	r.lead = r.id
+	r.state = StateLeader
+	// The leader's own entries are durable up to its last index (it persisted
+	// them to vote for itself); it replicates optimistically to itself.
+	pr := r.trk.Progress[r.id]
+	pr.BecomeReplicate()
+	pr.RecentActive = true
+
+	// A configuration change may sit anywhere in the uncommitted tail; be
+	// conservative and treat the whole tail as pending.
+	r.pendingConfIndex = r.raftLog.lastIndex()
+
+	// §5.4.2 / §8: commit an empty entry of the new term at once, so earlier
+	// entries become committed and reads can be served.
+	if !r.appendEntry(pb.Entry{Data: nil}) {
+		panic(fmt.Sprintf("raft: %x could not append the empty entry of a new leader term", r.id))
+	}
+	r.logger.Infof("%x became leader at term %d", r.id, r.Term)
+}
+
+// appendEntry assigns term and index to es and appends them to the leader's
+// log. It returns false, appending nothing, when the uncommitted-size limit
+// would be exceeded.
+func (r *raft) appendEntry(es ...pb.Entry) bool {
+	lastIndex := r.raftLog.lastIndex()
+	for i := range es {
+		es[i].Term = r.Term
+		es[i].Index = lastIndex + 1 + uint64(i)
+	}
+	if !r.increaseUncommittedSize(es) {
+		r.logger.Warningf("%x appending new entries to log would exceed uncommitted entry size limit; dropping proposal", r.id)
+		return false
+	}
+	lastIndex = r.raftLog.append(es...)
+	// The leader counts itself like any follower, but only once the entries
+	// are durable: this acknowledgement is released after the write.
+	r.send(pb.Message{To: r.id, Type: pb.MsgAppResp, Index: lastIndex})
+	return true
+}
+
+// increaseUncommittedSize accounts for proposed entries, refusing them when
+// the limit would be passed. A proposal is always accepted when nothing is
+// uncommitted, so one oversized entry cannot block the leader forever.
+func (r *raft) increaseUncommittedSize(ents []pb.Entry) bool {
+	s := payloadsSize(ents)
+	if r.uncommittedSize > 0 && s > 0 && r.uncommittedSize+s > r.maxUncommittedSize {
+		return false
+	}
+	r.uncommittedSize += s
+	return true
+}
+
+// reduceUncommittedSize releases the accounting of applied entries.
+func (r *raft) reduceUncommittedSize(s uint64) {
+	if s > r.uncommittedSize {
+		// Entries from an earlier term are not counted; don't underflow.
+		r.uncommittedSize = 0
+	} else {
+		r.uncommittedSize -= s
+	}
+}
+
+// promotable reports whether this node may campaign: it is a voter and not
+// in the middle of installing a snapshot.
+func (r *raft) promotable() bool {
+	pr := r.trk.Progress[r.id]
+	return pr != nil && !pr.IsLearner && !r.raftLog.hasNextOrInProgressSnapshot()
+}
+
+// Step is the single entry point for every message, local or remote. It
+// applies the role-independent term rules of spec §2.1, then dispatches.
+func (r *raft) Step(m pb.Message) error {
+	switch {
+	case m.Term == 0:
+		// Local message or a term-less forward (MsgProp, MsgReadIndex).
+	case m.Term > r.Term:
+		if m.Type == pb.MsgVote || m.Type == pb.MsgPreVote {
+			force := string(m.Context) == string(campaignTransfer)
+			inLease := r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeoutTicks
+			if !force && inLease {
+				// §6 (CheckQuorum): a node that heard from a leader within the
+				// minimum election timeout neither grants a vote nor moves to
+				// the candidate's term, so a partitioned node cannot depose a
+				// healthy leader.
+				r.logger.Infof("%x [logterm: %d, index: %d, vote: %x] ignored %s from %x [logterm: %d, index: %d] at term %d: lease is not expired (remaining ticks: %d)",
+					r.id, r.raftLog.lastTerm(), r.raftLog.lastIndex(), r.Vote, m.Type, m.From, m.LogTerm, m.Index, r.Term,
+					r.electionTimeoutTicks-r.electionElapsed)
+				return nil
+			}
+		}
+		switch {
+		case m.Type == pb.MsgPreVote:
+			// PreVote never changes our term.
+		case m.Type == pb.MsgPreVoteResp && !m.Reject:
+			// A granted pre-vote carries the future term of our candidacy;
+			// the term moves only when the real election starts.
+		default:
+			r.logger.Infof("%x [term: %d] received a %s message with higher term from %x [term: %d]",
+				r.id, r.Term, m.Type, m.From, m.Term)
+			if m.Type == pb.MsgApp || m.Type == pb.MsgHeartbeat || m.Type == pb.MsgSnap {
+				r.becomeFollower(m.Term, m.From)
+			} else {
+				r.becomeFollower(m.Term, None)
+			}
+		}
+	case m.Term < r.Term:
+		switch {
+		case (r.checkQuorum || r.preVote) && (m.Type == pb.MsgHeartbeat || m.Type == pb.MsgApp):
+			// A stale leader may be stuck: with CheckQuorum or PreVote our
+			// higher term may never reach it through an election, so tell it
+			// directly. The bare MsgAppResp at our term makes it step down.
+			r.send(pb.Message{To: m.From, Type: pb.MsgAppResp})
+		case m.Type == pb.MsgPreVote:
+			// Reject explicitly so the pre-candidate learns our term and
+			// does not wait for a timeout.
+			r.send(pb.Message{To: m.From, Term: r.Term, Type: pb.MsgPreVoteResp, Reject: true})
+		case m.Type == pb.MsgStorageAppendResp:
+			// Entries written under an earlier term may since have been
+			// replaced, so the acknowledgement does not make them stable. A
+			// snapshot carries committed state and stays valid.
+			if m.Snapshot != nil {
+				r.appliedSnap(m.Snapshot)
+			}
+		default:
+			r.logger.Debugf("%x [term: %d] ignored a %s message with lower term from %x [term: %d]",
+				r.id, r.Term, m.Type, m.From, m.Term)
+		}
+		return nil
+	}
+
+	switch m.Type {
+	case pb.MsgHup:
+		if r.preVote {
+			r.hup(campaignPreElection)
+		} else {
+			r.hup(campaignElection)
+		}
+	case pb.MsgStorageAppendResp:
+		if m.Index != 0 {
+			r.raftLog.stableTo(m.Index, m.LogTerm)
+		}
+		if m.Snapshot != nil {
+			r.appliedSnap(m.Snapshot)
+		}
+	case pb.MsgStorageApplyResp:
+		if n := len(m.Entries); n > 0 {
+			r.appliedTo(m.Entries[n-1].Index, entsSize(m.Entries))
+			r.reduceUncommittedSize(payloadsSize(m.Entries))
+		}
+	case pb.MsgVote, pb.MsgPreVote:
+		r.handleVoteRequest(m)
+	default:
+		return r.step(r, m)
+	}
+	return nil
+}
+
+// appliedTo records that the application applied entries up to index.
+func (r *raft) appliedTo(index uint64, size uint64) {
+	oldApplied := r.raftLog.applied
+	newApplied := max(index, oldApplied)
+	r.raftLog.appliedTo(newApplied, size)
+
+	if r.trk.Config.AutoLeave && newApplied >= r.pendingConfIndex && r.state == StateLeader {
+		// The joint configuration is applied and auto-leave was requested:
+		// propose leaving it. The empty ConfChangeV2 (nil data) is the leave
+		// marker; refusal (e.g. during a transfer) is retried on the next apply.
+		m, err := confChangeToMsg(nil)
+		if err != nil {
+			panic(fmt.Sprintf("raft: encoding the auto-leave conf change: %v", err))
+		}
+		if err := r.Step(m); err != nil {
+			r.logger.Debugf("%x not initiating automatic transition out of joint configuration %s: %v",
+				r.id, r.trk.Config, err)
+		} else {
+			r.logger.Infof("%x initiating automatic transition out of joint configuration %s", r.id, r.trk.Config)
+		}
+	}
+}
+
+// appliedSnap records that the application installed snap.
+func (r *raft) appliedSnap(snap *pb.Snapshot) {
+	index := snap.Metadata.Index
+	r.raftLog.stableSnapTo(index)
+	r.appliedTo(index, 0)
+}
