@@ -4,10 +4,14 @@ GO ?= go
 GOGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/gogo/protobuf)
 PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gogofast
 
-.PHONY: test proto lint
+.PHONY: test proto lint sim
 
 test:
 	$(GO) test -race ./...
+
+# A larger simulator sweep than CI runs: 100,000 seeds on 5 nodes.
+sim:
+	$(GO) run ./raftsim/cmd/raftsim -nodes 5 -seeds 100000 -steps 2000 -faults all
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt: $$out"; exit 1; }

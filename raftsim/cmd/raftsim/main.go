@@ -1,0 +1,186 @@
+// Command raftsim runs Pontoon clusters in the deterministic simulator,
+// over a range of seeds or one seed, and reports what happened: events,
+// faults injected by kind, and invariant violations with a command that
+// replays the first failing seed. It exits with status 1 on a violation.
+//
+//	raftsim -nodes 5 -seeds 1000 -steps 5000 -faults all
+//	raftsim -nodes 5 -steps 5000 -faults all -seed 17 -trace
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/pontoon-raft/raft/raftsim"
+)
+
+type config struct {
+	nodes, seeds, steps   int
+	seed                  int64
+	singleSeed            bool
+	faults                string
+	preVote, checkQuorum  string
+	electionTick          int
+	heartbeatTick         int
+	trace                 bool
+	stdout, stderr        io.Writer
+	progressEverySeedsPct int
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run parses args, runs the simulations and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("raftsim", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	c := config{stdout: stdout, stderr: stderr, progressEverySeedsPct: 10}
+	fs.IntVar(&c.nodes, "nodes", 5, "cluster size, 1..9")
+	fs.IntVar(&c.seeds, "seeds", 1000, "run seeds 1..N (ignored with -seed)")
+	fs.IntVar(&c.steps, "steps", 2000, "events in the fault phase of each run")
+	fs.Int64Var(&c.seed, "seed", 0, "run only this seed")
+	fs.StringVar(&c.faults, "faults", "all", `faults to inject: "all", "none" or a comma-separated list of kinds (drop,dup,delay,reorder,partition,one-way-partition,isolate-leader,crash,crash-mid-ready,slow-node,snapshot)`)
+	fs.StringVar(&c.preVote, "prevote", "random", `PreVote: "on", "off" or "random" (chosen from the seed)`)
+	fs.StringVar(&c.checkQuorum, "checkquorum", "random", `CheckQuorum: "on", "off" or "random" (chosen from the seed)`)
+	fs.IntVar(&c.electionTick, "election-tick", 10, "ElectionTick of every node")
+	fs.IntVar(&c.heartbeatTick, "heartbeat-tick", 1, "HeartbeatTick of every node")
+	fs.BoolVar(&c.trace, "trace", false, "with -seed, print the full trace to standard output")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	fs.Visit(func(f *flag.Flag) {
+		if f.Name == "seed" {
+			c.singleSeed = true
+		}
+	})
+	faults, err := raftsim.ParseFaults(c.faults)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	for _, mode := range []string{c.preVote, c.checkQuorum} {
+		if mode != "on" && mode != "off" && mode != "random" {
+			fmt.Fprintf(stderr, "raftsim: -prevote and -checkquorum take on, off or random, got %q\n", mode)
+			return 2
+		}
+	}
+	first, last := int64(1), int64(c.seeds)
+	if c.singleSeed {
+		first, last = c.seed, c.seed
+	}
+	return sweep(c, faults, first, last)
+}
+
+// toggle resolves an on/off/random flag for seed; random uses bit of seed,
+// so a replay of the seed gets the same setting.
+func toggle(mode string, seed int64, bit uint) bool {
+	switch mode {
+	case "on":
+		return true
+	case "off":
+		return false
+	}
+	return (seed>>bit)&1 == 1
+}
+
+func onOff(b bool) string {
+	if b {
+		return "on"
+	}
+	return "off"
+}
+
+// totals accumulates the results of a sweep.
+type totals struct {
+	seeds, violations              int
+	events, proposals, commits     int
+	leaderChanges                  int
+	ticks                          int64
+	faults                         map[raftsim.FaultKind]int
+	firstFailure                   *raftsim.Violation
+	firstPreVote, firstCheckQuorum bool
+}
+
+func sweep(c config, faults raftsim.Faults, first, last int64) int {
+	t := totals{faults: map[raftsim.FaultKind]int{}}
+	total := last - first + 1
+	step := max(total*int64(c.progressEverySeedsPct)/100, 1)
+	fmt.Fprintf(c.stdout, "raftsim: seeds %d..%d, %d nodes, %d steps, faults %s, prevote %s, checkquorum %s\n",
+		first, last, c.nodes, c.steps, c.faults, c.preVote, c.checkQuorum)
+	for seed := first; seed <= last; seed++ {
+		opts := raftsim.Options{
+			Nodes:         c.nodes,
+			Seed:          seed,
+			Steps:         c.steps,
+			ElectionTick:  c.electionTick,
+			HeartbeatTick: c.heartbeatTick,
+			PreVote:       toggle(c.preVote, seed, 0),
+			CheckQuorum:   toggle(c.checkQuorum, seed, 1),
+			Faults:        faults,
+		}
+		if c.trace && c.singleSeed {
+			opts.TraceWriter = c.stdout
+		}
+		res, err := raftsim.Run(opts)
+		t.seeds++
+		t.events += res.Events
+		t.ticks += res.Ticks
+		t.proposals += res.Proposals
+		t.commits += res.Commits
+		t.leaderChanges += res.LeaderChanges
+		for k, n := range res.Faults {
+			t.faults[k] += n
+		}
+		var v *raftsim.Violation
+		switch {
+		case errors.As(err, &v):
+			t.violations++
+			fmt.Fprintf(c.stdout, "seed %d: %s violated at event %d: %v\n", seed, v.Invariant, v.Event, firstLine(v.Err))
+			if t.firstFailure == nil {
+				t.firstFailure = v
+				t.firstPreVote, t.firstCheckQuorum = opts.PreVote, opts.CheckQuorum
+			}
+		case err != nil:
+			fmt.Fprintln(c.stderr, err)
+			return 2
+		}
+		if done := seed - first + 1; !c.singleSeed && done%step == 0 {
+			fmt.Fprintf(c.stderr, "progress: %d/%d seeds, %d violations\n", done, total, t.violations)
+		}
+	}
+	report(c, t)
+	if t.violations > 0 {
+		return 1
+	}
+	return 0
+}
+
+func firstLine(err error) string {
+	s := err.Error()
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+func report(c config, t totals) {
+	w := c.stdout
+	fmt.Fprintf(w, "seeds run: %d\nevents: %d\nticks: %d\nproposals: %d\ncommitted entries (sum of highest applied index): %d\nleader changes: %d\n",
+		t.seeds, t.events, t.ticks, t.proposals, t.commits, t.leaderChanges)
+	fmt.Fprint(w, "faults:")
+	for _, k := range raftsim.AllFaultKinds {
+		fmt.Fprintf(w, " %s=%d", k, t.faults[k])
+	}
+	fmt.Fprintf(w, "\nviolations: %d\n", t.violations)
+	if v := t.firstFailure; v != nil {
+		fmt.Fprintf(w, "first failing seed: %d (%s)\n", v.Seed, v.Invariant)
+		fmt.Fprintln(w, v.Error())
+		fmt.Fprintf(w, "replay: go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults %s -prevote %s -checkquorum %s -election-tick %d -heartbeat-tick %d -seed %d -trace\n",
+			c.nodes, c.steps, c.faults, onOff(t.firstPreVote), onOff(t.firstCheckQuorum), c.electionTick, c.heartbeatTick, v.Seed)
+	}
+}

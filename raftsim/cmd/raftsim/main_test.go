@@ -1,0 +1,63 @@
+package main
+
+import (
+	"bytes"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/pontoon-raft/raft/raftsim"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestSweepReportsTotals(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"-nodes", "3", "-seeds", "5", "-steps", "300"}, &out, &errOut)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+	assert.Contains(t, out.String(), "seeds run: 5\n")
+	assert.Contains(t, out.String(), "violations: 0\n")
+	assert.Contains(t, out.String(), "faults: drop=")
+	assert.Contains(t, errOut.String(), "progress: 5/5 seeds")
+}
+
+func TestSingleSeedTrace(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"-nodes", "3", "-steps", "100", "-seed", "0", "-trace", "-faults", "drop,crash"}, &out, &errOut)
+	require.Equal(t, 0, code, errOut.String())
+	assert.Contains(t, out.String(), "event 1 tick 0: start: 3 nodes, seed 0")
+	assert.Contains(t, out.String(), "seeds run: 1\n")
+	assert.Empty(t, errOut.String(), "no progress lines for a single seed")
+}
+
+func TestBadFlags(t *testing.T) {
+	tests := [][]string{
+		{"-faults", "meteor"},
+		{"-prevote", "maybe"},
+		{"-nodes", "12", "-seeds", "1"},
+		{"-no-such-flag"},
+	}
+	for _, args := range tests {
+		t.Run(strings.Join(args, " "), func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			assert.Equal(t, 2, run(args, &out, &errOut))
+			assert.NotEmpty(t, errOut.String())
+		})
+	}
+}
+
+func TestReportNamesFirstFailureAndReplay(t *testing.T) {
+	var out bytes.Buffer
+	c := config{nodes: 5, steps: 5000, faults: "all", electionTick: 10, heartbeatTick: 1, stdout: &out}
+	tot := totals{seeds: 3, violations: 1, faults: map[raftsim.FaultKind]int{raftsim.FaultDrop: 4},
+		firstFailure: &raftsim.Violation{Invariant: "election-safety", Seed: 17, Nodes: 5, Event: 99,
+			Err: errors.New("term 3 has two leaders"), Trace: []string{"event 99 tick 9: VIOLATION"}},
+		firstPreVote: true}
+	report(c, tot)
+	s := out.String()
+	assert.Contains(t, s, "violations: 1\n")
+	assert.Contains(t, s, "drop=4 dup=0")
+	assert.Contains(t, s, "first failing seed: 17 (election-safety)")
+	assert.Contains(t, s, "event 99 tick 9: VIOLATION")
+	assert.Contains(t, s, "replay: go run ./raftsim/cmd/raftsim -nodes 5 -steps 5000 -faults all -prevote on -checkquorum off -election-tick 10 -heartbeat-tick 1 -seed 17 -trace")
+}

@@ -1,0 +1,142 @@
+/*
+Package raftsim is a deterministic simulator of Pontoon clusters. It runs
+every node, the network and the disks in one goroutine under virtual time,
+injects faults, and checks Raft's safety properties after every event. A run
+is a pure function of its Options: the same seed replays the same run, trace
+line for trace line, so a failure found once can be studied forever.
+
+Pontoon uses it to prove its own safety (the randomized tests of this
+package), and applications can use it to test their state machine, or their
+own node implementation, against the same faults.
+
+# Model
+
+A Sim owns:
+
+  - virtual time, counted in ticks. An event is one step of the world: a
+    tick of every live node, the delivery of one message, the handling of one
+    node's Ready, a proposal, or a fault. Time moves on when no message is due
+    and no node has a Ready, and sometimes (Options.TickWhileBusyProb) while
+    work is pending, but never past an overdue message.
+  - a network of in-flight messages, each with a delivery tick. Drops,
+    duplicates and delays are decided when a message is sent; cut links and
+    crashed receivers are found when it is due. Delays reorder messages, and
+    Faults.ReorderProb sometimes delivers a random due message first. A MsgSnap
+    is answered with ReportSnapshot once delivered or lost, and the sender of a
+    message lost to a cut link or a crashed node gets ReportUnreachable.
+  - one *raft.MemoryStorage per node: its disk. It survives crashes.
+  - one *math/rand.Rand seeded with Options.Seed that decides everything,
+    including each node's Config.Rand (a new source seeded from it at every
+    start), hence every election timeout.
+
+Nodes are driven exactly as package raft's Ready contract says: persist the
+snapshot, entries and HardState; send the messages; apply the committed
+entries (ApplyConfChange for conf changes); Advance. With Options.SplitReadyProb
+the last two steps are a separate, later event, and in between the node may
+receive messages, ticks and proposals (but not hand out another Ready), as
+under raft.Node's goroutine. A crash discards the node and everything it had not persisted; with Faults.CrashMidReadyProb it
+happens in the middle of a Ready: before persisting, after persisting, after
+sending or after applying. A restart builds a new node over the same storage
+with Config.Applied = 0, restores a fresh state machine from the storage's
+snapshot, and re-applies the committed entries the node hands out again
+(skipping those the snapshot already covers, as an application must).
+
+Snapshots carry the state machine's own encoding inside an envelope that
+also records the applied index and the applied-log hash, so any
+StateMachine can be snapshotted, installed from a MsgSnap, and checked.
+
+Every storage starts as RawNode.Bootstrap leaves it: one committed
+ConfChangeAddNode entry per node at term 1. All nodes are voters; membership
+changes, leader transfers and ReadIndex are reserved in Faults and not
+driven yet.
+
+# Invariants
+
+After every event the simulator checks the built-in invariants (see
+BuiltinInvariantNames) and then Options.Invariants:
+
+  - election safety: at most one leader per term, over the whole run;
+  - log matching: entries persisted with equal index and term are equal and
+    follow an entry of the same term, checked as every entry is persisted, and
+    at the end of the run by comparing every pair of logs;
+  - leader completeness: a new leader's durable log holds every applied
+    entry committed in an earlier term (the commit term is bounded by the
+    term of any node seen with a commit index covering the entry), unless
+    its snapshot covers it;
+  - state-machine safety: every node applies the same entry at each index, in
+    order without gaps or repeats, with the same applied-log hash;
+  - commit index monotonic for every node incarnation;
+  - no entry applied before a majority of the voters' storages hold it;
+  - and after the fault phase, liveness: once every link is healed and every
+    node restarted, a leader emerges and a proposal made on it is applied by
+    every node within Options.LivenessTicks.
+
+A failure is returned as a *Violation naming the invariant, the seed, the
+event number and the last trace lines. The trace has one line per thing that
+happened, "event N tick T: ...", with messages rendered by
+raft.DescribeMessage; Options.TraceWriter receives all of it.
+
+# Plugging in your own state machine and invariants
+
+A StateMachine is applied every committed entry and must snapshot and
+restore itself. An Invariant sees the cluster through a read-only View after
+every event. This one checks that replicas which applied the same prefix of
+the log hold the same state:
+
+	// counter sums the bytes of the commands it applies.
+	type counter struct{ sum uint64 }
+
+	func (c *counter) Apply(e raftpb.Entry) {
+		if e.Type == raftpb.EntryNormal {
+			c.sum += uint64(len(e.Data))
+		}
+	}
+	func (c *counter) Snapshot() []byte { return binary.BigEndian.AppendUint64(nil, c.sum) }
+	func (c *counter) Restore(b []byte) error { c.sum = binary.BigEndian.Uint64(b); return nil }
+
+	replicasAgree := raftsim.NewInvariant("replicas-agree", func(v *raftsim.View) error {
+		sums := map[uint64]uint64{} // applied index -> sum
+		for _, id := range v.NodeIDs() {
+			c, ok := v.StateMachine(id).(*counter)
+			if !ok {
+				continue // node is down
+			}
+			if sum, seen := sums[v.Applied(id)]; seen && sum != c.sum {
+				return fmt.Errorf("node %d: sum %d at index %d, another replica has %d", id, c.sum, v.Applied(id), sum)
+			}
+			sums[v.Applied(id)] = c.sum
+		}
+		return nil
+	})
+
+	res, err := raftsim.Run(raftsim.Options{
+		Nodes: 5, Seed: 42, Steps: 2000, PreVote: true, CheckQuorum: true,
+		Faults:          raftsim.AllFaults(),
+		NewStateMachine: func(uint64) raftsim.StateMachine { return &counter{} },
+		Invariants:      []raftsim.Invariant{replicasAgree},
+	})
+	var v *raftsim.Violation
+	if errors.As(err, &v) {
+		log.Fatalf("seed %d: %v", v.Seed, v) // the error includes the trace tail
+	}
+	fmt.Println(res.Events, "events,", res.Commits, "entries committed")
+
+Options.NodeFactory plugs in another node implementation: anything that
+satisfies Node, for instance an adapter around another Raft library or a
+deliberately broken wrapper used to show that an invariant can fail.
+
+# Replaying
+
+The cmd/raftsim command sweeps seeds and prints, for the first failure, a
+command line that replays it with the full trace:
+
+	go run ./raftsim/cmd/raftsim -nodes 5 -seeds 1000 -steps 5000 -faults all
+	go run ./raftsim/cmd/raftsim -nodes 5 -steps 5000 -faults all -seed 17 -trace
+
+TestRandomizedClusters runs 1,000 seeds (100 with -short); RAFTSIM_SEEDS
+sets another number for a deeper sweep, and a failure prints the replay
+command for its seed:
+
+	RAFTSIM_SEEDS=20000 go test -run TestRandomizedClusters ./raftsim/
+*/
+package raftsim
