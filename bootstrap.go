@@ -16,8 +16,11 @@ type Peer struct {
 // Bootstrap initializes a node whose Storage is empty with a configuration
 // of the given voters. It writes one committed ConfChangeAddNode entry per
 // peer at term 1 (indexes 1..n, the format etcd/raft uses, so mixed clusters
-// agree on the log) and applies them, so Campaign can be called at once. The
-// entries still appear in the next Ready, to be persisted and applied.
+// agree on the log) and applies them, so the configuration exists at once.
+// The entries still appear in the next Ready, to be persisted and applied;
+// until the application has applied them (handled that Ready and called
+// Advance) the node refuses to campaign, as it does with any committed but
+// unapplied configuration change.
 func (rn *RawNode) Bootstrap(peers []Peer) error {
 	if len(peers) == 0 {
 		return errors.New("raft: must provide at least one peer to Bootstrap")

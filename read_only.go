@@ -91,6 +91,14 @@ func (ro *readOnly) takeUnsentToken() []byte {
 	return ro.lastPendingToken()
 }
 
+// takeNewestToken returns the newest token (nil if no read is pending) for
+// a heartbeat round about to go out, and marks it sent: that round confirms
+// every pending read, so flushReadIndex need not start another.
+func (ro *readOnly) takeNewestToken() []byte {
+	ro.unsent = false
+	return ro.lastPendingToken()
+}
+
 // recvAck records that node id echoed ctx. It reports whether the echo
 // could confirm a pending request.
 func (ro *readOnly) recvAck(id uint64, ctx []byte) bool {

@@ -103,7 +103,7 @@ func (r *raft) handleProposal(m pb.Message) error {
 			continue
 		}
 		refusal := r.confChangeRefusal(e)
-		if refusal != "" && !r.disableConfChangeValidation {
+		if refusal != "" {
 			r.logger.Infof("%x ignoring conf change %s at config %s: %s", r.id, DescribeEntry(*e, nil), r.trk.Config, refusal)
 			// Keep the slot (the proposer may wait for this index) but make
 			// it a no-op.
@@ -120,11 +120,15 @@ func (r *raft) handleProposal(m pb.Message) error {
 }
 
 // confChangeRefusal returns why the conf change entry e must not be
-// appended now, or "" if it may.
+// appended now, or "" if it may. DisableConfChangeValidation lifts every
+// check except decoding: an entry no node could apply is never appended.
 func (r *raft) confChangeRefusal(e *pb.Entry) string {
 	cc, err := decodeConfChange(*e)
 	if err != nil {
 		return fmt.Sprintf("malformed conf change: %v", err)
+	}
+	if r.disableConfChangeValidation {
+		return ""
 	}
 	alreadyPending := r.pendingConfIndex > r.raftLog.applied
 	alreadyJoint := len(r.trk.Config.Voters[1]) > 0
@@ -282,18 +286,24 @@ func (r *raft) maybeSendAppend(to uint64, sendIfEmpty bool) bool {
 	}
 
 	prevIndex := pr.Next - 1
-	prevTerm, errTerm := r.raftLog.term(prevIndex)
+	prevTerm, err := r.raftLog.term(prevIndex)
+	if err != nil {
+		// The log is compacted past what the follower has: only a snapshot
+		// can catch it up. This must come before the "nothing to send"
+		// check below, which would otherwise leave the follower waiting
+		// for the next heartbeat response.
+		return r.maybeSendSnapshot(to, pr)
+	}
 	var ents []pb.Entry
-	var errEnts error
 	// With a full window only an empty MsgApp may go out: if every message
 	// of the window was lost, its answer (ack or reject) unblocks the flow.
 	if pr.State != tracker.StateReplicate || !pr.Inflights.Full() {
-		ents, errEnts = r.raftLog.entries(pr.Next, r.maxMsgSize)
+		ents, err = r.raftLog.entries(pr.Next, r.maxMsgSize)
 	}
 	if len(ents) == 0 && !sendIfEmpty {
 		return false
 	}
-	if errTerm != nil || errEnts != nil {
+	if err != nil {
 		// The entries the follower needs are gone from our log.
 		return r.maybeSendSnapshot(to, pr)
 	}
@@ -361,7 +371,7 @@ func (r *raft) bcastAppend() {
 // bcastHeartbeat sends a heartbeat to every other node, carrying the token
 // of the newest pending read so that its confirmation can complete.
 func (r *raft) bcastHeartbeat() {
-	r.bcastHeartbeatWithCtx(r.readOnly.lastPendingToken())
+	r.bcastHeartbeatWithCtx(r.readOnly.takeNewestToken())
 }
 
 func (r *raft) bcastHeartbeatWithCtx(ctx []byte) {

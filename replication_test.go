@@ -1,0 +1,785 @@
+package raft
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/pontoon-raft/raft/tracker"
+)
+
+// Tests of log replication (§5.3), commitment (§5.4.2), flow control and
+// proposals.
+
+// ctFollower returns node 2 of {1,2,3} as a follower of node 1 at term
+// `term`, with the given log and commit index.
+func ctFollower(t *testing.T, term, commit uint64, terms ...uint64) *raft {
+	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: term, Commit: commit}, terms...)
+	r := ctRaft(t, 2, s)
+	r.becomeFollower(term, 1)
+	return r
+}
+
+// TestFollowerRejectsMismatchedAppend checks Figure 2 "Reply false if log
+// doesn't contain an entry at prevLogIndex whose term matches prevLogTerm"
+// and the reject fields of §2.2: Index echoes the MsgApp, RejectHint is the
+// largest index ≤ min(Index, lastIndex) whose term ≤ the MsgApp's LogTerm,
+// LogTerm our term there (0 if unknown).
+func TestFollowerRejectsMismatchedAppend(t *testing.T) {
+	// Log: 1:t1 2:t2 3:t2 4:t3 5:t3, leader at term 5.
+	terms := []uint64{1, 2, 2, 3, 3}
+	for _, tt := range []struct {
+		index, logTerm       uint64
+		wantHint, wantHintTm uint64
+	}{
+		{7, 3, 5, 3}, // beyond our log: hint our last entry
+		{7, 4, 5, 3},
+		{5, 4, 5, 3}, // different term at 5, ours is lower: 5 itself may match
+		{5, 2, 3, 2}, // skip the term-3 entries
+		{4, 1, 1, 1}, // skip terms 3 and 2
+		{2, 1, 1, 1},
+		{3, 0, 0, 0}, // nothing has term 0
+	} {
+		t.Run(fmt.Sprintf("index=%d/logterm=%d", tt.index, tt.logTerm), func(t *testing.T) {
+			r := ctFollower(t, 5, 1, terms...)
+			require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 5,
+				Index: tt.index, LogTerm: tt.logTerm, Entries: ctEnts(tt.index+1, 5), Commit: 5}))
+			assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 2, To: 1, Term: 5, Reject: true,
+				Index: tt.index, RejectHint: tt.wantHint, LogTerm: tt.wantHintTm}}, ctTakeMsgs(r))
+			assert.Equal(t, uint64(5), r.raftLog.lastIndex(), "a rejected append changes nothing")
+			assert.Equal(t, uint64(1), r.raftLog.committed)
+		})
+	}
+
+	t.Run("compacted", func(t *testing.T) {
+		// Snapshot at 3 (term 2), entries 4:t3 5:t3. Walking down from 5
+		// for a term ≤ 1 passes the snapshot point into the compacted part,
+		// whose terms are unknown: the hint stops there with LogTerm 0.
+		s := NewMemoryStorage()
+		require.NoError(t, s.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 3, Term: 2,
+			ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}}}}))
+		require.NoError(t, s.Append(ctEnts(4, 3, 3)))
+		require.NoError(t, s.SetHardState(pb.HardState{Term: 5, Commit: 3}))
+		r := ctRaft(t, 2, s)
+		r.becomeFollower(5, 1)
+		require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 5, Index: 5, LogTerm: 1}))
+		assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 2, To: 1, Term: 5, Reject: true,
+			Index: 5, RejectHint: 2, LogTerm: 0}}, ctTakeMsgs(r))
+	})
+}
+
+// TestFollowerAppendBelowCommit: an append before our commit index is
+// answered with the commit index, not rejected (§2.2).
+func TestFollowerAppendBelowCommit(t *testing.T) {
+	r := ctFollower(t, 2, 3, 1, 1, 2, 2)
+	require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2, Index: 1, LogTerm: 7,
+		Entries: ctEnts(2, 9)}))
+	assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 2, To: 1, Term: 2, Index: 3}}, ctTakeMsgs(r))
+	assert.Equal(t, []uint64{1, 1, 2, 2}, ctLogTerms(r))
+}
+
+// ctLogTerms returns the terms of r's log, by index.
+func ctLogTerms(r *raft) []uint64 {
+	var out []uint64
+	for _, e := range r.raftLog.allEntries() {
+		out = append(out, e.Term)
+	}
+	return out
+}
+
+// TestFollowerAppendTruncatesConflicts checks Figure 2 "If an existing entry
+// conflicts with a new one (same index but different terms), delete the
+// existing entry and all that follow it; append any new entries not already
+// in the log", and that a stale (shorter) append never truncates.
+func TestFollowerAppendTruncatesConflicts(t *testing.T) {
+	for _, tt := range []struct {
+		name           string
+		index, logTerm uint64
+		ents           []pb.Entry
+		wantTerms      []uint64
+		wantAck        uint64
+	}{
+		{"conflict at 3", 2, 1, ctEnts(3, 3), []uint64{1, 1, 3}, 3},
+		{"conflict at 4", 2, 1, ctEnts(3, 2, 3, 3), []uint64{1, 1, 2, 3, 3}, 5},
+		{"no conflict, extension", 4, 2, ctEnts(5, 2, 3), []uint64{1, 1, 2, 2, 2, 3}, 6},
+		{"duplicate prefix keeps the suffix", 1, 1, ctEnts(2, 1, 2), []uint64{1, 1, 2, 2}, 3},
+		{"empty append", 4, 2, nil, []uint64{1, 1, 2, 2}, 4},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := ctFollower(t, 3, 1, 1, 1, 2, 2)
+			require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 3,
+				Index: tt.index, LogTerm: tt.logTerm, Entries: tt.ents}))
+			assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 2, To: 1, Term: 3, Index: tt.wantAck}}, ctTakeMsgs(r))
+			assert.Equal(t, tt.wantTerms, ctLogTerms(r))
+		})
+	}
+}
+
+// TestFollowerCommitIsMinOfLeaderCommitAndLastNew checks Figure 2 "If
+// leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of
+// last new entry)".
+func TestFollowerCommitIsMinOfLeaderCommitAndLastNew(t *testing.T) {
+	for _, tt := range []struct {
+		index, commit uint64
+		ents          []pb.Entry
+		want          uint64
+	}{
+		{3, 10, ctEnts(4, 2), 4},    // capped by the last new entry
+		{3, 3, ctEnts(4, 2), 3},     // capped by the leader's commit
+		{2, 10, nil, 2},             // empty append: last new entry = Index
+		{3, 10, nil, 3},             // entries we hold past Index are not "new"
+		{3, 0, ctEnts(4, 2, 2), 1},  // never decreases
+		{1, 10, ctEnts(2, 1, 2), 3}, // duplicates count as new entries
+	} {
+		t.Run(fmt.Sprintf("index=%d/commit=%d/n=%d", tt.index, tt.commit, len(tt.ents)), func(t *testing.T) {
+			r := ctFollower(t, 2, 1, 1, 1, 2)
+			require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2,
+				Index: tt.index, LogTerm: ctLogTerms(r)[tt.index-1], Entries: tt.ents, Commit: tt.commit}))
+			assert.Equal(t, tt.want, r.raftLog.committed)
+		})
+	}
+}
+
+// TestHeartbeatCommitCappedByMatch: heartbeats never ask a follower to
+// commit beyond what the leader knows it holds (§2.2), and a follower
+// advances its commit index from them.
+func TestHeartbeatCommitCappedByMatch(t *testing.T) {
+	c := ctNewCluster(t, 3)
+	c.elect(1)
+	c.isolate(3)
+	require.NoError(t, c.propose(1, "a"))
+	c.stabilize()
+	require.Equal(t, uint64(2), c.node(1).raft().raftLog.committed)
+	c.heal()
+	// Node 3 rejoins; the next heartbeat must not tell it to commit index 2.
+	c.tick(1)
+	c.processReadys()
+	for _, m := range ctFilter(c.queue, pb.MsgHeartbeat) {
+		if m.To == 3 {
+			assert.Equal(t, uint64(1), m.Commit, "node 3 only holds index 1")
+		} else {
+			assert.Equal(t, uint64(2), m.Commit)
+		}
+	}
+	c.stabilize()
+	for _, id := range c.ids {
+		assert.Equal(t, uint64(2), c.node(id).raft().raftLog.committed, "node %d", id)
+	}
+}
+
+// ctFigure8 builds situation (c) of Figure 8 in the Raft paper with five
+// nodes whose logs are written directly to storage:
+//
+//	S1: 1:t1 2:t2       (term 3)   crashed in (b), back as leader of term 4
+//	S2: 1:t1 2:t2       (term 2)
+//	S3: 1:t1            (term 3)
+//	S4: 1:t1            (term 3)
+//	S5: 1:t1 2:t3       (term 3)   leader of term 3, now crashed
+//
+// S1 is elected for term 4 and replicates index 2 (term 2) to S2 and S3, a
+// majority, while every entry of term 4 is stripped from its appends.
+// Entries of term 4 are stripped from appends as long as hold[0] is true.
+func ctFigure8(t *testing.T) (*ctCluster, *bool) {
+	storages := map[uint64]*MemoryStorage{
+		1: ctStorage(ctIDs(5), pb.HardState{Term: 3, Commit: 1}, 1, 2),
+		2: ctStorage(ctIDs(5), pb.HardState{Term: 2, Commit: 1}, 1, 2),
+		3: ctStorage(ctIDs(5), pb.HardState{Term: 3, Commit: 1}, 1),
+		4: ctStorage(ctIDs(5), pb.HardState{Term: 3, Commit: 1}, 1),
+		5: ctStorage(ctIDs(5), pb.HardState{Term: 3, Vote: 5, Commit: 1}, 1, 3),
+	}
+	c := ctNewClusterFromStorage(t, storages, func(cfg *Config) { cfg.Applied = 1 })
+	hold := true
+	c.filter = func(m *pb.Message) bool {
+		if hold && m.Type == pb.MsgApp {
+			for i, e := range m.Entries {
+				if e.Term == 4 {
+					m.Entries = m.Entries[:i]
+					break
+				}
+			}
+		}
+		return true
+	}
+	c.isolate(5)
+	c.elect(1)
+	require.Equal(t, uint64(4), c.node(1).raft().Term)
+	return c, &hold
+}
+
+// TestLeaderCommitsOnlyCurrentTermByCounting builds Figure 8 of the Raft
+// paper explicitly (§5.4.2): an entry of an earlier term stored on a
+// majority is not committed by counting replicas, because a node with a
+// later last term could still be elected and overwrite it. Once an entry of
+// the leader's own term is on a majority, both commit.
+func TestLeaderCommitsOnlyCurrentTermByCounting(t *testing.T) {
+	t.Run("not committed, and rightly so", func(t *testing.T) {
+		c, _ := ctFigure8(t)
+		l := c.node(1).raft()
+		require.Equal(t, uint64(2), l.trk.Progress[2].Match)
+		require.Equal(t, uint64(2), l.trk.Progress[3].Match)
+		require.Equal(t, uint64(3), l.trk.Progress[1].Match)
+		require.Equal(t, uint64(2), l.trk.Committed(), "index 2 is on a majority (S1, S2, S3)")
+		assert.Equal(t, uint64(1), l.raftLog.committed, "but it is of term 2, not 4")
+
+		// (d): S1 crashes, S5 comes back and is elected with the votes of
+		// S2, S3 and S4 (its last term 3 beats their 2 and 1) ...
+		c.heal()
+		c.isolate(1)
+		c.campaign(5) // at term 4: S2..S4 already voted for S1 in term 4
+		c.campaign(5)
+		require.Equal(t, StateLeader, c.node(5).raft().state)
+		// ... and overwrites index 2 everywhere: committing it would have
+		// lost a committed entry.
+		for _, id := range []uint64{2, 3, 4, 5} {
+			assert.Equal(t, []uint64{1, 3, 5}, ctLogTerms(c.node(id).raft()), "node %d", id)
+		}
+	})
+	t.Run("committed with an entry of the current term", func(t *testing.T) {
+		c, hold := ctFigure8(t)
+		*hold = false
+		c.tick(1) // heartbeat -> responses -> the term-4 entry is sent
+		c.stabilize()
+		l := c.node(1).raft()
+		assert.Equal(t, uint64(3), l.raftLog.committed)
+		for _, id := range []uint64{1, 2, 3, 4} {
+			assert.Equal(t, []uint64{1, 2, 4}, ctLogTerms(c.node(id).raft()), "node %d", id)
+			assert.Equal(t, uint64(3), c.node(id).raft().raftLog.committed, "node %d", id)
+		}
+	})
+}
+
+// TestFastBacktracking: a follower whose log diverges from the leader's over
+// 1,000 entries in 10 terms is repaired with about one rejection per term
+// (the optimisation at the end of §5.3), not one per entry.
+func TestFastBacktracking(t *testing.T) {
+	const perTerm, nTerms = 100, 10
+	// Common prefix 1..10 at term 1. After it the leader (and node 3) hold
+	// terms 3, 5, ..., 21 and the follower terms 2, 4, ..., 20, 100 entries
+	// each: at every index the follower's term is lower than the leader's.
+	leaderTerms, followerTerms := ctTerms(1, 10), ctTerms(1, 10)
+	for i := 0; i < nTerms; i++ {
+		leaderTerms = append(leaderTerms, ctTerms(uint64(2*i+3), perTerm)...)
+		followerTerms = append(followerTerms, ctTerms(uint64(2*i+2), perTerm)...)
+	}
+	storages := map[uint64]*MemoryStorage{
+		1: ctStorage(ctIDs(3), pb.HardState{Term: 21, Vote: 1, Commit: 10}, leaderTerms...),
+		2: ctStorage(ctIDs(3), pb.HardState{Term: 20, Commit: 10}, followerTerms...),
+		3: ctStorage(ctIDs(3), pb.HardState{Term: 21, Vote: 1, Commit: 10}, leaderTerms...),
+	}
+	c := ctNewClusterFromStorage(t, storages, func(cfg *Config) { cfg.Applied = 10 })
+	rejections, appsTo2 := 0, 0
+	c.filter = func(m *pb.Message) bool {
+		if m.Type == pb.MsgAppResp && m.From == 2 && m.Reject {
+			rejections++
+		}
+		if m.Type == pb.MsgApp && m.To == 2 {
+			appsTo2++
+		}
+		return true
+	}
+	c.elect(1)
+
+	c.requireSameLogs(1, 2, 3)
+	assert.Equal(t, uint64(1011), c.node(2).raft().raftLog.committed)
+	assert.GreaterOrEqual(t, rejections, nTerms/2, "the logs should have diverged over several terms")
+	assert.LessOrEqual(t, rejections, 2*nTerms, "backtracking should take O(terms) round trips")
+	assert.LessOrEqual(t, appsTo2, 2*nTerms+3)
+	t.Logf("%d rejections, %d appends to repair %d divergent entries in %d terms", rejections, appsTo2, perTerm*nTerms, nTerms)
+}
+
+// TestLeaderHandlesRejectHint checks the leader side of §2.2: from a
+// rejection it moves Next to max(min(Index, h'+1), Match+1), where h' is the
+// hint, lowered with its own log when the follower sent a term, and probes
+// from there; stale rejections are ignored.
+func TestLeaderHandlesRejectHint(t *testing.T) {
+	// Leader log: 1:t1 2:t1 3:t2 4:t2 5:t4 6:t4 7:t5(empty entry of its term).
+	for _, tt := range []struct {
+		name                       string
+		index, hint, hintTerm      uint64
+		wantNext, wantProbeLogTerm uint64
+		stale                      bool
+	}{
+		{"hint without term", 6, 3, 0, 4, 2, false},
+		{"hint with term walks our log", 6, 6, 3, 5, 2, false},
+		{"hint term 1", 6, 6, 1, 3, 1, false},
+		{"hint beyond rejected index is capped", 6, 9, 5, 6, 4, false},
+		{"stale rejection", 4, 1, 1, 7, 0, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 4, Commit: 2}, 1, 1, 2, 2, 4, 4)
+			r := ctRaft(t, 1, s)
+			r.becomeCandidate()
+			r.becomeLeader()
+			ctTakeMsgs(r)
+			pr := r.trk.Progress[2]
+			// As after a probe at Next=7 (Index 6).
+			require.Equal(t, tracker.StateProbe, pr.State)
+			require.Equal(t, uint64(7), pr.Next)
+
+			require.NoError(t, r.Step(pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: 5, Reject: true,
+				Index: tt.index, RejectHint: tt.hint, LogTerm: tt.hintTerm}))
+			msgs := ctTakeMsgs(r)
+			assert.Equal(t, tt.wantNext, pr.Next)
+			if tt.stale {
+				assert.Empty(t, msgs)
+				return
+			}
+			require.Len(t, msgs, 1)
+			assert.Equal(t, pb.MsgApp, msgs[0].Type)
+			assert.Equal(t, tt.wantNext-1, msgs[0].Index)
+			assert.Equal(t, tt.wantProbeLogTerm, msgs[0].LogTerm)
+		})
+	}
+}
+
+// ctLeaderWithFollowers returns a three-node cluster led by node 1 in which
+// every follower is in StateReplicate.
+func ctLeaderWithFollowers(t *testing.T, opts ...func(*Config)) *ctCluster {
+	c := ctNewCluster(t, 3, opts...)
+	c.elect(1)
+	for _, id := range []uint64{2, 3} {
+		require.Equal(t, tracker.StateReplicate, c.node(1).raft().trk.Progress[id].State)
+	}
+	return c
+}
+
+// TestFlowControlInflightMsgs: in StateReplicate at most MaxInflightMsgs
+// appends are unacknowledged; the flow pauses when the window is full and
+// resumes as acknowledgements free it.
+func TestFlowControlInflightMsgs(t *testing.T) {
+	const window = 3
+	c := ctLeaderWithFollowers(t, func(cfg *Config) {
+		cfg.MaxInflightMsgs = window
+		cfg.MaxSizePerMsg = 0 // one entry per MsgApp
+	})
+	pr := c.node(1).raft().trk.Progress[2]
+	var held []pb.Message
+	c.filter = func(m *pb.Message) bool {
+		if m.To != 2 || m.Type != pb.MsgApp {
+			return true
+		}
+		// Node 2 hears nothing, so it acknowledges nothing. (Even an empty
+		// commit-only append would make it reject and reset the window.)
+		if len(m.Entries) > 0 {
+			held = append(held, *m)
+		}
+		return false
+	}
+	for i := 0; i < 10; i++ {
+		require.NoError(t, c.propose(1, fmt.Sprint(i)))
+		c.stabilize()
+	}
+	require.Len(t, held, window)
+	for _, m := range held {
+		assert.Len(t, m.Entries, 1)
+	}
+	assert.Equal(t, tracker.StateReplicate, pr.State)
+	assert.True(t, pr.IsPaused())
+	assert.Equal(t, window, pr.Inflights.Count())
+
+	// Delivering the first append frees one slot when its acknowledgement
+	// arrives: exactly one more append goes out.
+	first := held[0]
+	held = nil
+	require.NoError(t, c.node(2).rn.Step(first))
+	c.stabilize()
+	require.Len(t, held, 1)
+	assert.Equal(t, first.Entries[0].Index+window, held[0].Entries[0].Index)
+	assert.True(t, pr.IsPaused())
+
+	// Delivering everything drains the backlog.
+	c.filter = nil
+	c.tick(1)
+	c.stabilize()
+	c.requireSameLogs(1, 2, 3)
+}
+
+// TestFlowControlInflightBytes: MaxInflightBytes pauses the flow once the
+// payload in flight reaches it, whatever the message count.
+func TestFlowControlInflightBytes(t *testing.T) {
+	payload := strings.Repeat("x", 100)
+	c := ctLeaderWithFollowers(t, func(cfg *Config) {
+		cfg.MaxSizePerMsg = 0
+		cfg.MaxInflightBytes = 250
+	})
+	pr := c.node(1).raft().trk.Progress[2]
+	sent := 0
+	c.filter = func(m *pb.Message) bool {
+		if m.To != 2 || m.Type != pb.MsgApp {
+			return true
+		}
+		if len(m.Entries) > 0 {
+			sent++
+		}
+		return false
+	}
+	for i := 0; i < 10; i++ {
+		require.NoError(t, c.propose(1, payload))
+		c.stabilize()
+	}
+	assert.Equal(t, 3, sent, "100+100 < 250 <= 100+100+100")
+	assert.True(t, pr.IsPaused())
+}
+
+// TestFlowControlFullWindowHeartbeat: a heartbeat response from a follower
+// whose window is full makes the leader send an empty MsgApp, so that a
+// window of lost appends is recovered.
+func TestFlowControlFullWindowHeartbeat(t *testing.T) {
+	c := ctLeaderWithFollowers(t, func(cfg *Config) { cfg.MaxInflightMsgs = 1; cfg.MaxSizePerMsg = 0 })
+	l := c.node(1).raft()
+	c.isolate(2)
+	require.NoError(t, c.propose(1, "a"))
+	require.NoError(t, c.propose(1, "b"))
+	c.stabilize()
+	pr := l.trk.Progress[2]
+	require.True(t, pr.Inflights.Full())
+
+	require.NoError(t, c.node(1).rn.Step(pb.Message{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: l.Term}))
+	msgs := ctTakeMsgs(l)
+	require.Len(t, msgs, 1)
+	assert.Equal(t, pb.MsgApp, msgs[0].Type)
+	assert.Equal(t, uint64(2), msgs[0].To)
+	assert.Empty(t, msgs[0].Entries)
+}
+
+// TestFlowControlProbe: in StateProbe the leader sends one append and then
+// waits; each heartbeat response releases exactly one more.
+func TestFlowControlProbe(t *testing.T) {
+	c := ctLeaderWithFollowers(t)
+	l := c.node(1).raft()
+	c.isolate(2)
+	c.node(1).rn.ReportUnreachable(2)
+	pr := l.trk.Progress[2]
+	require.Equal(t, tracker.StateProbe, pr.State)
+
+	count := 0
+	c.filter = func(m *pb.Message) bool {
+		if m.To == 2 && m.Type == pb.MsgApp && len(m.Entries) > 0 {
+			count++
+		}
+		return true
+	}
+	for i := 0; i < 5; i++ {
+		require.NoError(t, c.propose(1, fmt.Sprint(i)))
+		c.stabilize()
+	}
+	assert.Equal(t, 1, count, "one probe until the follower answers")
+	assert.True(t, pr.IsPaused())
+
+	for i := 1; i <= 3; i++ {
+		require.NoError(t, c.node(1).rn.Step(pb.Message{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: l.Term}))
+		c.stabilize()
+		assert.Equal(t, 1+i, count, "one append per heartbeat response")
+		assert.Equal(t, tracker.StateProbe, pr.State)
+	}
+
+	// Once the follower is reachable, an answer moves it to StateReplicate.
+	c.heal()
+	c.tick(1)
+	c.stabilize()
+	assert.Equal(t, tracker.StateReplicate, pr.State)
+	c.requireSameLogs(1, 2, 3)
+}
+
+// TestMaxSizePerMsg: appends are cut at MaxSizePerMsg encoded bytes, but
+// always carry at least one entry.
+func TestMaxSizePerMsg(t *testing.T) {
+	payload := strings.Repeat("x", 100)
+	entrySize := uint64((&pb.Entry{Term: 1, Index: 10, Data: []byte(payload)}).Size())
+	for _, tt := range []struct {
+		maxSize  uint64
+		wantMax  int
+		wantMsgs int
+	}{
+		{0, 1, 10},
+		{entrySize - 1, 1, 10},
+		{entrySize, 1, 10},
+		{3 * entrySize, 3, 4},
+		{noLimit, 10, 1},
+	} {
+		t.Run(fmt.Sprint(tt.maxSize), func(t *testing.T) {
+			c := ctLeaderWithFollowers(t, func(cfg *Config) { cfg.MaxSizePerMsg = tt.maxSize })
+			c.isolate(2)
+			for i := 0; i < 10; i++ {
+				require.NoError(t, c.propose(1, payload))
+			}
+			c.stabilize()
+			c.heal()
+			var apps []pb.Message
+			c.filter = func(m *pb.Message) bool {
+				if m.To == 2 && m.Type == pb.MsgApp && len(m.Entries) > 0 {
+					apps = append(apps, *m)
+				}
+				return true
+			}
+			c.tick(1)
+			c.stabilize()
+			c.requireSameLogs(1, 2)
+			require.Len(t, apps, tt.wantMsgs)
+			for _, m := range apps {
+				assert.LessOrEqual(t, len(m.Entries), tt.wantMax)
+				if len(m.Entries) > 1 {
+					assert.LessOrEqual(t, entsSize(m.Entries), tt.maxSize)
+				}
+			}
+		})
+	}
+}
+
+// TestZeroSizeLimits: with MaxSizePerMsg and MaxCommittedSizePerReady both
+// zero, every append carries one entry and every Ready one committed entry,
+// and the cluster still commits and applies everything (etcd/raft v3.6
+// panics here).
+func TestZeroSizeLimits(t *testing.T) {
+	c := ctNewCluster(t, 3, func(cfg *Config) {
+		cfg.MaxSizePerMsg = 0
+		cfg.MaxCommittedSizePerReady = 0
+	})
+	maxCommitted := 0
+	c.onReady = func(_ *ctNode, rd Ready) { maxCommitted = max(maxCommitted, len(rd.CommittedEntries)) }
+	c.record = true
+	c.elect(1)
+	var want []string
+	for i := 0; i < 20; i++ {
+		want = append(want, fmt.Sprint("p", i))
+		require.NoError(t, c.propose(1, want[i]))
+	}
+	c.stabilize()
+	for _, id := range c.ids {
+		assert.Equal(t, want, c.node(id).appliedData(), "node %d", id)
+	}
+	assert.Equal(t, 1, maxCommitted)
+	for _, m := range ctFilter(c.delivered, pb.MsgApp) {
+		assert.LessOrEqual(t, len(m.Entries), 1)
+	}
+}
+
+// TestProposalDropped checks every case in which a proposal is refused with
+// ErrProposalDropped.
+func TestProposalDropped(t *testing.T) {
+	t.Run("follower without leader", func(t *testing.T) {
+		c := ctNewCluster(t, 3)
+		assert.ErrorIs(t, c.propose(2, "x"), ErrProposalDropped)
+	})
+	t.Run("candidate", func(t *testing.T) {
+		c := ctNewCluster(t, 3)
+		c.isolate(1)
+		c.campaign(1)
+		require.Equal(t, StateCandidate, c.node(1).raft().state)
+		assert.ErrorIs(t, c.propose(1, "x"), ErrProposalDropped)
+	})
+	t.Run("pre-candidate", func(t *testing.T) {
+		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.PreVote = true })
+		c.isolate(1)
+		c.campaign(1)
+		require.Equal(t, StatePreCandidate, c.node(1).raft().state)
+		assert.ErrorIs(t, c.propose(1, "x"), ErrProposalDropped)
+	})
+	t.Run("forwarding disabled", func(t *testing.T) {
+		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.DisableProposalForwarding = true })
+		c.elect(1)
+		assert.ErrorIs(t, c.propose(2, "x"), ErrProposalDropped)
+		assert.NoError(t, c.propose(1, "y"), "the leader itself still accepts")
+	})
+	t.Run("leader transfer in progress", func(t *testing.T) {
+		c := ctNewCluster(t, 3)
+		c.elect(1)
+		c.isolate(3)
+		require.NoError(t, c.propose(1, "a"))
+		c.stabilize()
+		c.node(1).rn.TransferLeader(3) // 3 lags: the transfer waits
+		require.Equal(t, uint64(3), c.node(1).rn.BasicStatus().LeadTransferee)
+		assert.ErrorIs(t, c.propose(1, "x"), ErrProposalDropped)
+		// Forwarded proposals are dropped by the leader too.
+		c.record = true
+		require.NoError(t, c.propose(2, "y"))
+		c.stabilize()
+		require.NotEmpty(t, c.stepErrs)
+		assert.ErrorIs(t, c.stepErrs[len(c.stepErrs)-1], ErrProposalDropped)
+		assert.NotContains(t, c.node(1).appliedData(), "y")
+	})
+	t.Run("uncommitted size limit", func(t *testing.T) {
+		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.MaxUncommittedEntriesSize = 100 })
+		c.elect(1)
+		c.isolate(1) // nothing commits
+		big := strings.Repeat("x", 60)
+		require.NoError(t, c.propose(1, big))
+		assert.ErrorIs(t, c.propose(1, big), ErrProposalDropped, "60+60 > 100")
+		require.NoError(t, c.propose(1, big[:40]), "60+40 fits")
+		assert.ErrorIs(t, c.propose(1, "y"), ErrProposalDropped)
+		// Committing and applying releases the budget.
+		c.heal()
+		c.stabilize()
+		c.tick(1)
+		c.stabilize()
+		require.Equal(t, []string{big, big[:40]}, c.node(1).appliedData())
+		assert.NoError(t, c.propose(1, big))
+	})
+	t.Run("oversized single proposal is accepted when nothing is uncommitted", func(t *testing.T) {
+		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.MaxUncommittedEntriesSize = 10 })
+		c.elect(1)
+		assert.NoError(t, c.propose(1, strings.Repeat("x", 50)))
+	})
+}
+
+// TestProposalForwarding: a follower forwards a proposal to the leader as a
+// MsgProp with Term 0 (§2.1), and the entry commits everywhere.
+func TestProposalForwarding(t *testing.T) {
+	c := ctNewCluster(t, 3)
+	c.elect(1)
+	c.record = true
+	require.NoError(t, c.propose(3, "fwd"))
+	c.stabilize()
+	props := ctFilter(c.delivered, pb.MsgProp)
+	require.Len(t, props, 1)
+	assert.Equal(t, uint64(3), props[0].From)
+	assert.Equal(t, uint64(1), props[0].To)
+	assert.Equal(t, uint64(0), props[0].Term)
+	require.Len(t, props[0].Entries, 1)
+	for _, id := range c.ids {
+		assert.Equal(t, []string{"fwd"}, c.node(id).appliedData(), "node %d", id)
+	}
+}
+
+// TestLeaderAcceptsProposalFromNonMember: leaders accept MsgProp from any
+// sender (§2.2).
+func TestLeaderAcceptsProposalFromNonMember(t *testing.T) {
+	c := ctNewCluster(t, 3)
+	c.elect(1)
+	require.NoError(t, c.node(1).rn.Step(pb.Message{Type: pb.MsgProp, From: 42, To: 1,
+		Entries: []pb.Entry{{Data: []byte("from-42")}}}))
+	c.stabilize()
+	assert.Equal(t, []string{"from-42"}, c.node(2).appliedData())
+}
+
+// TestSnapshotSentWhenAckedFollowerNeedsCompactedEntries: when an
+// acknowledgement opens the flow to a follower whose next entries have been
+// compacted away, the leader sends a snapshot right away, as etcd/raft does,
+// instead of staying silent until the next heartbeat response.
+//
+// Regression test: maybeSendAppend checked "nothing to send" before "the
+// entries are gone", so the send-if-not-empty path after an acknowledgement
+// returned without a snapshot.
+func TestSnapshotSentWhenAckedFollowerNeedsCompactedEntries(t *testing.T) {
+	c := ctLeaderWithFollowers(t, func(cfg *Config) { cfg.MaxInflightMsgs = 3; cfg.MaxSizePerMsg = 0 })
+	leader := c.node(1)
+	pr := leader.raft().trk.Progress[2]
+	var held []pb.Message
+	c.filter = func(m *pb.Message) bool {
+		if m.To != 2 || m.Type != pb.MsgApp {
+			return true
+		}
+		if len(m.Entries) > 0 {
+			held = append(held, *m)
+		}
+		return false
+	}
+	leader.rn.ReportUnreachable(2)
+	for i := 0; i < 10; i++ {
+		require.NoError(t, c.propose(1, fmt.Sprint(i)))
+		c.stabilize()
+	}
+	require.Equal(t, uint64(11), leader.raft().raftLog.committed)
+
+	// The next probe carries entry 2 and commit index 11; once node 2
+	// acknowledges it, entries 3..5 fill the window.
+	held = nil
+	require.NoError(t, leader.rn.Step(pb.Message{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: 1}))
+	c.stabilize()
+	require.Len(t, held, 1)
+	probe := held[0]
+	held = nil
+	require.NoError(t, c.node(2).rn.Step(probe))
+	c.stabilize()
+	require.Len(t, held, 3)
+	require.True(t, pr.Inflights.Full())
+	require.Equal(t, uint64(6), pr.Next)
+
+	// The application snapshots and compacts the leader's log past Next.
+	cs := leader.raft().trk.ConfState()
+	_, err := leader.storage.CreateSnapshot(11, &cs, []byte("state"))
+	require.NoError(t, err)
+	require.NoError(t, leader.storage.Compact(10))
+
+	// Node 2 acknowledges entry 3. Entries 6.. are gone: snapshot.
+	c.resetCounters()
+	require.NoError(t, c.node(2).rn.Step(held[0]))
+	c.stabilize()
+	assert.Equal(t, 1, c.sent[pb.MsgSnap])
+	assert.Equal(t, uint64(11), c.node(2).raft().raftLog.committed)
+	assert.Equal(t, tracker.StateReplicate, pr.State)
+}
+
+// ctFlakySnapStorage makes Snapshot temporarily unavailable.
+type ctFlakySnapStorage struct {
+	*MemoryStorage
+	unavailable bool
+}
+
+func (s *ctFlakySnapStorage) Snapshot() (pb.Snapshot, error) {
+	if s.unavailable {
+		return pb.Snapshot{}, ErrSnapshotTemporarilyUnavailable
+	}
+	return s.MemoryStorage.Snapshot()
+}
+
+// TestSnapshotCatchUp: a follower that needs compacted entries gets a
+// snapshot (§7); a lost snapshot, reported with ReportSnapshot, is sent
+// again after the next heartbeat response; while the storage says the
+// snapshot is temporarily unavailable, none is sent.
+func TestSnapshotCatchUp(t *testing.T) {
+	c := ctNewCluster(t, 3)
+	flaky := &ctFlakySnapStorage{MemoryStorage: c.node(1).storage}
+	c.node(1).cfg.Storage = flaky
+	c.restart(1, c.node(1).appliedIndex)
+	c.elect(1)
+	c.isolate(3)
+	for i := 0; i < 5; i++ {
+		require.NoError(t, c.propose(1, fmt.Sprint(i)))
+	}
+	c.stabilize()
+	c.compact(1)
+	first, _ := c.node(1).storage.FirstIndex()
+	require.Greater(t, first, c.node(3).raft().raftLog.lastIndex()+1, "node 3 needs compacted entries")
+	c.heal()
+	pr := c.node(1).raft().trk.Progress[3]
+
+	// Temporarily unavailable: nothing is sent.
+	flaky.unavailable = true
+	c.tickAll(1)
+	assert.Zero(t, c.sent[pb.MsgSnap])
+	flaky.unavailable = false
+
+	// The first snapshot is lost; the harness reports the failure.
+	lose := true
+	c.filter = func(m *pb.Message) bool {
+		if m.Type == pb.MsgSnap && lose {
+			lose = false
+			return false
+		}
+		return true
+	}
+	c.tickAll(1)
+	require.Equal(t, 1, c.sent[pb.MsgSnap])
+	assert.Equal(t, tracker.StateProbe, pr.State, "a failed snapshot falls back to probing")
+	assert.True(t, pr.IsPaused(), "... after the next response")
+
+	c.tickAll(1)
+	assert.Equal(t, 2, c.sent[pb.MsgSnap])
+	assert.Equal(t, tracker.StateReplicate, pr.State)
+	n3 := c.node(3)
+	snap, err := n3.storage.Snapshot()
+	require.NoError(t, err)
+	assert.Equal(t, first-1, snap.Metadata.Index)
+	assert.Equal(t, []uint64{1, 2, 3}, snap.Metadata.ConfState.Voters)
+	assert.Equal(t, c.node(1).raft().raftLog.committed, n3.raft().raftLog.committed)
+
+	require.NoError(t, c.propose(1, "after-snapshot"))
+	c.stabilize()
+	assert.Equal(t, []string{"after-snapshot"}, n3.appliedData(), "entries covered by the snapshot are not applied one by one")
+	assert.Equal(t, c.node(1).appliedIndex, n3.appliedIndex)
+}
