@@ -107,8 +107,10 @@ func DescribeReady(rd Ready, f EntryFormatter) string {
 	return "<empty Ready>"
 }
 
-// DescribeMessage renders a message on one line (plus one line per
-// response), e.g. "1->2 MsgApp Term:3 Log:3/10 Commit:9 Entries:[3/11 EntryNormal ...]".
+// DescribeMessage renders a message in the text etcd/raft prints, e.g.
+// "1->2 MsgApp Term:3 Log:3/10 Commit:9 Entries:[3/11 EntryNormal ...]". Two
+// or more entries, a snapshot and each response go on lines of their own.
+// Context (e.g. a read token) is not shown, as in etcd/raft.
 func DescribeMessage(m pb.Message, f EntryFormatter) string {
 	return describeMessageWithIndent("", m, f)
 }
@@ -126,18 +128,16 @@ func describeMessageWithIndent(indent string, m pb.Message, f EntryFormatter) st
 	if m.Vote != 0 {
 		fmt.Fprintf(&b, " Vote:%d", m.Vote)
 	}
-	if len(m.Context) > 0 {
-		fmt.Fprintf(&b, " Context:%x", m.Context)
-	}
-	if len(m.Entries) > 0 {
+	switch len(m.Entries) {
+	case 0:
+	case 1:
+		fmt.Fprintf(&b, " Entries:[%s]", DescribeEntry(m.Entries[0], f))
+	default:
 		b.WriteString(" Entries:[")
-		for i, e := range m.Entries {
-			if i > 0 {
-				b.WriteString(", ")
-			}
-			b.WriteString(DescribeEntry(e, f))
+		for _, e := range m.Entries {
+			fmt.Fprintf(&b, "\n%s  %s", indent, DescribeEntry(e, f))
 		}
-		b.WriteByte(']')
+		fmt.Fprintf(&b, "\n%s]", indent)
 	}
 	if m.Snapshot != nil && !IsEmptySnap(*m.Snapshot) {
 		fmt.Fprintf(&b, "\n%s  Snapshot: %s", indent, DescribeSnapshot(*m.Snapshot))

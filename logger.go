@@ -7,7 +7,9 @@ import (
 	"log"
 	"log/slog"
 	"os"
+	"runtime"
 	"sync"
+	"time"
 )
 
 // Logger is what the library logs through. Fatal and Panic variants must not
@@ -146,8 +148,20 @@ type SlogLogger struct {
 // NewSlogLogger returns a Logger writing through l.
 func NewSlogLogger(l *slog.Logger) *SlogLogger { return &SlogLogger{L: l} }
 
+// log emits msg at level. The record names the caller of the exported
+// method as its source (what slog.Logger.Log would name is this adapter),
+// and carries the wall-clock time, as slog.Logger.Log would; the state
+// machine itself never reads the clock.
 func (s *SlogLogger) log(level slog.Level, msg string) {
-	s.L.Log(context.Background(), level, msg)
+	ctx := context.Background()
+	h := s.L.Handler()
+	if !h.Enabled(ctx, level) {
+		return
+	}
+	var pcs [1]uintptr
+	// Skip runtime.Callers, log and the exported method.
+	runtime.Callers(3, pcs[:])
+	_ = h.Handle(ctx, slog.NewRecord(time.Now(), level, msg, pcs[0]))
 }
 
 // Debug logs at slog.LevelDebug.
