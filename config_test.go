@@ -1,0 +1,112 @@
+package raft
+
+import (
+	"errors"
+	"math"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	pb "github.com/pontoon-raft/raft/raftpb"
+)
+
+// TestConfigValidation: every rule of Config is enforced by NewRawNode with
+// an error wrapping ErrInvalidConfig (etcd/raft panics instead).
+func TestConfigValidation(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		modify func(c *Config)
+	}{
+		{"zero ID", func(c *Config) { c.ID = None }},
+		{"append thread ID", func(c *Config) { c.ID = LocalAppendThread }},
+		{"apply thread ID", func(c *Config) { c.ID = LocalApplyThread }},
+		{"zero HeartbeatTick", func(c *Config) { c.HeartbeatTick = 0 }},
+		{"negative HeartbeatTick", func(c *Config) { c.HeartbeatTick = -1 }},
+		{"ElectionTick equal to HeartbeatTick", func(c *Config) { c.ElectionTick = c.HeartbeatTick }},
+		{"ElectionTick below HeartbeatTick", func(c *Config) { c.HeartbeatTick, c.ElectionTick = 5, 3 }},
+		{"nil Storage", func(c *Config) { c.Storage = nil }},
+		{"zero MaxInflightMsgs", func(c *Config) { c.MaxInflightMsgs = 0 }},
+		{"negative MaxInflightMsgs", func(c *Config) { c.MaxInflightMsgs = -3 }},
+		{"MaxInflightBytes below MaxSizePerMsg", func(c *Config) { c.MaxSizePerMsg, c.MaxInflightBytes = 1024, 1023 }},
+		{"LeaseBased without CheckQuorum", func(c *Config) { c.ReadOnlyOption = ReadOnlyLeaseBased }},
+		{"unknown ReadOnlyOption", func(c *Config) { c.ReadOnlyOption = 7 }},
+		{"Applied beyond commit", func(c *Config) { c.Applied = 4 }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			// Storage holds entries 1..5, of which 3 are committed.
+			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 3}, 1, 1, 1, 1, 1)
+			cfg := ctConfig(1, s)
+			tt.modify(cfg)
+			rn, err := NewRawNode(cfg)
+			assert.Nil(t, rn)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrInvalidConfig, "%v", err)
+		})
+	}
+}
+
+// TestConfigValidAndDefaults: boundary values are accepted and the
+// zero-means-default limits are filled in.
+func TestConfigValidAndDefaults(t *testing.T) {
+	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 3}, 1, 1, 1, 1, 1)
+	for _, tt := range []struct {
+		name   string
+		modify func(c *Config)
+		check  func(t *testing.T, c *Config, r *raft)
+	}{
+		{"ElectionTick just above HeartbeatTick", func(c *Config) { c.ElectionTick = c.HeartbeatTick + 1 }, nil},
+		{"Applied at commit", func(c *Config) { c.Applied = 3 }, func(t *testing.T, _ *Config, r *raft) {
+			assert.Equal(t, uint64(3), r.raftLog.applied)
+		}},
+		{"MaxInflightBytes equal to MaxSizePerMsg", func(c *Config) { c.MaxSizePerMsg, c.MaxInflightBytes = 1024, 1024 }, nil},
+		{"LeaseBased with CheckQuorum", func(c *Config) { c.ReadOnlyOption, c.CheckQuorum = ReadOnlyLeaseBased, true }, nil},
+		{"zero limits mean defaults", func(c *Config) {
+			c.MaxSizePerMsg, c.MaxCommittedSizePerReady, c.MaxUncommittedEntriesSize, c.MaxInflightBytes = 4096, 0, 0, 0
+		}, func(t *testing.T, c *Config, r *raft) {
+			assert.Equal(t, uint64(4096), c.MaxCommittedSizePerReady, "defaults to MaxSizePerMsg")
+			assert.Equal(t, uint64(math.MaxUint64), c.MaxUncommittedEntriesSize)
+			assert.Equal(t, uint64(math.MaxUint64), c.MaxInflightBytes)
+			assert.Equal(t, uint64(4096), r.raftLog.maxApplyingEntsSize)
+		}},
+		{"nil Logger and Rand get defaults", func(c *Config) { c.Logger, c.Rand = nil, nil }, func(t *testing.T, c *Config, r *raft) {
+			assert.NotNil(t, c.Logger)
+			assert.NotNil(t, c.Rand)
+			r.resetRandomizedElectionTimeout()
+			assert.GreaterOrEqual(t, r.randomizedElectionTimeoutTicks, c.ElectionTick)
+			assert.Less(t, r.randomizedElectionTimeoutTicks, 2*c.ElectionTick)
+		}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg := ctConfig(1, s)
+			tt.modify(cfg)
+			rn, err := NewRawNode(cfg)
+			require.NoError(t, err)
+			if tt.check != nil {
+				tt.check(t, cfg, rn.raft)
+			}
+		})
+	}
+}
+
+// ctFailingStorage fails InitialState.
+type ctFailingStorage struct{ *MemoryStorage }
+
+var errCtStorage = errors.New("disk on fire")
+
+func (ctFailingStorage) InitialState() (pb.HardState, pb.ConfState, error) {
+	return pb.HardState{}, pb.ConfState{}, errCtStorage
+}
+
+// TestNewRawNodeStorageErrors: storage failures and inconsistent storage
+// are reported as errors, not as ErrInvalidConfig and not as panics.
+func TestNewRawNodeStorageErrors(t *testing.T) {
+	_, err := NewRawNode(ctConfig(1, ctFailingStorage{NewMemoryStorage()}))
+	assert.ErrorIs(t, err, errCtStorage)
+	assert.NotErrorIs(t, err, ErrInvalidConfig)
+
+	// A HardState committing beyond the log.
+	s := ctStorage([]uint64{1}, pb.HardState{Term: 1, Commit: 9}, 1)
+	_, err = NewRawNode(ctConfig(1, s))
+	assert.Error(t, err)
+}

@@ -1,0 +1,675 @@
+package raft
+
+import (
+	"fmt"
+	"math/rand"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	pb "github.com/pontoon-raft/raft/raftpb"
+)
+
+// Tests of leader election (§5.2, §5.4.1), PreVote (thesis §9.6) and
+// CheckQuorum (thesis §6.2), and of the role-independent term rules of spec
+// §2.1.
+
+// TestStaleTermMessages checks Figure 2 "Reply false if term < currentTerm"
+// and the exact §2.1 answers to messages of a lower term: only MsgPreVote and,
+// with CheckQuorum or PreVote, MsgApp/MsgHeartbeat get a reply, and nothing
+// changes the receiver's state.
+func TestStaleTermMessages(t *testing.T) {
+	const ourTerm, staleTerm = 5, 3
+	bareAppResp := []pb.Message{{Type: pb.MsgAppResp, From: 1, To: 2, Term: ourTerm}}
+	preVoteReject := []pb.Message{{Type: pb.MsgPreVoteResp, From: 1, To: 2, Term: ourTerm, Reject: true}}
+	for _, tt := range []struct {
+		typ                  pb.MessageType
+		checkQuorum, preVote bool
+		want                 []pb.Message
+	}{
+		{typ: pb.MsgApp},
+		{typ: pb.MsgApp, checkQuorum: true, want: bareAppResp},
+		{typ: pb.MsgApp, preVote: true, want: bareAppResp},
+		{typ: pb.MsgHeartbeat},
+		{typ: pb.MsgHeartbeat, checkQuorum: true, want: bareAppResp},
+		{typ: pb.MsgHeartbeat, preVote: true, want: bareAppResp},
+		{typ: pb.MsgSnap, checkQuorum: true, preVote: true},
+		{typ: pb.MsgVote},
+		{typ: pb.MsgVote, checkQuorum: true, preVote: true},
+		{typ: pb.MsgPreVote, want: preVoteReject},
+		{typ: pb.MsgPreVote, checkQuorum: true, preVote: true, want: preVoteReject},
+		{typ: pb.MsgAppResp, checkQuorum: true, preVote: true},
+		{typ: pb.MsgVoteResp, checkQuorum: true, preVote: true},
+		{typ: pb.MsgTimeoutNow, checkQuorum: true, preVote: true},
+	} {
+		t.Run(fmt.Sprintf("%s/cq=%v/pv=%v", tt.typ, tt.checkQuorum, tt.preVote), func(t *testing.T) {
+			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: ourTerm, Commit: 1}, 1, 2)
+			r := ctRaft(t, 1, s, func(c *Config) { c.CheckQuorum, c.PreVote = tt.checkQuorum, tt.preVote })
+			m := pb.Message{Type: tt.typ, From: 2, To: 1, Term: staleTerm,
+				Index: 2, LogTerm: 2, Commit: 2, Entries: ctEnts(3, staleTerm)}
+			if tt.typ == pb.MsgSnap {
+				m = pb.Message{Type: tt.typ, From: 2, To: 1, Term: staleTerm, Snapshot: &pb.Snapshot{
+					Metadata: pb.SnapshotMetadata{Index: 10, Term: staleTerm, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}}}}}
+			}
+			require.NoError(t, r.Step(m))
+
+			assert.Equal(t, tt.want, ctTakeMsgs(r))
+			assert.Equal(t, StateFollower, r.state)
+			assert.Equal(t, uint64(ourTerm), r.Term)
+			assert.Equal(t, None, r.Vote)
+			assert.Equal(t, None, r.lead)
+			assert.Equal(t, uint64(2), r.raftLog.lastIndex(), "the stale message must not touch the log")
+			assert.Equal(t, uint64(1), r.raftLog.committed)
+		})
+	}
+}
+
+// ctRaftInState returns node 1 of a three-voter group in the given role.
+// Its log is [1:t1 2:t2] and it starts at term 2.
+func ctRaftInState(t *testing.T, st StateType, opts ...func(*Config)) *raft {
+	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 2, Commit: 1}, 1, 2)
+	r := ctRaft(t, 1, s, opts...)
+	switch st {
+	case StateCandidate:
+		r.becomeCandidate()
+	case StatePreCandidate:
+		r.becomePreCandidate()
+	case StateLeader:
+		r.becomeCandidate()
+		r.becomeLeader()
+	}
+	ctTakeMsgs(r)
+	require.Equal(t, st, r.state)
+	return r
+}
+
+// TestHigherTermMessages checks the §2.1 rule for messages of a higher term:
+// the receiver becomes a follower at that term, with the sender as leader
+// only for MsgApp, MsgHeartbeat and MsgSnap, except that MsgPreVote and a
+// granted MsgPreVoteResp never change the term.
+func TestHigherTermMessages(t *testing.T) {
+	for _, st := range []StateType{StateFollower, StatePreCandidate, StateCandidate, StateLeader} {
+		for _, tt := range []struct {
+			typ    pb.MessageType
+			reject bool
+			// keepsTerm: the message must leave term and role alone.
+			keepsTerm bool
+			wantLead  uint64
+		}{
+			{typ: pb.MsgApp, wantLead: 2},
+			{typ: pb.MsgHeartbeat, wantLead: 2},
+			{typ: pb.MsgSnap, wantLead: 2},
+			{typ: pb.MsgVote, wantLead: None},
+			{typ: pb.MsgAppResp, wantLead: None},
+			{typ: pb.MsgHeartbeatResp, wantLead: None},
+			{typ: pb.MsgVoteResp, reject: true, wantLead: None},
+			{typ: pb.MsgPreVoteResp, reject: true, wantLead: None},
+			{typ: pb.MsgReadIndexResp, wantLead: None},
+			{typ: pb.MsgPreVote, keepsTerm: true},
+			{typ: pb.MsgPreVoteResp, keepsTerm: true},
+		} {
+			t.Run(fmt.Sprintf("%s/%s/reject=%v", st, tt.typ, tt.reject), func(t *testing.T) {
+				r := ctRaftInState(t, st)
+				before := r.Term
+				higher := r.Term + 1
+				// The log position is up to date so that votes could be
+				// granted; an empty snapshot is accepted and ignored.
+				m := pb.Message{Type: tt.typ, From: 2, To: 1, Term: higher, Reject: tt.reject,
+					Index: 100, LogTerm: higher}
+				switch tt.typ {
+				case pb.MsgApp:
+					m.Index, m.LogTerm = 1, 1
+				case pb.MsgSnap:
+					m.Index, m.LogTerm, m.Snapshot = 0, 0, &pb.Snapshot{}
+				}
+				require.NoError(t, r.Step(m))
+
+				if tt.keepsTerm {
+					assert.Equal(t, before, r.Term)
+					assert.Equal(t, st, r.state)
+					return
+				}
+				assert.Equal(t, higher, r.Term)
+				assert.Equal(t, StateFollower, r.state)
+				assert.Equal(t, tt.wantLead, r.lead)
+			})
+		}
+	}
+}
+
+// TestStaleLeaderStepsDownOnBareAppResp: the bare MsgAppResp a node sends to
+// a stale leader (see TestStaleTermMessages) deposes it.
+func TestStaleLeaderStepsDownOnBareAppResp(t *testing.T) {
+	r := ctRaftInState(t, StateLeader, func(c *Config) { c.CheckQuorum = true })
+	require.NoError(t, r.Step(pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: r.Term + 2}))
+	assert.Equal(t, StateFollower, r.state)
+	assert.Equal(t, uint64(5), r.Term)
+	assert.Equal(t, None, r.lead)
+}
+
+// TestElectionTimeoutStartsCampaign checks Figure 2 "Followers / Candidates:
+// if election timeout elapses, start a new election": term+1, vote for
+// self, RequestVote to every other voter with the last log position.
+func TestElectionTimeoutStartsCampaign(t *testing.T) {
+	for _, st := range []StateType{StateFollower, StateCandidate} {
+		t.Run(st.String(), func(t *testing.T) {
+			r := ctRaftInState(t, st)
+			term := r.Term
+			timeout := r.randomizedElectionTimeoutTicks
+			for i := 0; i < timeout-1; i++ {
+				r.tick()
+			}
+			require.Equal(t, term, r.Term, "campaigned before the timeout")
+			require.Empty(t, ctTakeMsgs(r))
+			r.tick()
+
+			assert.Equal(t, StateCandidate, r.state)
+			assert.Equal(t, term+1, r.Term)
+			assert.Equal(t, uint64(1), r.Vote)
+			assert.Equal(t, []pb.Message{
+				{Type: pb.MsgVote, From: 1, To: 2, Term: term + 1, Index: 2, LogTerm: 2},
+				{Type: pb.MsgVote, From: 1, To: 3, Term: term + 1, Index: 2, LogTerm: 2},
+			}, ctTakeMsgs(r))
+		})
+	}
+}
+
+// TestRandomizedElectionTimeout checks §5.2: the timeout is drawn from
+// [ElectionTick, 2*ElectionTick) at every reset, covering the whole range,
+// and the number of ticks a follower waits is that timeout.
+func TestRandomizedElectionTimeout(t *testing.T) {
+	const et = 10
+	r := ctRaftInState(t, StateFollower)
+	seen := map[int]int{}
+	for i := 0; i < 2000; i++ {
+		r.becomeFollower(r.Term, None)
+		to := r.randomizedElectionTimeoutTicks
+		require.GreaterOrEqual(t, to, et)
+		require.Less(t, to, 2*et)
+		seen[to]++
+	}
+	assert.Len(t, seen, et, "every timeout in [ET, 2ET) should occur: %v", seen)
+
+	// Black box: ticks until a fresh follower campaigns.
+	waited := map[int]bool{}
+	for seed := int64(0); seed < 100; seed++ {
+		s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1})
+		r := ctRaft(t, 1, s, func(c *Config) { c.Rand = rand.New(rand.NewSource(seed)) })
+		ticks := 0
+		for r.state == StateFollower {
+			r.tick()
+			ticks++
+			require.Less(t, ticks, 2*et, "seed %d: still a follower after %d ticks", seed, ticks)
+		}
+		require.GreaterOrEqual(t, ticks, et, "seed %d", seed)
+		waited[ticks] = true
+	}
+	assert.Greater(t, len(waited), 5, "followers of different seeds should time out at different ticks")
+}
+
+// TestVoteOncePerTerm checks Figure 2 "votedFor": one vote per term, repeated
+// to the same candidate (a retransmission), refused to others, and refused
+// while a leader of the term is known.
+func TestVoteOncePerTerm(t *testing.T) {
+	s := ctStorage([]uint64{1, 2, 3, 4}, pb.HardState{Term: 1}, 1)
+	r := ctRaft(t, 1, s)
+	vote := func(from, term uint64) pb.Message {
+		require.NoError(t, r.Step(pb.Message{Type: pb.MsgVote, From: from, To: 1, Term: term, Index: 1, LogTerm: 1}))
+		msgs := ctTakeMsgs(r)
+		require.Len(t, msgs, 1)
+		return msgs[0]
+	}
+
+	r.electionElapsed = 7
+	assert.Equal(t, pb.Message{Type: pb.MsgVoteResp, From: 1, To: 2, Term: 2}, vote(2, 2))
+	assert.Equal(t, uint64(2), r.Vote)
+	assert.Zero(t, r.electionElapsed, "granting a vote resets the election timer")
+	r.electionElapsed = 7
+	assert.Equal(t, pb.Message{Type: pb.MsgVoteResp, From: 1, To: 3, Term: 2, Reject: true}, vote(3, 2))
+	assert.Equal(t, 7, r.electionElapsed, "a rejection does not")
+	assert.Equal(t, pb.Message{Type: pb.MsgVoteResp, From: 1, To: 2, Term: 2}, vote(2, 2), "retransmitted request")
+	assert.Equal(t, uint64(2), r.Vote)
+	// A new term frees the vote.
+	assert.Equal(t, pb.Message{Type: pb.MsgVoteResp, From: 1, To: 3, Term: 3}, vote(3, 3))
+	assert.Equal(t, uint64(3), r.Vote)
+
+	// Knowing the leader of the term, without having voted, also refuses.
+	require.NoError(t, r.Step(pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 4}))
+	ctTakeMsgs(r)
+	require.Equal(t, None, r.Vote)
+	require.Equal(t, uint64(2), r.lead)
+	assert.Equal(t, pb.Message{Type: pb.MsgVoteResp, From: 1, To: 4, Term: 4, Reject: true}, vote(4, 4))
+}
+
+// TestVoteRequiresUpToDateLog checks §5.4.1 for votes and pre-votes: grant
+// only if the candidate's last (term, index) is at least ours. Our log ends
+// at (term 2, index 3).
+func TestVoteRequiresUpToDateLog(t *testing.T) {
+	for _, typ := range []pb.MessageType{pb.MsgVote, pb.MsgPreVote} {
+		for _, tt := range []struct {
+			lastTerm, lastIndex uint64
+			grant               bool
+		}{
+			{0, 0, false},
+			{1, 3, false},
+			{1, 10, false},
+			{2, 2, false},
+			{2, 3, true},
+			{2, 4, true},
+			{3, 1, true},
+			{3, 3, true},
+		} {
+			t.Run(fmt.Sprintf("%s/term=%d/index=%d", typ, tt.lastTerm, tt.lastIndex), func(t *testing.T) {
+				s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 2}, 1, 2, 2)
+				r := ctRaft(t, 1, s)
+				require.NoError(t, r.Step(pb.Message{Type: typ, From: 2, To: 1, Term: 3,
+					Index: tt.lastIndex, LogTerm: tt.lastTerm}))
+				msgs := ctTakeMsgs(r)
+				require.Len(t, msgs, 1)
+				assert.Equal(t, voteRespMsgType(typ), msgs[0].Type)
+				assert.Equal(t, !tt.grant, msgs[0].Reject)
+				if typ == pb.MsgVote {
+					// A real vote request moved us to its term either way.
+					assert.Equal(t, uint64(3), msgs[0].Term)
+					assert.Equal(t, uint64(3), r.Term)
+					if tt.grant {
+						assert.Equal(t, uint64(2), r.Vote)
+					} else {
+						assert.Equal(t, None, r.Vote)
+					}
+				} else {
+					// A pre-vote never moves us; a rejection says our term.
+					assert.Equal(t, uint64(2), r.Term)
+					assert.Equal(t, None, r.Vote)
+					if tt.grant {
+						assert.Equal(t, uint64(3), msgs[0].Term)
+					} else {
+						assert.Equal(t, uint64(2), msgs[0].Term)
+					}
+				}
+			})
+		}
+	}
+}
+
+// TestMajorityWinsElection checks that a candidate becomes leader with a
+// majority of votes and only then, for several cluster sizes with some nodes
+// unreachable.
+func TestMajorityWinsElection(t *testing.T) {
+	for _, tt := range []struct {
+		size int
+		down []uint64
+		win  bool
+	}{
+		{1, nil, true},
+		{3, nil, true},
+		{3, []uint64{3}, true},
+		{3, []uint64{2, 3}, false},
+		{4, []uint64{4}, true},
+		{4, []uint64{3, 4}, false},
+		{5, []uint64{4, 5}, true},
+		{5, []uint64{3, 4, 5}, false},
+	} {
+		for _, preVote := range []bool{false, true} {
+			t.Run(fmt.Sprintf("size=%d/down=%v/prevote=%v", tt.size, tt.down, preVote), func(t *testing.T) {
+				c := ctNewCluster(t, tt.size, func(cfg *Config) { cfg.PreVote = preVote })
+				for _, id := range tt.down {
+					c.isolate(id)
+				}
+				c.campaign(1)
+				r := c.node(1).raft()
+				switch {
+				case tt.win:
+					assert.Equal(t, StateLeader, r.state)
+					assert.Equal(t, uint64(1), r.Term)
+				case preVote:
+					// Without a majority of pre-votes the term never moves.
+					assert.Equal(t, StatePreCandidate, r.state)
+					assert.Equal(t, uint64(0), r.Term)
+				default:
+					assert.Equal(t, StateCandidate, r.state)
+					assert.Equal(t, uint64(1), r.Term)
+				}
+			})
+		}
+	}
+}
+
+// TestCandidateBecomesLeaderWithEmptyEntry checks the transition on the
+// deciding vote: a candidate counting a majority becomes leader and sends
+// every follower the empty entry of its term (§5.4.2, §8).
+func TestCandidateBecomesLeaderWithEmptyEntry(t *testing.T) {
+	r := ctRaftInState(t, StateFollower)
+	r.becomeCandidate()
+	term := r.Term
+	require.NoError(t, r.Step(pb.Message{Type: pb.MsgVoteResp, From: 1, To: 1, Term: term}))
+	require.Equal(t, StateCandidate, r.state, "one vote of three is no majority")
+	require.NoError(t, r.Step(pb.Message{Type: pb.MsgVoteResp, From: 2, To: 1, Term: term}))
+
+	require.Equal(t, StateLeader, r.state)
+	assert.Equal(t, uint64(1), r.lead)
+	empty := pb.Entry{Type: pb.EntryNormal, Term: term, Index: 3}
+	assert.Equal(t, []pb.Message{
+		{Type: pb.MsgApp, From: 1, To: 2, Term: term, Index: 2, LogTerm: 2, Commit: 1, Entries: []pb.Entry{empty}},
+		{Type: pb.MsgApp, From: 1, To: 3, Term: term, Index: 2, LogTerm: 2, Commit: 1, Entries: []pb.Entry{empty}},
+	}, ctTakeMsgs(r))
+
+	// In a cluster the entry commits once the followers persisted it.
+	c := ctNewCluster(t, 3)
+	c.elect(2)
+	for _, id := range c.ids {
+		l := c.logOf(id)
+		require.Len(t, l, 1, "node %d", id)
+		assert.Equal(t, pb.Entry{Type: pb.EntryNormal, Term: 1, Index: 1}, l[0])
+		assert.Equal(t, uint64(1), c.node(id).raft().raftLog.committed)
+	}
+}
+
+// TestCandidateLosesOnMajorityRejection: a majority of rejections ends the
+// candidacy at the same term; fewer do not.
+func TestCandidateLosesOnMajorityRejection(t *testing.T) {
+	s := ctStorage(ctIDs(5), pb.HardState{Term: 1})
+	r := ctRaft(t, 1, s)
+	r.becomeCandidate()
+	reject := func(from uint64) {
+		require.NoError(t, r.Step(pb.Message{Type: pb.MsgVoteResp, From: from, To: 1, Term: r.Term, Reject: true}))
+	}
+	reject(2)
+	reject(3)
+	require.Equal(t, StateCandidate, r.state, "two of five rejections")
+	reject(4)
+	assert.Equal(t, StateFollower, r.state)
+	assert.Equal(t, uint64(2), r.Term)
+	assert.Equal(t, None, r.lead)
+}
+
+// TestCandidateFollowsLeaderOfSameTerm checks Figure 2 "Candidates: if
+// AppendEntries RPC received from new leader: convert to follower", for
+// pre-candidates too, and for heartbeats and snapshots.
+func TestCandidateFollowsLeaderOfSameTerm(t *testing.T) {
+	for _, st := range []StateType{StateCandidate, StatePreCandidate} {
+		for _, typ := range []pb.MessageType{pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap} {
+			t.Run(fmt.Sprintf("%s/%s", st, typ), func(t *testing.T) {
+				r := ctRaftInState(t, st)
+				term := r.Term
+				m := pb.Message{Type: typ, From: 3, To: 1, Term: term}
+				switch typ {
+				case pb.MsgApp:
+					m.Index, m.LogTerm, m.Entries, m.Commit = 2, 2, ctEnts(3, term), 3
+				case pb.MsgSnap:
+					m.Snapshot = &pb.Snapshot{}
+				}
+				require.NoError(t, r.Step(m))
+				assert.Equal(t, StateFollower, r.state)
+				assert.Equal(t, term, r.Term)
+				assert.Equal(t, uint64(3), r.lead)
+				if typ == pb.MsgApp {
+					assert.Equal(t, uint64(3), r.raftLog.lastIndex(), "the append is handled as a follower")
+					assert.Equal(t, uint64(3), r.raftLog.committed)
+				}
+			})
+		}
+	}
+}
+
+// TestSplitVoteResolves: two candidates of the same term split a
+// four-node cluster; randomized timeouts then produce exactly one leader
+// within a few election timeouts (§5.2), for several seeds.
+func TestSplitVoteResolves(t *testing.T) {
+	for seed := int64(0); seed < 8; seed++ {
+		t.Run(fmt.Sprint(seed), func(t *testing.T) {
+			c := ctNewCluster(t, 4, func(cfg *Config) {
+				cfg.Rand = rand.New(rand.NewSource(seed*100 + int64(cfg.ID)))
+			})
+			// Node 3 only hears from 1, node 4 only from 2.
+			c.filter = func(m *pb.Message) bool {
+				return !(m.Type == pb.MsgVote && (m.From == 1 && m.To == 4 || m.From == 2 && m.To == 3))
+			}
+			require.NoError(t, c.node(1).rn.Campaign())
+			require.NoError(t, c.node(2).rn.Campaign())
+			c.stabilize()
+			require.Empty(t, c.leaders(), "the vote should be split")
+			require.Equal(t, StateCandidate, c.node(1).raft().state)
+			require.Equal(t, StateCandidate, c.node(2).raft().state)
+			require.Equal(t, uint64(1), c.node(1).raft().Vote)
+			require.Equal(t, uint64(2), c.node(2).raft().Vote)
+			require.Equal(t, uint64(1), c.node(3).raft().Vote)
+			require.Equal(t, uint64(2), c.node(4).raft().Vote)
+			c.filter = nil
+
+			const et = 10
+			ticks := 0
+			for ; ticks < 4*et; ticks++ {
+				c.tickAll(1)
+				if len(c.leaders()) == 1 {
+					break
+				}
+			}
+			leaders := c.leaders()
+			require.Len(t, leaders, 1, "no single leader after %d ticks", ticks)
+			lead := c.node(leaders[0]).raft()
+			assert.Greater(t, lead.Term, uint64(1))
+			for _, id := range c.ids {
+				assert.Equal(t, lead.Term, c.node(id).raft().Term, "node %d", id)
+				assert.Equal(t, leaders[0], c.node(id).raft().lead, "node %d", id)
+			}
+		})
+	}
+}
+
+// ctRejoinAfterPartition isolates node 3 of a three-node cluster, lets the
+// others commit an entry, ticks node 3 alone for ten election timeouts, heals
+// the partition and lets everything run for a few more. It returns the term
+// node 3 had reached when it rejoined.
+func ctRejoinAfterPartition(t *testing.T, c *ctCluster) uint64 {
+	c.elect(1)
+	c.isolate(3)
+	require.NoError(t, c.propose(1, "while-3-was-away"))
+	c.stabilize()
+	for i := 0; i < 10*10; i++ {
+		c.tick(3)
+		c.stabilize()
+	}
+	termAtRejoin := c.node(3).raft().Term
+	c.heal()
+	c.tickAll(3 * 10)
+	return termAtRejoin
+}
+
+// TestPreVotePreventsDisruptionByRejoiningNode: with PreVote a node that
+// spent a long time partitioned neither raises its own term nor, on
+// rejoining, the cluster's; the leader stays. Without PreVote the same node
+// comes back with a much higher term and forces a new election.
+func TestPreVotePreventsDisruptionByRejoiningNode(t *testing.T) {
+	t.Run("prevote", func(t *testing.T) {
+		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.PreVote = true })
+		termAtRejoin := ctRejoinAfterPartition(t, c)
+		assert.Equal(t, uint64(1), termAtRejoin, "pre-candidates do not raise their term")
+		assert.Equal(t, []uint64{1}, c.leaders())
+		for _, id := range c.ids {
+			assert.Equal(t, uint64(1), c.node(id).raft().Term, "node %d", id)
+			assert.Equal(t, uint64(1), c.node(id).raft().lead, "node %d", id)
+		}
+		assert.Equal(t, []string{"while-3-was-away"}, c.node(3).appliedData(), "node 3 caught up")
+	})
+	t.Run("no prevote", func(t *testing.T) {
+		c := ctNewCluster(t, 3)
+		termAtRejoin := ctRejoinAfterPartition(t, c)
+		assert.Greater(t, termAtRejoin, uint64(3), "a partitioned candidate keeps raising its term")
+		leaders := c.leaders()
+		require.Len(t, leaders, 1)
+		assert.GreaterOrEqual(t, c.node(leaders[0]).raft().Term, termAtRejoin, "the cluster was dragged to the rejoining node's term")
+		assert.NotEqual(t, uint64(3), leaders[0], "node 3's log is behind; it cannot win")
+	})
+}
+
+// TestPreVoteMessages checks §2.2 for pre-votes: a pre-candidate asks for
+// term+1 without moving to it or voting, voters answer without changing
+// their term or vote, and winning the pre-vote starts the real election.
+func TestPreVoteMessages(t *testing.T) {
+	pv := func(c *Config) { c.PreVote = true }
+	r := ctRaftInState(t, StateFollower, pv)
+	require.NoError(t, r.Step(pb.Message{Type: pb.MsgHup}))
+	require.Equal(t, StatePreCandidate, r.state)
+	assert.Equal(t, uint64(2), r.Term)
+	assert.Equal(t, None, r.Vote)
+	assert.Equal(t, pb.HardState{Term: 2, Commit: 1}, r.hardState())
+	msgs := ctTakeMsgs(r)
+	assert.Equal(t, []pb.Message{
+		{Type: pb.MsgPreVote, From: 1, To: 2, Term: 3, Index: 2, LogTerm: 2},
+		{Type: pb.MsgPreVote, From: 1, To: 3, Term: 3, Index: 2, LogTerm: 2},
+	}, msgs)
+
+	// A voter at term 2 grants without moving.
+	voter := ctRaft(t, 2, ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 2, Commit: 1}, 1, 2), pv)
+	require.NoError(t, voter.Step(msgs[0]))
+	assert.Equal(t, []pb.Message{{Type: pb.MsgPreVoteResp, From: 2, To: 1, Term: 3}}, ctTakeMsgs(voter))
+	assert.Equal(t, uint64(2), voter.Term)
+	assert.Equal(t, None, voter.Vote)
+	assert.Equal(t, StateFollower, voter.state)
+
+	// Our own pre-vote plus this grant win: the real election starts at 3.
+	require.NoError(t, r.Step(pb.Message{Type: pb.MsgPreVoteResp, From: 1, To: 1, Term: 3}))
+	require.Equal(t, StatePreCandidate, r.state)
+	require.NoError(t, r.Step(pb.Message{Type: pb.MsgPreVoteResp, From: 2, To: 1, Term: 3}))
+	assert.Equal(t, StateCandidate, r.state)
+	assert.Equal(t, uint64(3), r.Term)
+	assert.Equal(t, uint64(1), r.Vote)
+	assert.Equal(t, []pb.MessageType{pb.MsgVote, pb.MsgVote}, ctTypes(ctTakeMsgs(r)))
+}
+
+// ctTypes returns the types of msgs.
+func ctTypes(msgs []pb.Message) []pb.MessageType {
+	out := make([]pb.MessageType, len(msgs))
+	for i, m := range msgs {
+		out[i] = m.Type
+	}
+	return out
+}
+
+// TestCheckQuorumLeaderStepsDown: a leader cut off from the quorum steps
+// down once a whole election timeout passed without hearing from a quorum,
+// while the majority side elects a new leader.
+func TestCheckQuorumLeaderStepsDown(t *testing.T) {
+	const et = 10
+	c := ctNewCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true })
+	c.elect(1)
+	c.isolate(1)
+	// The followers answered within the first window, so the first check
+	// passes; the second finds nobody active.
+	for i := 0; i < 2*et-1; i++ {
+		c.tick(1)
+		c.stabilize()
+	}
+	require.Equal(t, StateLeader, c.node(1).raft().state)
+	c.tick(1)
+	c.stabilize()
+	assert.Equal(t, StateFollower, c.node(1).raft().state)
+	assert.Equal(t, uint64(1), c.node(1).raft().Term)
+	assert.Equal(t, None, c.node(1).raft().lead)
+
+	// Meanwhile the majority elects someone else.
+	for i := 0; i < 3*et && len(c.leaders()) == 0; i++ {
+		c.tick(2, 3)
+		c.stabilize()
+	}
+	require.Len(t, c.leaders(), 1)
+	assert.NotEqual(t, uint64(1), c.leaders()[0])
+}
+
+// TestCheckQuorumLease checks the lease rule of §2.1: with CheckQuorum, a
+// follower that heard from its leader within ElectionTick ticks drops
+// MsgVote and MsgPreVote of a higher term silently, without changing its
+// term, unless the request carries the leader-transfer context.
+func TestCheckQuorumLease(t *testing.T) {
+	const et = 10
+	for _, tt := range []struct {
+		name        string
+		checkQuorum bool
+		typ         pb.MessageType
+		elapsed     int
+		ctx         []byte
+		ignored     bool
+	}{
+		{"vote in lease", true, pb.MsgVote, 0, nil, true},
+		{"vote at end of lease", true, pb.MsgVote, et - 1, nil, true},
+		{"vote after lease", true, pb.MsgVote, et, nil, false},
+		{"prevote in lease", true, pb.MsgPreVote, 0, nil, true},
+		{"prevote after lease", true, pb.MsgPreVote, et, nil, false},
+		{"transfer vote in lease", true, pb.MsgVote, 0, []byte(campaignTransfer), false},
+		{"other context in lease", true, pb.MsgVote, 0, []byte("x"), true},
+		{"no check quorum", false, pb.MsgVote, 0, nil, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 2, Commit: 1}, 1, 2)
+			r := ctRaft(t, 2, s, func(c *Config) { c.CheckQuorum = tt.checkQuorum })
+			require.NoError(t, r.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: 2, Commit: 1}))
+			ctTakeMsgs(r)
+			require.Equal(t, uint64(1), r.lead)
+			r.electionElapsed = tt.elapsed
+
+			require.NoError(t, r.Step(pb.Message{Type: tt.typ, From: 3, To: 2, Term: 3, Index: 2, LogTerm: 2, Context: tt.ctx}))
+			msgs := ctTakeMsgs(r)
+			if tt.ignored {
+				assert.Empty(t, msgs)
+				assert.Equal(t, uint64(2), r.Term)
+				assert.Equal(t, uint64(1), r.lead)
+				return
+			}
+			require.Len(t, msgs, 1)
+			assert.Equal(t, voteRespMsgType(tt.typ), msgs[0].Type)
+			assert.False(t, msgs[0].Reject)
+			if tt.typ == pb.MsgVote {
+				assert.Equal(t, uint64(3), r.Term)
+				assert.Equal(t, uint64(3), r.Vote)
+			}
+		})
+	}
+}
+
+// TestLeaderTransfer: with CheckQuorum on, a transfer still succeeds because
+// MsgTimeoutNow's election carries the transfer context past the lease; a
+// lagging transferee is caught up first.
+func TestLeaderTransfer(t *testing.T) {
+	c := ctNewCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.PreVote = true })
+	c.elect(1)
+	c.isolate(3)
+	require.NoError(t, c.propose(1, "a"))
+	c.stabilize()
+	c.heal()
+
+	c.node(1).rn.TransferLeader(3)
+	require.Equal(t, uint64(3), c.node(1).rn.BasicStatus().LeadTransferee)
+	c.stabilize()
+	assert.Equal(t, []uint64{3}, c.leaders())
+	for _, id := range c.ids {
+		assert.Equal(t, uint64(2), c.node(id).raft().Term, "node %d", id)
+		assert.Equal(t, uint64(3), c.node(id).raft().lead, "node %d", id)
+	}
+	assert.Equal(t, None, c.node(3).rn.BasicStatus().LeadTransferee)
+
+	// A transfer forwarded by a follower works the same way.
+	c.node(2).rn.TransferLeader(2)
+	c.stabilize()
+	assert.Equal(t, []uint64{2}, c.leaders())
+}
+
+// TestLeaderTransferAborts: a transfer to an unreachable node is abandoned
+// after an election timeout, and proposals are accepted again.
+func TestLeaderTransferAborts(t *testing.T) {
+	c := ctNewCluster(t, 3)
+	c.elect(1)
+	c.isolate(3)
+	require.NoError(t, c.propose(1, "a"))
+	c.stabilize()
+	c.node(1).rn.TransferLeader(3)
+	require.ErrorIs(t, c.propose(1, "b"), ErrProposalDropped)
+	for i := 0; i < 10; i++ {
+		c.tick(1)
+		c.stabilize()
+	}
+	assert.Equal(t, None, c.node(1).rn.BasicStatus().LeadTransferee)
+	assert.NoError(t, c.propose(1, "b"))
+	assert.Equal(t, []uint64{1}, c.leaders())
+}
