@@ -149,6 +149,11 @@ func (n *node) run() {
 			}
 		}
 		if lead != r.lead || propc == nil {
+			if lead != r.lead {
+				// A new leader may have added this node back; let proposals
+				// through again and let the leader decide (etcd does the same).
+				removed = false
+			}
 			lead = r.lead
 			if r.hasLeader() && !removed {
 				propc = n.propc

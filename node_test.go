@@ -199,3 +199,29 @@ func TestRestartNodeKeepsState(t *testing.T) {
 	assert.Equal(t, uint64(1), st.Commit)
 	assert.Equal(t, StateFollower, st.RaftState)
 }
+
+// A node removed from the configuration stops accepting proposals, but, as
+// with etcd/raft, only until a leader change: a node added back (or one
+// that learns of a new leader) must not block its proposers forever.
+func TestNodeProposalsResumeAfterRemovalWhenLeaderChanges(t *testing.T) {
+	defer goleak.VerifyNone(t)
+
+	storage := NewMemoryStorage()
+	n := StartNode(quietNodeConfig(1, storage), []Peer{{ID: 1}, {ID: 2}})
+	defer n.Stop()
+	rd := <-n.Ready()
+	require.NoError(t, storage.Append(rd.Entries))
+	n.Advance()
+
+	n.ApplyConfChange(pb.ConfChange{Type: pb.ConfChangeRemoveNode, NodeID: 1})
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	err := n.Propose(ctx, []byte("while removed"))
+	cancel()
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+
+	// Node 2 leads a new term; node 1 hears its heartbeat.
+	require.NoError(t, n.Step(context.Background(), pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 5}))
+	ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	assert.NoError(t, n.Propose(ctx, []byte("after leader change")), "proposal must be forwarded to the new leader")
+}
