@@ -592,12 +592,11 @@ func TestReadySnapshotBeforeLaterEntries(t *testing.T) {
 	m := ctSnapMsg(10, 2, 1, 2, 3)
 	require.NoError(t, rn.Step(m))
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2, Index: 10, LogTerm: 2,
-		Entries: []pb.Entry{{Index: 11, Term: 2, Data: []byte("x")}, {Index: 12, Term: 2, Data: []byte("y")}},
-		Commit: 12}))
+		Entries: ctEnts(11, 2, 2), Commit: 12}))
 
 	rd := ctReady(t, rn, s)
 	assert.Equal(t, *m.Snapshot, rd.Snapshot)
-	assert.Equal(t, ctEnts(11, 2, 2), ctEntIDs(rd.Entries))
+	assert.Equal(t, ctEnts(11, 2, 2), rd.Entries)
 	assert.Equal(t, uint64(12), rd.HardState.Commit)
 	assert.Empty(t, rd.CommittedEntries, "nothing after the snapshot is applied before it")
 	assert.Equal(t, []pb.Message{
@@ -610,15 +609,6 @@ func TestReadySnapshotBeforeLaterEntries(t *testing.T) {
 	assert.Equal(t, uint64(10), rn.Status().Applied)
 
 	rd = ctReady(t, rn, s)
-	assert.Equal(t, ctEnts(11, 2, 2), ctEntIDs(rd.CommittedEntries))
+	assert.Equal(t, ctEnts(11, 2, 2), rd.CommittedEntries)
 	assert.False(t, rn.HasReady())
-}
-
-// ctEntIDs strips entries down to index and term.
-func ctEntIDs(ents []pb.Entry) []pb.Entry {
-	out := make([]pb.Entry, len(ents))
-	for i, e := range ents {
-		out[i] = pb.Entry{Index: e.Index, Term: e.Term}
-	}
-	return out
 }
