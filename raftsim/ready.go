@@ -92,7 +92,13 @@ func (s *Sim) finishReady(n *simNode) {
 	n.pending = nil
 	s.beginEvent(EventApply, n.id)
 	s.tracef("node %d applies and advances its deferred Ready", n.id)
-	s.applyReady(n, p.rd, p.crash)
+	crash := p.crash
+	if !s.faultsOn {
+		// The crash was drawn while faults were on; in the liveness phase
+		// nothing restarts a crashed node.
+		crash = noCrash
+	}
+	s.applyReady(n, p.rd, crash)
 }
 
 // applyReady runs steps 3 and 4 of the Ready contract.
@@ -103,6 +109,7 @@ func (s *Sim) applyReady(n *simNode, rd raft.Ready, crash crashPoint) {
 		s.res.SnapshotsInstalled++
 	}
 	s.apply(n, rd.CommittedEntries)
+	s.completeClientOps(n, rd)
 	if crash == crashAfterApply {
 		s.crashMidReady(n, crash)
 		return
