@@ -669,6 +669,8 @@ func TestConfChangeRemovalCommitsPendingEntry(t *testing.T) {
 	c := mtNewCluster(t, 2, mtVoters(1, 2))
 	c.elect(1)
 	remove := mtProposeCC(t, c, 1, pb.ConfChange{Type: pb.ConfChangeRemoveNode, NodeID: 2})
+	// Send the removal on its own, so that 2 can acknowledge it alone.
+	c.processReadys()
 	require.NoError(t, c.propose(1, "hello"))
 	// 2 acknowledges the removal, but its acknowledgement of "hello" is
 	// lost, and it is gone after that.

@@ -141,7 +141,7 @@ func (n *node) run() {
 	removed := false
 	for {
 		if advancec == nil && readyc == nil {
-			r.flushReadIndex()
+			r.flushPending()
 			if n.rn.HasReady() {
 				// Offer the Ready; it is accepted only when taken.
 				rd = n.rn.readyWithoutAccept()

@@ -44,6 +44,12 @@ type raft struct {
 	// persistence so far is durable: votes and append acknowledgements attest
 	// durable state (§5.1 "persist before responding").
 	msgsAfterAppend []pb.Message
+	// appendsPending records that the leader has entries or a commit index
+	// its followers have not been sent yet. Proposals and commit advances
+	// only set it; flushAppends sends one batched MsgApp per follower when
+	// the next Ready is collected, instead of one per proposal or per
+	// acknowledgement.
+	appendsPending bool
 
 	lead uint64
 	// leadTransferee is the node leadership is being transferred to, or None.
@@ -235,6 +241,7 @@ func (r *raft) reset(term uint64) {
 	})
 	r.pendingConfIndex = 0
 	r.uncommittedSize = 0
+	r.appendsPending = false
 	r.readOnly = newReadOnlyFrom(r.readOnly)
 	r.pendingReadIndexMessages = nil
 }

@@ -104,7 +104,7 @@ func (rn *RawNode) Step(m pb.Message) error {
 // handed out: the next Ready will not repeat it. Call HasReady first to
 // avoid empty batches.
 func (rn *RawNode) Ready() Ready {
-	rn.raft.flushReadIndex()
+	rn.raft.flushPending()
 	rd := rn.readyWithoutAccept()
 	rn.acceptReady(rd)
 	return rd
@@ -206,7 +206,7 @@ func (rn *RawNode) HasReady() bool {
 	if r.raftLog.hasNextUnstableSnapshot() {
 		return true
 	}
-	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || r.readOnly.hasUnsent() {
+	if len(r.msgs) > 0 || len(r.msgsAfterAppend) > 0 || r.readOnly.hasUnsent() || r.appendsPending {
 		return true
 	}
 	if r.raftLog.hasNextUnstableEnts() || r.raftLog.hasNextCommittedEnts(rn.applyUnstableEntries()) {

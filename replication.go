@@ -115,7 +115,7 @@ func (r *raft) handleProposal(m pb.Message) error {
 	if !r.appendEntry(m.Entries...) {
 		return ErrProposalDropped
 	}
-	r.bcastAppend()
+	r.appendsPending = true
 	return nil
 }
 
@@ -221,7 +221,7 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *tracker.Progress) {
 		// Committing may have confirmed the leader's first entry of its
 		// term: deferred reads can be served now.
 		r.releasePendingReadIndexMessages()
-		r.bcastAppend()
+		r.appendsPending = true
 	} else if r.id != m.From && pr.CanBumpCommit(r.raftLog.committed) {
 		// The follower is in sync but does not know the commit index yet.
 		r.sendAppend(m.From)
@@ -357,6 +357,42 @@ func (r *raft) sendHeartbeat(to uint64, ctx []byte) {
 	commit := min(pr.Match, r.raftLog.committed)
 	r.send(pb.Message{To: to, Type: pb.MsgHeartbeat, Commit: commit, Context: ctx})
 	pr.SentCommit(commit)
+}
+
+// flushAppends sends what proposals and commit advances since the last
+// Ready left for the followers: as many MsgApps as flow control allows to
+// each follower with entries to receive, or one empty MsgApp carrying the
+// commit index to a follower that has every entry but not that index.
+// Batching here turns a Ready's worth of proposals into one message per
+// follower rather than one per proposal.
+func (r *raft) flushAppends() {
+	if !r.appendsPending {
+		return
+	}
+	r.appendsPending = false
+	if r.state != StateLeader {
+		return
+	}
+	committed := r.raftLog.committed
+	r.trk.Visit(func(id uint64, pr *tracker.Progress) {
+		if id == r.id {
+			return
+		}
+		sent := false
+		for r.maybeSendAppend(id, false) {
+			sent = true
+		}
+		if !sent && pr.CanBumpCommit(committed) {
+			r.sendAppend(id)
+		}
+	})
+}
+
+// flushPending sends the messages whose sending is deferred until a Ready
+// is collected: batched appends and the heartbeat round for new reads.
+func (r *raft) flushPending() {
+	r.flushAppends()
+	r.flushReadIndex()
 }
 
 // bcastAppend sends pending entries to every other node.
