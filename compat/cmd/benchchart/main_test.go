@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -36,7 +37,7 @@ func chartReport() *bench.Report {
 }
 
 func TestThroughputSeries(t *testing.T) {
-	all, err := throughputSeries(chartReport())
+	all, err := throughputSeries(chartReport(), metrics["wall"].value)
 	require.NoError(t, err)
 	require.Len(t, all, 2)
 	require.Len(t, all[0].points, len(bench.ChartInFlight))
@@ -45,12 +46,12 @@ func TestThroughputSeries(t *testing.T) {
 
 	partial := chartReport()
 	partial.Results = partial.Results[1:]
-	_, err = throughputSeries(partial)
+	_, err = throughputSeries(partial, metrics["wall"].value)
 	require.ErrorContains(t, err, "3/128B/seq")
 }
 
 func TestRenderSVGIsWellFormed(t *testing.T) {
-	all, err := throughputSeries(chartReport())
+	all, err := throughputSeries(chartReport(), metrics["wall"].value)
 	require.NoError(t, err)
 	svg := renderSVG("a <title> & more", all)
 	dec := xml.NewDecoder(strings.NewReader(svg))
@@ -94,12 +95,22 @@ func TestRunWritesSVG(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(in, data, 0o644))
 	out := filepath.Join(dir, "chart.svg")
-	require.NoError(t, run(in, out))
-	svg, err := os.ReadFile(out)
-	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(string(svg), "<svg "))
+	for name, m := range metrics {
+		require.NoError(t, run(in, out, name))
+		svg, err := os.ReadFile(out)
+		require.NoError(t, err)
+		assert.True(t, strings.HasPrefix(string(svg), "<svg "))
+		assert.Contains(t, string(svg), escape(m.title))
+	}
 
-	require.Error(t, run(filepath.Join(dir, "missing.json"), out))
+	require.Error(t, run(in, out, "joules"))
+	require.Error(t, run(filepath.Join(dir, "missing.json"), out, "wall"))
 	require.NoError(t, os.WriteFile(in, []byte("{"), 0o644))
-	require.Error(t, run(in, out))
+	require.Error(t, run(in, out, "wall"))
+}
+
+func TestCPUMetric(t *testing.T) {
+	cpu := metrics["cpu"].value
+	assert.Equal(t, 1e6, cpu(bench.Result{CPUPerOp: time.Microsecond}))
+	assert.Zero(t, cpu(bench.Result{}))
 }

@@ -34,6 +34,8 @@ type options struct {
 	jsonPath      string
 	updatePath    string
 	revision      string
+	// from, when set, is a JSON report to render instead of measuring.
+	from string
 }
 
 func main() {
@@ -46,6 +48,7 @@ func main() {
 	flag.StringVar(&opts.jsonPath, "json", "", "write every run and the medians as JSON to this file")
 	flag.StringVar(&opts.updatePath, "update", "", "refresh the generated parts of this Markdown file (BENCHMARKS.md)")
 	flag.StringVar(&opts.revision, "revision", "unknown", "source revision to record in the report")
+	flag.StringVar(&opts.from, "from", "", "render this JSON report (from -json) instead of measuring")
 	flag.Parse()
 	var err error
 	if opts.match, err = regexp.Compile(match); err != nil {
@@ -59,10 +62,37 @@ func main() {
 }
 
 func run(opts options, stdout, progress io.Writer) error {
-	if opts.runs <= 0 || opts.seqProposals <= 0 || opts.pipeProposals <= 0 {
-		return fmt.Errorf("runs and proposal counts must be positive")
+	if opts.from != "" {
+		report, err := load(opts.from)
+		if err != nil {
+			return err
+		}
+		return output(report, opts, stdout)
 	}
-	report := bench.Report{
+	report, err := measure(opts, progress)
+	if err != nil {
+		return err
+	}
+	return output(report, opts, stdout)
+}
+
+func load(path string) (*bench.Report, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var report bench.Report
+	if err := json.Unmarshal(data, &report); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &report, nil
+}
+
+func measure(opts options, progress io.Writer) (*bench.Report, error) {
+	if opts.runs <= 0 || opts.seqProposals <= 0 || opts.pipeProposals <= 0 {
+		return nil, fmt.Errorf("runs and proposal counts must be positive")
+	}
+	report := &bench.Report{
 		Generated: time.Now(),
 		Machine:   bench.CurrentMachine(),
 		Revision:  opts.revision,
@@ -74,18 +104,23 @@ func run(opts options, stdout, progress io.Writer) error {
 		}
 		c, err := compare(w, opts, progress)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		report.Results = append(report.Results, c)
 	}
 	if len(report.Results) == 0 {
-		return fmt.Errorf("no workload matches %q", opts.match)
+		return nil, fmt.Errorf("no workload matches %q", opts.match)
 	}
+	return report, nil
+}
+
+// output prints the table and writes the JSON and the document as asked.
+func output(report *bench.Report, opts options, stdout io.Writer) error {
 	if err := report.WriteMarkdown(stdout); err != nil {
 		return err
 	}
 	if opts.jsonPath != "" {
-		data, err := json.MarshalIndent(&report, "", "  ")
+		data, err := json.MarshalIndent(report, "", "  ")
 		if err != nil {
 			return err
 		}
@@ -94,7 +129,7 @@ func run(opts options, stdout, progress io.Writer) error {
 		}
 	}
 	if opts.updatePath != "" {
-		return update(opts.updatePath, &report)
+		return update(opts.updatePath, report)
 	}
 	return nil
 }

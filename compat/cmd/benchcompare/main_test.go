@@ -57,6 +57,11 @@ func TestRunWritesTableJSONAndDocument(t *testing.T) {
 	assert.Contains(t, string(updated), "- Revision: test-rev\n")
 	assert.Contains(t, string(updated), "\ntext\n")
 	assert.Contains(t, string(updated), "| 3/128B/pipe64 | ")
+
+	// Rendering from the JSON gives the same table without measuring.
+	var again bytes.Buffer
+	require.NoError(t, run(options{from: opts.jsonPath}, &again, &progress))
+	assert.Equal(t, stdout.String(), again.String())
 }
 
 func TestRunRejectsBadOptions(t *testing.T) {
@@ -64,5 +69,7 @@ func TestRunRejectsBadOptions(t *testing.T) {
 	err := run(options{runs: 1, seqProposals: 10, pipeProposals: 10, match: regexp.MustCompile("^nothing$")}, &out, &out)
 	require.ErrorContains(t, err, "no workload matches")
 	err = run(options{runs: 0, seqProposals: 10, pipeProposals: 10, match: regexp.MustCompile("")}, &out, &out)
+	require.Error(t, err)
+	err = run(options{from: filepath.Join(t.TempDir(), "missing.json")}, &out, &out)
 	require.Error(t, err)
 }
