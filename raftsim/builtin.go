@@ -42,6 +42,7 @@ const (
 var BuiltinInvariantNames = []string{
 	InvElectionSafety, InvLogMatching, InvLeaderCompleteness,
 	InvStateMachineSafety, InvCommitMonotonic, InvQuorumBeforeApply,
+	InvLinearizableReads,
 }
 
 func isBuiltinInvariant(name string) bool { return slices.Contains(BuiltinInvariantNames, name) }
@@ -55,6 +56,7 @@ func builtinInvariants(skip []string) []Invariant {
 		&stateMachineSafety{},
 		&commitMonotonic{},
 		quorumBeforeApply{},
+		linearizableReads{},
 	}
 	var out []Invariant
 	for _, inv := range all {

@@ -229,6 +229,10 @@ func (s *Sim) proposeRandom() bool {
 		return false
 	}
 	s.proposalSeq++
+	if s.clients != nil {
+		s.proposeWrite(n)
+		return true
+	}
 	s.propose(n, []byte(fmt.Sprintf("p%d", s.proposalSeq)))
 	return true
 }

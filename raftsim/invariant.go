@@ -158,7 +158,7 @@ func (v *View) StateMachine(id uint64) StateMachine {
 	if n == nil || n.node == nil {
 		return nil
 	}
-	return n.sm
+	return unwrapStateMachine(n.sm)
 }
 
 // Applied returns the index of the last entry node id applied (or the

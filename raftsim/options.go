@@ -4,7 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/pontoon-raft/raft"
 )
@@ -101,6 +103,23 @@ type Options struct {
 	// SkipInvariants names built-in invariants (see BuiltinInvariantNames)
 	// not to check.
 	SkipInvariants []string
+
+	// ReadOnlyOption configures how every node serves ReadIndex
+	// (raft.Config). raft.ReadOnlyLeaseBased requires CheckQuorum.
+	ReadOnlyOption raft.ReadOnlyOption
+
+	// LinearizabilityTimeout bounds the porcupine check of the client
+	// history at the end of a run with reads (see InvLinearizableReads).
+	// Zero means DefaultLinearizabilityTimeout. A check that runs out of
+	// time passes and is counted in Result.ReadChecksUnknown.
+	LinearizabilityTimeout time.Duration
+
+	// SuppressEvents lists fault-phase event numbers (Event.Num) at which
+	// Step does not perform the per-event action it drew (a fault, a
+	// snapshot, a proposal or a read) and does ordinary work instead. The
+	// random choices after such an event differ from the unsuppressed run.
+	// Shrink fills it in.
+	SuppressEvents []int
 }
 
 // DefaultSteps is the number of fault-phase events when Options.Steps is
@@ -170,7 +189,13 @@ type Faults struct {
 	// TransferLeaderProb is reserved for leadership transfers. It must be
 	// zero.
 	TransferLeaderProb float64
-	// ReadIndexProb is reserved for ReadIndex requests. It must be zero.
+	// ReadIndexProb (per event) issues a ReadIndex request for a random
+	// key on a random live node. It turns the run into a key-value
+	// workload: proposals write "k<key>=<unique value>", the simulator
+	// keeps a key-value map beside every replica's state machine (and in
+	// its snapshots), a read returns the key's value once its node has
+	// applied the read index, and the history of writes and reads must be
+	// linearizable (InvLinearizableReads).
 	ReadIndexProb float64
 }
 
@@ -194,6 +219,7 @@ func AllFaults() Faults {
 		SlowFactor:          3,
 		SnapshotProb:        0.01,
 		CompactLagEntries:   5,
+		ReadIndexProb:       0.03,
 	}
 }
 
@@ -223,6 +249,8 @@ const (
 	// from other faults.
 	FaultUndeliverable FaultKind = "undeliverable"
 	FaultOverflow      FaultKind = "overflow"
+	// FaultReadIndex counts ReadIndex requests issued.
+	FaultReadIndex FaultKind = "read-index"
 )
 
 // AllFaultKinds lists every FaultKind in a fixed order, for printing
@@ -232,6 +260,7 @@ var AllFaultKinds = []FaultKind{
 	FaultPartition, FaultOneWay, FaultIsolateLeader, FaultHeal,
 	FaultCrash, FaultCrashMidReady, FaultRestart, FaultSlow,
 	FaultSnapshot, FaultCompact, FaultUndeliverable, FaultOverflow,
+	FaultReadIndex,
 }
 
 // maxInFlightMessages bounds the message bus; messages beyond it are dropped
@@ -307,8 +336,8 @@ func (o Options) withDefaults() (Options, error) {
 		return o, invalid("MaxDelayTicks (%d) and SlowFactor (%d) must be positive, CompactLagEntries (%d) not negative",
 			f.MaxDelayTicks, f.SlowFactor, f.CompactLagEntries)
 	}
-	if f.ConfChangeProb != 0 || f.TransferLeaderProb != 0 || f.ReadIndexProb != 0 {
-		return o, fmt.Errorf("%w: membership changes, leader transfers and ReadIndex", ErrNotImplemented)
+	if f.ConfChangeProb != 0 || f.TransferLeaderProb != 0 {
+		return o, fmt.Errorf("%w: membership changes and leader transfers", ErrNotImplemented)
 	}
 	probs := []struct {
 		name string
@@ -334,6 +363,14 @@ func (o Options) withDefaults() (Options, error) {
 	if perEvent > 1 {
 		return o, invalid("per-event probabilities sum to %v, more than 1", perEvent)
 	}
+	if o.ReadOnlyOption == raft.ReadOnlyLeaseBased && !o.CheckQuorum {
+		return o, invalid("ReadOnlyLeaseBased requires CheckQuorum")
+	}
+	if o.LinearizabilityTimeout == 0 {
+		o.LinearizabilityTimeout = DefaultLinearizabilityTimeout
+	}
+	o.SuppressEvents = slices.Clone(o.SuppressEvents)
+	slices.Sort(o.SuppressEvents)
 	for _, name := range o.SkipInvariants {
 		if !isBuiltinInvariant(name) {
 			return o, invalid("SkipInvariants: no built-in invariant %q", name)
@@ -349,6 +386,7 @@ func (o *Options) eventActionProbs() []float64 {
 	return []float64{
 		f.CrashProb, f.RestartProb, f.PartitionProb, f.OneWayPartitionProb,
 		f.IsolateLeaderProb, f.HealProb, f.SlowNodeProb, f.SnapshotProb, o.ProposeProb,
+		f.ReadIndexProb,
 	}
 }
 
@@ -392,6 +430,8 @@ func ParseFaults(spec string) (Faults, error) {
 			f.SlowNodeProb, f.HealProb = all.SlowNodeProb, all.HealProb
 		case FaultSnapshot, FaultCompact:
 			f.SnapshotProb = all.SnapshotProb
+		case FaultReadIndex:
+			f.ReadIndexProb = all.ReadIndexProb
 		default:
 			return Faults{}, invalid("unknown fault kind %q in %q", name, spec)
 		}

@@ -36,6 +36,11 @@ type Result struct {
 	// LivenessTicks is how long the healed cluster took to commit the
 	// liveness probe on every node.
 	LivenessTicks int64
+	// ReadsServed counts ReadIndex reads that returned a value (those
+	// issued are Faults[FaultReadIndex]), and ReadChecksUnknown the keys
+	// whose linearizability check ran out of time.
+	ReadsServed       int
+	ReadChecksUnknown int
 }
 
 // Run simulates one run: the cluster starts, Options.Steps events of the

@@ -91,6 +91,9 @@ type Sim struct {
 	probe      string
 	probeIndex uint64
 	violation  *Violation
+	// clients is the history of writes and reads, when reads are
+	// simulated (Faults.ReadIndexProb > 0), else nil.
+	clients *clientHistory
 }
 
 // New builds the cluster described by opts: every node's storage holds the
@@ -113,8 +116,12 @@ func New(opts Options) (*Sim, error) {
 	s.actions = []func() bool{
 		s.crashRandom, s.restartRandom, s.partitionRandom, s.oneWayRandom,
 		s.isolateLeader, s.heal, s.slowRandom, s.snapshotRandom, s.proposeRandom,
+		s.readRandom,
 	}
 	s.invariants = append(builtinInvariants(o.SkipInvariants), o.Invariants...)
+	if o.Faults.ReadIndexProb > 0 {
+		s.clients = newClientHistory()
+	}
 
 	// Every storage starts as RawNode.Bootstrap would leave it once
 	// persisted: one committed ConfChangeAddNode per node at term 1. The
@@ -169,6 +176,9 @@ func (s *Sim) Result() Result {
 	r := s.res
 	r.Ticks = s.tick
 	r.Commits = int(s.history.maxIndex())
+	if s.clients != nil {
+		r.ReadsServed, r.ReadChecksUnknown = s.clients.served, s.clients.unknown
+	}
 	r.Faults = make(map[FaultKind]int, len(s.res.Faults))
 	for _, k := range AllFaultKinds {
 		if c := s.res.Faults[k]; c > 0 {
@@ -282,7 +292,7 @@ func (s *Sim) Step() (err error) {
 	for i, p := range s.actionProbs {
 		acc += p
 		if x < acc {
-			if s.actions[i]() {
+			if !s.suppressed() && s.actions[i]() {
 				return s.endEvent()
 			}
 			break
@@ -334,6 +344,9 @@ func (s *Sim) work() {
 func (s *Sim) startNode(n *simNode) error {
 	n.incarnation++
 	n.sm = s.opts.NewStateMachine(n.id)
+	if s.clients != nil {
+		n.sm = newKVMachine(n.sm)
+	}
 	n.applied, n.chain, n.confState = 0, 0, pb.ConfState{}
 	snap, err := n.storage.Snapshot()
 	if err != nil {
@@ -357,6 +370,7 @@ func (s *Sim) startNode(n *simNode) error {
 		MaxInflightMsgs: s.opts.MaxInflightMsgs,
 		CheckQuorum:     s.opts.CheckQuorum,
 		PreVote:         s.opts.PreVote,
+		ReadOnlyOption:  s.opts.ReadOnlyOption,
 		Logger:          logger,
 		Rand:            rand.New(rand.NewSource(s.rng.Int63())),
 	}

@@ -193,6 +193,7 @@ func TestEachFaultKindIsInjected(t *testing.T) {
 		{FaultCrashMidReady, []FaultKind{FaultRestart, FaultUndeliverable}},
 		{FaultSlow, []FaultKind{FaultHeal}},
 		{FaultSnapshot, []FaultKind{FaultCompact}},
+		{FaultReadIndex, nil},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.spec), func(t *testing.T) {
@@ -245,7 +246,7 @@ func TestOptionsValidation(t *testing.T) {
 		{"unknown skipped invariant", Options{SkipInvariants: []string{"no-such"}}, ErrInvalidOptions},
 		{"membership changes reserved", Options{Faults: Faults{ConfChangeProb: 0.1}}, ErrNotImplemented},
 		{"leader transfer reserved", Options{Faults: Faults{TransferLeaderProb: 0.1}}, ErrNotImplemented},
-		{"ReadIndex reserved", Options{Faults: Faults{ReadIndexProb: 0.1}}, ErrNotImplemented},
+		{"lease reads without CheckQuorum", Options{ReadOnlyOption: raft.ReadOnlyLeaseBased}, ErrInvalidOptions},
 		{"heartbeat not below election", Options{ElectionTick: 2, HeartbeatTick: 2}, nil},
 	}
 	for _, tt := range tests {

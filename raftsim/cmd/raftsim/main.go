@@ -5,6 +5,11 @@
 //
 //	raftsim -nodes 5 -seeds 1000 -steps 5000 -faults all
 //	raftsim -nodes 5 -steps 5000 -faults all -seed 17 -trace
+//	raftsim -nodes 5 -steps 5000 -faults all -seed 17 -shrink
+//
+// With -shrink the first failing run is shrunk (raftsim.Shrink) and the
+// command prints how to replay the smaller run, whose -suppress flag lists
+// the events at which no fault was injected.
 package main
 
 import (
@@ -13,8 +18,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 
+	"github.com/pontoon-raft/raft"
 	"github.com/pontoon-raft/raft/raftsim"
 )
 
@@ -27,6 +34,9 @@ type config struct {
 	electionTick          int
 	heartbeatTick         int
 	trace                 bool
+	readOnly              string
+	suppress              []int
+	shrink                bool
 	stdout, stderr        io.Writer
 	progressEverySeedsPct int
 }
@@ -50,6 +60,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.electionTick, "election-tick", 10, "ElectionTick of every node")
 	fs.IntVar(&c.heartbeatTick, "heartbeat-tick", 1, "HeartbeatTick of every node")
 	fs.BoolVar(&c.trace, "trace", false, "with -seed, print the full trace to standard output")
+	fs.StringVar(&c.readOnly, "readonly", "random", `how ReadIndex is served: "safe", "lease" (on seeds with CheckQuorum) or "random" (chosen from the seed)`)
+	fs.Func("suppress", "comma-separated events at which no fault is injected (printed by -shrink)", func(v string) error {
+		for _, f := range strings.Split(v, ",") {
+			e, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil {
+				return err
+			}
+			c.suppress = append(c.suppress, e)
+		}
+		return nil
+	})
+	fs.BoolVar(&c.shrink, "shrink", false, "shrink the first failing run and print how to replay the smaller one")
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
@@ -68,6 +90,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "raftsim: -prevote and -checkquorum take on, off or random, got %q\n", mode)
 			return 2
 		}
+	}
+	if c.readOnly != "safe" && c.readOnly != "lease" && c.readOnly != "random" {
+		fmt.Fprintf(stderr, "raftsim: -readonly takes safe, lease or random, got %q\n", c.readOnly)
+		return 2
 	}
 	first, last := int64(1), int64(c.seeds)
 	if c.singleSeed {
@@ -104,6 +130,36 @@ type totals struct {
 	faults                         map[raftsim.FaultKind]int
 	firstFailure                   *raftsim.Violation
 	firstPreVote, firstCheckQuorum bool
+	firstOptions                   raftsim.Options
+	readsServed, readChecksUnknown int
+}
+
+// options are the simulation options of seed.
+func (c config) options(seed int64, faults raftsim.Faults) raftsim.Options {
+	o := raftsim.Options{
+		Nodes:          c.nodes,
+		Seed:           seed,
+		Steps:          c.steps,
+		ElectionTick:   c.electionTick,
+		HeartbeatTick:  c.heartbeatTick,
+		PreVote:        toggle(c.preVote, seed, 0),
+		CheckQuorum:    toggle(c.checkQuorum, seed, 1),
+		Faults:         faults,
+		SuppressEvents: c.suppress,
+	}
+	lease := c.readOnly == "lease" || (c.readOnly == "random" && (seed>>2)&1 == 1)
+	if lease && o.CheckQuorum {
+		o.ReadOnlyOption = raft.ReadOnlyLeaseBased
+	}
+	return o
+}
+
+// readOnlyName is the -readonly value that replays o.
+func readOnlyName(o raftsim.Options) string {
+	if o.ReadOnlyOption == raft.ReadOnlyLeaseBased {
+		return "lease"
+	}
+	return "safe"
 }
 
 func sweep(c config, faults raftsim.Faults, first, last int64) int {
@@ -113,16 +169,7 @@ func sweep(c config, faults raftsim.Faults, first, last int64) int {
 	fmt.Fprintf(c.stdout, "raftsim: seeds %d..%d, %d nodes, %d steps, faults %s, prevote %s, checkquorum %s\n",
 		first, last, c.nodes, c.steps, c.faults, c.preVote, c.checkQuorum)
 	for seed := first; seed <= last; seed++ {
-		opts := raftsim.Options{
-			Nodes:         c.nodes,
-			Seed:          seed,
-			Steps:         c.steps,
-			ElectionTick:  c.electionTick,
-			HeartbeatTick: c.heartbeatTick,
-			PreVote:       toggle(c.preVote, seed, 0),
-			CheckQuorum:   toggle(c.checkQuorum, seed, 1),
-			Faults:        faults,
-		}
+		opts := c.options(seed, faults)
 		if c.trace && c.singleSeed {
 			opts.TraceWriter = c.stdout
 		}
@@ -133,6 +180,8 @@ func sweep(c config, faults raftsim.Faults, first, last int64) int {
 		t.proposals += res.Proposals
 		t.commits += res.Commits
 		t.leaderChanges += res.LeaderChanges
+		t.readsServed += res.ReadsServed
+		t.readChecksUnknown += res.ReadChecksUnknown
 		for k, n := range res.Faults {
 			t.faults[k] += n
 		}
@@ -144,6 +193,7 @@ func sweep(c config, faults raftsim.Faults, first, last int64) int {
 			if t.firstFailure == nil {
 				t.firstFailure = v
 				t.firstPreVote, t.firstCheckQuorum = opts.PreVote, opts.CheckQuorum
+				t.firstOptions = opts
 			}
 		case err != nil:
 			fmt.Fprintln(c.stderr, err)
@@ -155,6 +205,9 @@ func sweep(c config, faults raftsim.Faults, first, last int64) int {
 	}
 	report(c, t)
 	if t.violations > 0 {
+		if c.shrink {
+			shrink(c, t.firstOptions)
+		}
 		return 1
 	}
 	return 0
@@ -176,11 +229,39 @@ func report(c config, t totals) {
 	for _, k := range raftsim.AllFaultKinds {
 		fmt.Fprintf(w, " %s=%d", k, t.faults[k])
 	}
-	fmt.Fprintf(w, "\nviolations: %d\n", t.violations)
+	fmt.Fprintf(w, "\nreads served: %d, linearizability checks out of time: %d\n", t.readsServed, t.readChecksUnknown)
+	fmt.Fprintf(w, "violations: %d\n", t.violations)
 	if v := t.firstFailure; v != nil {
 		fmt.Fprintf(w, "first failing seed: %d (%s)\n", v.Seed, v.Invariant)
 		fmt.Fprintln(w, v.Error())
-		fmt.Fprintf(w, "replay: go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults %s -prevote %s -checkquorum %s -election-tick %d -heartbeat-tick %d -seed %d -trace\n",
-			c.nodes, c.steps, c.faults, onOff(t.firstPreVote), onOff(t.firstCheckQuorum), c.electionTick, c.heartbeatTick, v.Seed)
+		fmt.Fprintf(w, "replay: %s -trace\n", replayCommand(c, t.firstOptions, t.firstPreVote, t.firstCheckQuorum))
 	}
+}
+
+// replayCommand is the command line that replays o, a run of the sweep c.
+func replayCommand(c config, o raftsim.Options, preVote, checkQuorum bool) string {
+	cmd := fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults %s -prevote %s -checkquorum %s -readonly %s -election-tick %d -heartbeat-tick %d",
+		c.nodes, o.Steps, c.faults, onOff(preVote), onOff(checkQuorum), readOnlyName(o), c.electionTick, c.heartbeatTick)
+	if len(o.SuppressEvents) > 0 {
+		events := make([]string, len(o.SuppressEvents))
+		for i, e := range o.SuppressEvents {
+			events[i] = strconv.Itoa(e)
+		}
+		cmd += " -suppress " + strings.Join(events, ",")
+	}
+	return fmt.Sprintf("%s -seed %d", cmd, o.Seed)
+}
+
+// shrink shrinks the failing run o and prints the smaller run and how to
+// replay it.
+func shrink(c config, o raftsim.Options) {
+	w := c.stdout
+	res, err := raftsim.Shrink(o, 0)
+	if err != nil {
+		fmt.Fprintf(w, "shrink: %v\n", err)
+		return
+	}
+	fmt.Fprintf(w, "shrunk: %s\n", res)
+	fmt.Fprintln(w, res.Violation.Error())
+	fmt.Fprintf(w, "replay shrunk: %s -trace\n", replayCommand(c, res.Options, o.PreVote, o.CheckQuorum))
 }

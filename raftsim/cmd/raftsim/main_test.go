@@ -48,16 +48,16 @@ func TestBadFlags(t *testing.T) {
 
 func TestReportNamesFirstFailureAndReplay(t *testing.T) {
 	var out bytes.Buffer
-	c := config{nodes: 5, steps: 5000, faults: "all", electionTick: 10, heartbeatTick: 1, stdout: &out}
+	c := config{nodes: 5, steps: 5000, faults: "all", electionTick: 10, heartbeatTick: 1, readOnly: "random", stdout: &out}
 	tot := totals{seeds: 3, violations: 1, faults: map[raftsim.FaultKind]int{raftsim.FaultDrop: 4},
 		firstFailure: &raftsim.Violation{Invariant: "election-safety", Seed: 17, Nodes: 5, Event: 99,
 			Err: errors.New("term 3 has two leaders"), Trace: []string{"event 99 tick 9: VIOLATION"}},
-		firstPreVote: true}
+		firstPreVote: true, firstOptions: raftsim.Options{Seed: 17, Steps: 5000}}
 	report(c, tot)
 	s := out.String()
 	assert.Contains(t, s, "violations: 1\n")
 	assert.Contains(t, s, "drop=4 dup=0")
 	assert.Contains(t, s, "first failing seed: 17 (election-safety)")
 	assert.Contains(t, s, "event 99 tick 9: VIOLATION")
-	assert.Contains(t, s, "replay: go run ./raftsim/cmd/raftsim -nodes 5 -steps 5000 -faults all -prevote on -checkquorum off -election-tick 10 -heartbeat-tick 1 -seed 17 -trace")
+	assert.Contains(t, s, "replay: go run ./raftsim/cmd/raftsim -nodes 5 -steps 5000 -faults all -prevote on -checkquorum off -readonly safe -election-tick 10 -heartbeat-tick 1 -seed 17 -trace")
 }

@@ -1,0 +1,118 @@
+package raftsim
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// InvLinearizableReads: the history of the simulated clients' writes and
+// ReadIndex reads is linearizable against a key-value register per key
+// (thesis §6.4). It is checked at EventFinish, with porcupine, in runs with
+// Faults.ReadIndexProb > 0.
+const InvLinearizableReads = "linearizable-reads"
+
+// DefaultLinearizabilityTimeout bounds the check of one run's history when
+// Options.LinearizabilityTimeout is zero.
+const DefaultLinearizabilityTimeout = 10 * time.Second
+
+// maxDescribedOps bounds the operations a violation lists.
+const maxDescribedOps = 40
+
+// linearizableReads checks the client history once, at the end of the run.
+type linearizableReads struct{}
+
+func (linearizableReads) Name() string { return InvLinearizableReads }
+
+func (linearizableReads) Check(v *View) error {
+	h := v.s.clients
+	if h == nil || v.Event().Kind != EventFinish {
+		return nil
+	}
+	return h.check(v.s.opts.LinearizabilityTimeout)
+}
+
+// check runs porcupine on the history, one key at a time (a key's
+// operations do not constrain another's), each key within timeout. A key
+// whose check times out counts in unknown and is not reported.
+func (h *clientHistory) check(timeout time.Duration) error {
+	for _, key := range h.keys() {
+		ops := h.porcupineOps(key)
+		switch porcupine.CheckOperationsTimeout(kvModel, ops, timeout) {
+		case porcupine.Illegal:
+			return fmt.Errorf("the %d operations on key %s are not linearizable:\n%s", len(ops), key, h.describe(key))
+		case porcupine.Unknown:
+			h.unknown++
+		}
+	}
+	return nil
+}
+
+// keys returns the keys the history touches, in order.
+func (h *clientHistory) keys() []string {
+	seen := map[string]bool{}
+	for _, op := range h.ops {
+		seen[op.key] = true
+	}
+	return sortedKeys(seen)
+}
+
+// porcupineOps converts key's operations. Completed operations keep their
+// interval. An open write may have taken effect at any time after its call,
+// so it returns after everything else; an open read constrains nothing and
+// is left out, as is a write the node refused.
+func (h *clientHistory) porcupineOps(key string) []porcupine.Operation {
+	var ops []porcupine.Operation
+	end := h.clock
+	for _, op := range h.ops {
+		if op.key != key || op.dropped || (!op.write && op.ret == 0) {
+			continue
+		}
+		ret := op.ret
+		if ret == 0 {
+			end++
+			ret = end
+		}
+		var out interface{} = op.value
+		if op.write {
+			out = nil
+		}
+		ops = append(ops, porcupine.Operation{
+			ClientId: int(op.node), Input: kvInput{write: op.write, key: op.key, value: op.value},
+			Call: op.call, Output: out, Return: ret,
+		})
+	}
+	return ops
+}
+
+// describe lists the operations on key that the check saw, in call order,
+// one per line, with the events that invoked and completed them.
+func (h *clientHistory) describe(key string) string {
+	var lines []string
+	for _, op := range h.ops {
+		if op.key != key || op.dropped || (!op.write && op.ret == 0) {
+			continue
+		}
+		if len(lines) == maxDescribedOps {
+			lines = append(lines, "  ...")
+			break
+		}
+		lines = append(lines, "  "+op.String())
+	}
+	return strings.Join(lines, "\n")
+}
+
+// String renders the operation for a violation report.
+func (op clientOp) String() string {
+	done := "never completed"
+	if op.ret != 0 {
+		done = fmt.Sprintf("completed at event %d", op.retEvent)
+	}
+	if op.write {
+		return fmt.Sprintf("put(%s, %s) on node %d: invoked at event %d, %s", op.key, op.value, op.node, op.callEvent, done)
+	}
+	return fmt.Sprintf("get(%s) -> %q on node %d (read index %d): invoked at event %d, %s",
+		op.key, op.value, op.node, op.readIndex, op.callEvent, done)
+}
