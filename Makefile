@@ -4,7 +4,7 @@ GO ?= go
 GOGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/gogo/protobuf)
 PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gogofast
 
-.PHONY: test proto lint sim
+.PHONY: test proto lint sim bench-compare
 
 test:
 	$(GO) test -race ./...
@@ -12,6 +12,16 @@ test:
 # A larger simulator sweep than CI runs: 100,000 seeds on 5 nodes.
 sim:
 	$(GO) run ./raftsim/cmd/raftsim -nodes 5 -seeds 100000 -steps 2000 -faults all
+
+# Side-by-side benchmarks against etcd/raft (about 10 minutes on 2 cores):
+# refreshes the machine and the table in BENCHMARKS.md, docs/bench-results.json
+# and the two charts. See BENCHMARKS.md for the method.
+bench-compare:
+	mkdir -p docs
+	cd compat && $(GO) run ./cmd/benchcompare -json ../docs/bench-results.json \
+		-update ../BENCHMARKS.md -revision "$$(git describe --always --dirty)"
+	cd compat && $(GO) run ./cmd/benchchart -in ../docs/bench-results.json -out ../docs/bench-throughput.svg -metric wall
+	cd compat && $(GO) run ./cmd/benchchart -in ../docs/bench-results.json -out ../docs/bench-throughput-cpu.svg -metric cpu
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt: $$out"; exit 1; }
