@@ -47,8 +47,21 @@ StateMachine can be snapshotted, installed from a MsgSnap, and checked.
 
 Every storage starts as RawNode.Bootstrap leaves it: one committed
 ConfChangeAddNode entry per node at term 1. All nodes are voters; membership
-changes, leader transfers and ReadIndex are reserved in Faults and not
-driven yet.
+changes and leader transfers are reserved in Faults and not driven yet.
+
+# Reads
+
+With Faults.ReadIndexProb the simulated clients also read. Proposals then
+write one key each ("k<key>=<value>", every value unique), and the simulator
+keeps a key-value map beside each replica's state machine and inside its
+snapshots. A read calls ReadIndex with a unique context on a random live
+node and returns the key's value once a ReadState answers it and the node
+has applied its index. The history of invocations and completions (writes
+complete when their proposer applies them) is checked at the end of the run
+with porcupine against one register per key. A write that never completes
+may have happened at any time after its call; an unanswered read says
+nothing. Options.ReadOnlyOption chooses ReadOnlySafe or (with CheckQuorum)
+ReadOnlyLeaseBased.
 
 # Invariants
 
@@ -67,6 +80,8 @@ BuiltinInvariantNames) and then Options.Invariants:
     order without gaps or repeats, with the same applied-log hash;
   - commit index monotonic for every node incarnation;
   - no entry applied before a majority of the voters' storages hold it;
+  - with reads, the writes and reads are linearizable, checked at the end
+    of the run within Options.LinearizabilityTimeout;
   - and after the fault phase, liveness: once every link is healed and every
     node restarted, a leader emerges and a proposal made on it is applied by
     every node within Options.LivenessTicks.
@@ -132,6 +147,12 @@ command line that replays it with the full trace:
 
 	go run ./raftsim/cmd/raftsim -nodes 5 -seeds 1000 -steps 5000 -faults all
 	go run ./raftsim/cmd/raftsim -nodes 5 -steps 5000 -faults all -seed 17 -trace
+
+Shrink (and the command's -shrink flag) reduces a failing run: it ends the
+fault phase early and suppresses the faults, proposals and reads of chosen
+events (Options.SuppressEvents), keeping each change after which the same
+invariant still fails with fewer faults or sooner. The test file
+mutants_test.go shows the checker failing on four classic Raft bugs.
 
 TestRandomizedClusters runs 1,000 seeds (100 with -short); RAFTSIM_SEEDS
 sets another number for a deeper sweep, and a failure prints the replay
