@@ -5,6 +5,7 @@ go 1.26.0
 replace github.com/pontoon-raft/raft => ../..
 
 require (
+	github.com/anishathalye/porcupine v1.3.1
 	github.com/cockroachdb/pebble/v2 v2.1.7
 	github.com/pontoon-raft/raft v0.0.0
 	github.com/prometheus/client_golang v1.25.0

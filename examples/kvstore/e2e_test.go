@@ -1,0 +1,299 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// e2eDuration is how long the workload runs: 30 s, or
+// KVSTORE_E2E_SECONDS.
+func e2eDuration(t *testing.T) time.Duration {
+	s := os.Getenv("KVSTORE_E2E_SECONDS")
+	if s == "" {
+		return 30 * time.Second
+	}
+	n, err := strconv.Atoi(s)
+	require.NoError(t, err, "KVSTORE_E2E_SECONDS")
+	return time.Duration(n) * time.Second
+}
+
+// buildBinary builds this command into a temporary directory.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "kvstore")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "go build: %s", out)
+	return bin
+}
+
+// kvInput and kvOutput describe one client operation for porcupine.
+type kvInput struct {
+	put   bool
+	key   string
+	value string
+}
+
+type kvOutput struct {
+	value string // for a get: "" when the key was absent
+}
+
+// kvModel is a register per key: puts set it, gets must see the latest
+// put. Keys are independent, so the history is checked key by key.
+var kvModel = porcupine.Model{
+	Partition: func(history []porcupine.Operation) [][]porcupine.Operation {
+		byKey := map[string][]porcupine.Operation{}
+		for _, op := range history {
+			k := op.Input.(kvInput).key
+			byKey[k] = append(byKey[k], op)
+		}
+		out := make([][]porcupine.Operation, 0, len(byKey))
+		for _, ops := range byKey {
+			out = append(out, ops)
+		}
+		return out
+	},
+	Init: func() interface{} { return "" },
+	Step: func(state, input, output interface{}) (bool, interface{}) {
+		in := input.(kvInput)
+		if in.put {
+			return true, in.value
+		}
+		return output.(kvOutput).value == state.(string), state
+	},
+	DescribeOperation: func(input, output interface{}) string {
+		in := input.(kvInput)
+		if in.put {
+			return fmt.Sprintf("put(%s, %s)", in.key, in.value)
+		}
+		return fmt.Sprintf("get(%s) -> %q", in.key, output.(kvOutput).value)
+	},
+}
+
+// history records client operations with their real-time bounds.
+type history struct {
+	mu    sync.Mutex
+	start time.Time
+	ops   []porcupine.Operation
+	// ackedUnique holds every acknowledged write to a key written once.
+	ackedUnique map[string]string
+	counts      map[string]int
+}
+
+func (h *history) now() int64 { return time.Since(h.start).Nanoseconds() }
+
+func (h *history) add(in kvInput, out kvOutput, call, ret int64, outcome string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.counts[outcome]++
+	if outcome == "dropped" {
+		return
+	}
+	h.ops = append(h.ops, porcupine.Operation{ClientId: len(h.ops), Input: in, Output: out, Call: call, Return: ret})
+}
+
+// definitelyNotSent reports whether err means the request never reached a
+// server, so the write cannot have happened.
+func definitelyNotSent(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED)
+}
+
+// client runs operations against random nodes until ctx ends.
+func (h *history) client(ctx context.Context, t *testing.T, c *cluster, id int, rng *rand.Rand) {
+	reqCtx := context.Background() // a request in flight finishes even after ctx ends
+	for n := 0; ctx.Err() == nil; n++ {
+		node := c.ids[rng.Intn(len(c.ids))]
+		rctx, cancel := context.WithTimeout(reqCtx, 3*time.Second)
+		call := h.now()
+		switch r := rng.Intn(10); {
+		case r < 4: // read a shared key
+			key := fmt.Sprintf("shared-%d", rng.Intn(4))
+			v, code, err := c.get(rctx, node, key, false)
+			ret := h.now()
+			switch {
+			case err == nil && code == http.StatusOK:
+				h.add(kvInput{key: key}, kvOutput{value: v}, call, ret, "read")
+			case err == nil && code == http.StatusNotFound:
+				h.add(kvInput{key: key}, kvOutput{}, call, ret, "read")
+			default: // a failed read has no effect: leave it out
+				h.add(kvInput{}, kvOutput{}, 0, 0, "dropped")
+			}
+		default: // write a shared key, or a key written only once
+			key := fmt.Sprintf("shared-%d", rng.Intn(4))
+			if r >= 7 {
+				key = fmt.Sprintf("unique-%d-%d", id, n)
+			}
+			value := fmt.Sprintf("c%d-%d", id, n)
+			code, err := c.put(rctx, node, key, value)
+			ret := h.now()
+			in := kvInput{put: true, key: key, value: value}
+			switch {
+			case err == nil && code == http.StatusNoContent:
+				h.add(in, kvOutput{}, call, ret, "acked")
+				if r >= 7 {
+					h.mu.Lock()
+					h.ackedUnique[key] = value
+					h.mu.Unlock()
+				}
+			case err == nil && code == http.StatusServiceUnavailable, definitelyNotSent(err):
+				h.add(in, kvOutput{}, call, ret, "dropped")
+			case err == nil && code >= 400 && code < 500:
+				t.Errorf("PUT %s: unexpected HTTP %d", key, code)
+			default: // timed out or connection lost: it may or may not apply
+				h.add(in, kvOutput{}, call, math.MaxInt64, "unknown")
+			}
+		}
+		cancel()
+	}
+}
+
+// nemesis kills and restarts random nodes and pauses one node's transport,
+// one fault at a time, until ctx ends; it returns a log of what it did.
+func nemesis(ctx context.Context, t *testing.T, c *cluster, rng *rand.Rand) (events []string) {
+	start := time.Now()
+	wait := func(d time.Duration) bool {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-time.After(d):
+			return true
+		}
+	}
+	for wait(time.Duration(500+rng.Intn(1500)) * time.Millisecond) {
+		id := c.ids[rng.Intn(len(c.ids))]
+		if rng.Intn(2) == 0 {
+			c.kill(id)
+			events = append(events, fmt.Sprintf("%5.1fs SIGKILL node %d", time.Since(start).Seconds(), id))
+			wait(time.Duration(300+rng.Intn(1200)) * time.Millisecond)
+			sctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			err := c.start(sctx, id)
+			cancel()
+			require.NoError(t, err, "restarting node %d", id)
+			events = append(events, fmt.Sprintf("%5.1fs restarted node %d", time.Since(start).Seconds(), id))
+		} else {
+			ms := 500 + rng.Intn(1500)
+			_, code, err := c.do(ctx, http.MethodPost, c.url(id, fmt.Sprintf("/debug/pause?ms=%d", ms)), nil)
+			if err == nil && code == http.StatusNoContent {
+				events = append(events, fmt.Sprintf("%5.1fs paused node %d's transport for %d ms", time.Since(start).Seconds(), id, ms))
+				wait(time.Duration(ms) * time.Millisecond)
+			}
+		}
+	}
+	return events
+}
+
+// TestEndToEnd runs concurrent clients against a 3-node cluster of real
+// processes while nodes are SIGKILLed, restarted and partitioned, then
+// checks that every acknowledged write survived on every node and that
+// the whole history is linearizable.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	duration := e2eDuration(t)
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("KVSTORE_E2E_SEED"); s != "" {
+		var err error
+		seed, err = strconv.ParseInt(s, 10, 64)
+		require.NoError(t, err)
+	}
+	t.Logf("seed %d (KVSTORE_E2E_SEED), workload %v", seed, duration)
+	rng := rand.New(rand.NewSource(seed))
+
+	c, err := newCluster(buildBinary(t), t.TempDir(), 3, "--tick", "50ms",
+		"--snapshot-entries", "200", "--snapshot-catchup", "50", "--request-timeout", "2s")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		for _, id := range c.ids {
+			c.kill(id)
+		}
+	})
+	setup, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for _, id := range c.ids {
+		require.NoError(t, c.start(setup, id))
+	}
+	_, _, err = c.waitLeader(setup)
+	require.NoError(t, err)
+
+	h := &history{start: time.Now(), ackedUnique: map[string]string{}, counts: map[string]int{}}
+	work, stopWork := context.WithTimeout(context.Background(), duration)
+	defer stopWork()
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int, seed int64) {
+			defer wg.Done()
+			h.client(work, t, c, i, rand.New(rand.NewSource(seed)))
+		}(i, rng.Int63())
+	}
+	events := nemesis(work, t, c, rand.New(rand.NewSource(rng.Int63())))
+	wg.Wait()
+	for _, e := range events {
+		t.Log("nemesis:", e)
+	}
+
+	// Heal: every node up, one leader, every node caught up.
+	final, cancelFinal := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancelFinal()
+	for _, id := range c.ids {
+		if !c.alive(id) {
+			require.NoError(t, c.start(final, id))
+		}
+	}
+	lead, _, err := c.waitLeader(final)
+	require.NoError(t, err)
+	// A linearizable read on the leader after the workload: everything
+	// acknowledged is committed at or below the leader's commit index now.
+	for i := 0; i < 4; i++ {
+		key := fmt.Sprintf("shared-%d", i)
+		call := h.now()
+		v, code, err := c.get(final, lead, key, false)
+		require.NoError(t, err)
+		require.Contains(t, []int{http.StatusOK, http.StatusNotFound}, code)
+		h.add(kvInput{key: key}, kvOutput{value: v}, call, h.now(), "final read")
+	}
+	ls, err := c.status(final, lead)
+	require.NoError(t, err)
+	for _, id := range c.ids {
+		require.NoError(t, c.waitCaughtUp(final, id, ls.Commit))
+	}
+	lost := 0
+	for key, want := range h.ackedUnique {
+		for _, id := range c.ids {
+			got, code, err := c.get(final, id, key, true)
+			require.NoError(t, err)
+			if code != http.StatusOK || got != want {
+				lost++
+				t.Errorf("acknowledged write %s=%s: node %d has %q (HTTP %d)", key, want, id, got, code)
+			}
+		}
+	}
+	t.Logf("operations: %v; %d acknowledged single-key writes checked on %d nodes, %d lost",
+		h.counts, len(h.ackedUnique), len(c.ids), lost)
+	require.Positive(t, h.counts["acked"], "the workload made no progress")
+
+	result, info := porcupine.CheckOperationsVerbose(kvModel, h.ops, 60*time.Second)
+	if result != porcupine.Ok {
+		path := filepath.Join(os.TempDir(), fmt.Sprintf("kvstore-e2e-%d.html", seed))
+		if err := porcupine.VisualizePath(kvModel, info, path); err == nil {
+			t.Logf("history visualisation: %s", path)
+		}
+	}
+	assert.Equal(t, porcupine.Ok, result, "history of %d operations is not linearizable", len(h.ops))
+}
