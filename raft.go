@@ -40,6 +40,10 @@ type raft struct {
 
 	// msgs are ready to send as soon as the Ready that carries them is taken.
 	msgs []pb.Message
+	// msgsCapHint is how many messages the last Ready carried: msgs is
+	// handed to the application with each Ready, so a fresh one is needed,
+	// and it starts at that size instead of growing by doubling.
+	msgsCapHint int
 	// msgsAfterAppend may only be sent once everything handed out for
 	// persistence so far is durable: votes and append acknowledgements attest
 	// durable state (§5.1 "persist before responding").
@@ -211,6 +215,9 @@ func (r *raft) send(m pb.Message) {
 		if m.To == r.id {
 			panic(fmt.Sprintf("raft: %x tried to send %s to itself", r.id, m.Type))
 		}
+		if r.msgs == nil && r.msgsCapHint > 0 {
+			r.msgs = make([]pb.Message, 0, r.msgsCapHint)
+		}
 		r.msgs = append(r.msgs, m)
 	}
 }
@@ -331,7 +338,15 @@ func (r *raft) appendEntry(es ...pb.Entry) bool {
 	}
 	lastIndex = r.raftLog.append(es...)
 	// The leader counts itself like any follower, but only once the entries
-	// are durable: this acknowledgement is released after the write.
+	// are durable: this acknowledgement is released after the write. All
+	// acknowledgements waiting for one write are released together, so the
+	// newest covers the earlier ones of the same term.
+	if n := len(r.msgsAfterAppend); n > 0 {
+		if last := &r.msgsAfterAppend[n-1]; last.To == r.id && last.Type == pb.MsgAppResp && last.Term == r.Term && !last.Reject {
+			last.Index = lastIndex
+			return true
+		}
+	}
 	r.send(pb.Message{To: r.id, Type: pb.MsgAppResp, Index: lastIndex})
 	return true
 }

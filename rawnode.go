@@ -23,6 +23,10 @@ type RawNode struct {
 	// application calls Advance: acknowledgements of the writes of the last
 	// Ready, including the node's own votes and append acknowledgements.
 	stepsOnAdvance []pb.Message
+	// proposal is the one-entry buffer Propose hands to a leader, which
+	// copies proposed entries into its log and keeps no reference to the
+	// slice; reusing it saves an allocation per proposal.
+	proposal [1]pb.Entry
 }
 
 // NewRawNode returns a node configured by config, loading its state from
@@ -59,11 +63,19 @@ func (rn *RawNode) Campaign() error {
 // be accepted. Success does not mean the entry will commit: watch the
 // committed entries.
 func (rn *RawNode) Propose(data []byte) error {
-	return rn.raft.Step(pb.Message{
-		Type:    pb.MsgProp,
-		From:    rn.raft.id,
-		Entries: []pb.Entry{{Data: data}},
-	})
+	if rn.raft.state != StateLeader {
+		// A follower forwards the message, entries and all, so the slice
+		// must be its own.
+		return rn.raft.Step(pb.Message{
+			Type:    pb.MsgProp,
+			From:    rn.raft.id,
+			Entries: []pb.Entry{{Data: data}},
+		})
+	}
+	rn.proposal[0] = pb.Entry{Data: data}
+	err := rn.raft.Step(pb.Message{Type: pb.MsgProp, From: rn.raft.id, Entries: rn.proposal[:]})
+	rn.proposal[0] = pb.Entry{}
+	return err
 }
 
 // ProposeConfChange proposes a configuration change (a ConfChange or
@@ -119,7 +131,9 @@ func (rn *RawNode) readyWithoutAccept() Ready {
 		Messages:         r.msgs,
 	}
 	if softSt := r.softState(); !softSt.equal(&rn.prevSoftSt) {
-		rd.SoftState = &softSt
+		// Copied so that softSt itself stays on the stack when unchanged.
+		rd.SoftState = new(SoftState)
+		*rd.SoftState = softSt
 	}
 	if hardSt := r.hardState(); hardSt != rn.prevHardSt {
 		rd.HardState = hardSt
@@ -181,8 +195,16 @@ func (rn *RawNode) acceptReady(rd Ready) {
 			rn.stepsOnAdvance = append(rn.stepsOnAdvance, newStorageApplyRespMsg(r, rd.CommittedEntries))
 		}
 	}
+	r.msgsCapHint = len(r.msgs)
 	r.msgs = nil
-	r.msgsAfterAppend = nil
+	if rn.asyncStorageWrites {
+		// Handed out as the Responses of a MsgStorageAppend.
+		r.msgsAfterAppend = nil
+	} else {
+		// Only copied out (to Messages or stepsOnAdvance): reuse the array.
+		clear(r.msgsAfterAppend)
+		r.msgsAfterAppend = r.msgsAfterAppend[:0]
+	}
 	r.raftLog.acceptUnstable()
 	if n := len(rd.CommittedEntries); n > 0 {
 		r.raftLog.acceptApplying(rd.CommittedEntries[n-1].Index, entsSize(rd.CommittedEntries), rn.applyUnstableEntries())
