@@ -172,6 +172,11 @@ type Config struct {
 // the interface for source compatibility and never calls it.
 type TraceLogger interface{}
 
+// StateTraceDeployed reports whether this build emits state-machine trace
+// events for TLA+ trace validation. Pontoon has no such build, so it is
+// always false; etcd/raft sets it under the with_tla build tag.
+const StateTraceDeployed = false
+
 func invalidConfig(format string, args ...interface{}) error {
 	return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 }
