@@ -1,0 +1,99 @@
+package raftsim
+
+import (
+	"testing"
+	"time"
+
+	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// op builds a history entry; ret 0 leaves it open.
+func op(write bool, key, value string, call, ret int64) clientOp {
+	return clientOp{write: write, node: 1, key: key, value: value, call: call, ret: ret}
+}
+
+func TestHistoryCheck(t *testing.T) {
+	tests := []struct {
+		name string
+		ops  []clientOp
+		ok   bool
+	}{
+		{"read after write sees it", []clientOp{
+			op(true, "k1", "1", 1, 2), op(false, "k1", "1", 3, 4)}, true},
+		{"stale read after a completed write", []clientOp{
+			op(true, "k1", "1", 1, 2), op(true, "k1", "2", 3, 4), op(false, "k1", "1", 5, 6)}, false},
+		{"read of a never-written value", []clientOp{
+			op(false, "k1", "7", 1, 2)}, false},
+		{"concurrent read may see either value", []clientOp{
+			op(true, "k1", "1", 1, 2), op(true, "k1", "2", 3, 6), op(false, "k1", "1", 4, 5)}, true},
+		{"open write may take effect later", []clientOp{
+			op(true, "k1", "1", 1, 0), op(false, "k1", "", 2, 3), op(false, "k1", "1", 4, 5)}, true},
+		{"open write cannot be undone", []clientOp{
+			op(true, "k1", "1", 1, 0), op(false, "k1", "1", 2, 3), op(false, "k1", "", 4, 5)}, false},
+		{"unanswered read constrains nothing", []clientOp{
+			op(true, "k1", "1", 1, 2), op(false, "k1", "", 3, 0)}, true},
+		{"keys are independent", []clientOp{
+			op(true, "k1", "1", 1, 2), op(false, "k2", "", 3, 4), op(false, "k1", "1", 5, 6)}, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newClientHistory()
+			h.ops = tt.ops
+			for _, o := range tt.ops {
+				h.clock = max(h.clock, o.call, o.ret)
+			}
+			err := h.check(time.Second)
+			if tt.ok {
+				assert.NoError(t, err)
+			} else {
+				assert.Error(t, err)
+			}
+		})
+	}
+}
+
+func TestDroppedWriteIsLeftOut(t *testing.T) {
+	h := newClientHistory()
+	w := op(true, "k1", "1", 1, 0)
+	w.dropped = true
+	h.ops = []clientOp{w, op(false, "k1", "", 2, 3)}
+	h.clock = 3
+	assert.NoError(t, h.check(time.Second))
+	ops := h.porcupineOps("k1")
+	require.Len(t, ops, 1)
+	assert.False(t, ops[0].Input.(kvInput).write, "only the read remains")
+}
+
+func TestKVMachine(t *testing.T) {
+	kv := newKVMachine(&HashStateMachine{})
+	for i, data := range []string{"k1=5", "k2=6", "k1=7", "k1=5", "liveness-probe-1", ""} {
+		kv.Apply(pb.Entry{Index: uint64(i + 1), Type: pb.EntryNormal, Data: []byte(data)})
+	}
+	assert.Equal(t, "7", kv.get("k1"), "a duplicated write of 5 takes effect once")
+	assert.Equal(t, "6", kv.get("k2"))
+	assert.Equal(t, "", kv.get("k3"))
+	assert.Equal(t, uint64(5), kv.inner.(*HashStateMachine).Count, "the inner state machine sees every entry")
+
+	restored := newKVMachine(&HashStateMachine{})
+	require.NoError(t, restored.Restore(kv.Snapshot()))
+	assert.Equal(t, kv.values, restored.values)
+	assert.Equal(t, kv.written, restored.written)
+	assert.Equal(t, kv.inner, restored.inner)
+	assert.Equal(t, kv.Snapshot(), restored.Snapshot(), "equal states encode equally")
+
+	assert.ErrorIs(t, restored.Restore([]byte{0xff}), errBadKVSnapshot)
+	assert.ErrorIs(t, restored.Restore(append(kv.Snapshot(), 0)), errBadKVSnapshot)
+}
+
+func TestReadsAreServed(t *testing.T) {
+	f := AllFaults()
+	f.ReadIndexProb = 0.1
+	res, err := Run(Options{Nodes: 3, Seed: 3, Steps: 2000, Faults: f, CheckQuorum: true})
+	require.NoError(t, err)
+	assert.Positive(t, res.Faults[FaultReadIndex])
+	assert.Positive(t, res.ReadsServed)
+	assert.LessOrEqual(t, res.ReadsServed, res.Faults[FaultReadIndex])
+	assert.Zero(t, res.ReadChecksUnknown)
+}
