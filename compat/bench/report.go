@@ -198,7 +198,8 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 // Verdict states, from the medians, where the report stands against the
 // issue's goal: at least 2× etcd's proposals/s and at most half its
 // allocations per proposal when pipelining on 3 nodes with 128 B, and no
-// workload slower than etcd.
+// workload slower than etcd, judged both by proposals per second and by CPU
+// time per proposal.
 func (r *Report) Verdict() []string {
 	var lines []string
 	for _, c := range r.Results {
@@ -224,6 +225,17 @@ func (r *Report) Verdict() []string {
 		lines = append(lines, "No workload has a lower median throughput than etcd/raft.")
 	} else {
 		lines = append(lines, fmt.Sprintf("Lower median throughput than etcd/raft in: %s.", strings.Join(slower, ", ")))
+	}
+	var costlier []string
+	for _, c := range r.Results {
+		if ratio(float64(c.Ours.CPUPerOp), float64(c.Etcd.CPUPerOp)) > 1 {
+			costlier = append(costlier, c.Workload.Name())
+		}
+	}
+	if len(costlier) == 0 {
+		lines = append(lines, "No workload takes more median CPU time per proposal than etcd/raft.")
+	} else {
+		lines = append(lines, fmt.Sprintf("More median CPU time per proposal than etcd/raft in: %s.", strings.Join(costlier, ", ")))
 	}
 	return lines
 }

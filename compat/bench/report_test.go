@@ -57,8 +57,10 @@ func sampleReport() *Report {
 	row := func(w Workload, oursPS, etcdPS, oursAllocs, etcdAllocs float64) Comparison {
 		return Comparison{
 			Workload: w,
-			Ours:     Result{Library: Ours, Workload: w, ProposalsPerSec: oursPS, AllocsPerOp: oursAllocs},
-			Etcd:     Result{Library: Etcd, Workload: w, ProposalsPerSec: etcdPS, AllocsPerOp: etcdAllocs},
+			Ours: Result{Library: Ours, Workload: w, ProposalsPerSec: oursPS, AllocsPerOp: oursAllocs,
+				CPUPerOp: time.Duration(1e9 / oursPS)},
+			Etcd: Result{Library: Etcd, Workload: w, ProposalsPerSec: etcdPS, AllocsPerOp: etcdAllocs,
+				CPUPerOp: time.Duration(1e9 / etcdPS)},
 		}
 	}
 	return &Report{
@@ -79,7 +81,17 @@ func TestVerdict(t *testing.T) {
 		"3/128B/pipe64: throughput 5.00× etcd (goal ≥ 2: met), allocations 0.25× etcd (goal ≤ 0.5: met).",
 		"3/128B/pipe1024: throughput 1.50× etcd (goal ≥ 2: not met), allocations 0.75× etcd (goal ≤ 0.5: not met).",
 		"Lower median throughput than etcd/raft in: 3/128B/seq.",
+		"More median CPU time per proposal than etcd/raft in: 3/128B/seq.",
 	}, sampleReport().Verdict())
+
+	r := sampleReport()
+	r.Results = r.Results[1:]
+	assert.Equal(t, []string{
+		"3/128B/pipe64: throughput 5.00× etcd (goal ≥ 2: met), allocations 0.25× etcd (goal ≤ 0.5: met).",
+		"3/128B/pipe1024: throughput 1.50× etcd (goal ≥ 2: not met), allocations 0.75× etcd (goal ≤ 0.5: not met).",
+		"No workload has a lower median throughput than etcd/raft.",
+		"No workload takes more median CPU time per proposal than etcd/raft.",
+	}, r.Verdict())
 }
 
 func TestWriteMarkdown(t *testing.T) {

@@ -28,15 +28,17 @@ func main() {
 
 // metrics maps a -metric name to the chart's title and the figure drawn.
 var metrics = map[string]struct {
-	title string
-	value func(bench.Result) float64
+	title, yLabel string
+	value         func(bench.Result) float64
 }{
 	"wall": {
-		title: "Committed proposals per second (wall clock), 3 nodes, 128 B",
-		value: func(r bench.Result) float64 { return r.ProposalsPerSec },
+		title:  "Committed proposals per second (wall clock), 3 nodes, 128 B",
+		yLabel: "committed proposals/s",
+		value:  func(r bench.Result) float64 { return r.ProposalsPerSec },
 	},
 	"cpu": {
-		title: "Committed proposals per CPU second, 3 nodes, 128 B",
+		title:  "Committed proposals per CPU second, 3 nodes, 128 B",
+		yLabel: "committed proposals per CPU second",
 		value: func(r bench.Result) float64 {
 			if r.CPUPerOp <= 0 {
 				return 0
@@ -63,7 +65,7 @@ func run(in, out, metric string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(out, []byte(renderSVG(m.title, series)), 0o644)
+	return os.WriteFile(out, []byte(renderSVG(m.title, m.yLabel, series)), 0o644)
 }
 
 // point is one in-flight count of one library: the figure of the median

@@ -53,7 +53,7 @@ func TestThroughputSeries(t *testing.T) {
 func TestRenderSVGIsWellFormed(t *testing.T) {
 	all, err := throughputSeries(chartReport(), metrics["wall"].value)
 	require.NoError(t, err)
-	svg := renderSVG("a <title> & more", all)
+	svg := renderSVG("a <title> & more", "per <s>", all)
 	dec := xml.NewDecoder(strings.NewReader(svg))
 	for {
 		_, err := dec.Token()
@@ -65,6 +65,7 @@ func TestRenderSVGIsWellFormed(t *testing.T) {
 	assert.Equal(t, 2, strings.Count(svg, "<polyline"))
 	assert.Equal(t, 2*len(bench.ChartInFlight), strings.Count(svg, "<circle"))
 	assert.Contains(t, svg, "a &lt;title&gt; &amp; more")
+	assert.Contains(t, svg, ">per &lt;s&gt;<")
 	assert.Contains(t, svg, ">Pontoon<")
 	assert.Contains(t, svg, ">1024<")
 }
@@ -101,6 +102,7 @@ func TestRunWritesSVG(t *testing.T) {
 		require.NoError(t, err)
 		assert.True(t, strings.HasPrefix(string(svg), "<svg "))
 		assert.Contains(t, string(svg), escape(m.title))
+		assert.Contains(t, string(svg), escape(m.yLabel))
 	}
 
 	require.Error(t, run(in, out, "joules"))

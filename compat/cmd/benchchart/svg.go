@@ -47,8 +47,8 @@ func axisLabel(v float64) string {
 }
 
 // renderSVG draws the series on a log2 in-flight axis and a linear
-// throughput axis starting at zero.
-func renderSVG(title string, all []series) string {
+// throughput axis, labelled yLabel, starting at zero.
+func renderSVG(title, yLabel string, all []series) string {
 	maxInFlight, maxY := 1, 0.0
 	for _, s := range all {
 		for _, p := range s.points {
@@ -91,8 +91,8 @@ func renderSVG(title string, all []series) string {
 		marginLeft, marginTop, plotWidth, plotHeight)
 	fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">proposals in flight (log scale)</text>`+"\n",
 		marginLeft+plotWidth/2, chartHeight-10)
-	fmt.Fprintf(&b, `<text transform="translate(16 %d) rotate(-90)" text-anchor="middle">committed proposals/s</text>`+"\n",
-		marginTop+plotHeight/2)
+	fmt.Fprintf(&b, `<text transform="translate(16 %d) rotate(-90)" text-anchor="middle">%s</text>`+"\n",
+		marginTop+plotHeight/2, escape(yLabel))
 
 	for i, s := range all {
 		var path []string
