@@ -177,6 +177,11 @@ type TraceLogger interface{}
 // always false; etcd/raft sets it under the with_tla build tag.
 const StateTraceDeployed = false
 
+// TracingEvent is the payload a TraceLogger would receive. It is empty, as
+// etcd/raft's is in builds without the with_tla tag, and exists so that
+// code naming the type compiles against Pontoon.
+type TracingEvent struct{}
+
 func invalidConfig(format string, args ...interface{}) error {
 	return fmt.Errorf("%w: %s", ErrInvalidConfig, fmt.Sprintf(format, args...))
 }

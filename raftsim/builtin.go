@@ -56,7 +56,7 @@ func builtinInvariants(skip []string) []Invariant {
 		&stateMachineSafety{},
 		&commitMonotonic{},
 		quorumBeforeApply{},
-		linearizableReads{},
+		&linearizableReads{},
 	}
 	var out []Invariant
 	for _, inv := range all {

@@ -57,8 +57,10 @@ keeps a key-value map beside each replica's state machine and inside its
 snapshots. A read calls ReadIndex with a unique context on a random live
 node and returns the key's value once a ReadState answers it and the node
 has applied its index. The history of invocations and completions (writes
-complete when their proposer applies them) is checked at the end of the run
-with porcupine against one register per key. A write that never completes
+complete when their proposer applies them) is checked with porcupine against
+one register per key: a key's history so far whenever a read of it
+completes, so that a stale read is reported at its own event, and the whole
+history at the end of the run. A write that never completes
 may have happened at any time after its call; an unanswered read says
 nothing. Options.ReadOnlyOption chooses ReadOnlySafe or (with CheckQuorum)
 ReadOnlyLeaseBased.
@@ -80,8 +82,8 @@ BuiltinInvariantNames) and then Options.Invariants:
     order without gaps or repeats, with the same applied-log hash;
   - commit index monotonic for every node incarnation;
   - no entry applied before a majority of the voters' storages hold it;
-  - with reads, the writes and reads are linearizable, checked at the end
-    of the run within Options.LinearizabilityTimeout;
+  - with reads, the writes and reads are linearizable, checked as each read
+    completes, within Options.LinearizabilityTimeout;
   - and after the fault phase, liveness: once every link is healed and every
     node restarted, a leader emerges and a proposal made on it is applied by
     every node within Options.LivenessTicks.

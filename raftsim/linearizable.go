@@ -10,8 +10,9 @@ import (
 
 // InvLinearizableReads: the history of the simulated clients' writes and
 // ReadIndex reads is linearizable against a key-value register per key
-// (thesis §6.4). It is checked at EventFinish, with porcupine, in runs with
-// Faults.ReadIndexProb > 0.
+// (thesis §6.4), in runs with Faults.ReadIndexProb > 0. It is checked with
+// porcupine whenever a read completes, on the history of its key so far,
+// and at EventFinish on the whole history.
 const InvLinearizableReads = "linearizable-reads"
 
 // DefaultLinearizabilityTimeout bounds the check of one run's history when
@@ -21,31 +22,56 @@ const DefaultLinearizabilityTimeout = 10 * time.Second
 // maxDescribedOps bounds the operations a violation lists.
 const maxDescribedOps = 40
 
-// linearizableReads checks the client history once, at the end of the run.
-type linearizableReads struct{}
-
-func (linearizableReads) Name() string { return InvLinearizableReads }
-
-func (linearizableReads) Check(v *View) error {
-	h := v.s.clients
-	if h == nil || v.Event().Kind != EventFinish {
-		return nil
-	}
-	return h.check(v.s.opts.LinearizabilityTimeout)
+// linearizableReads checks the history of a key each time a read of it
+// completes. A prefix of a linearizable history is linearizable too, when
+// its open writes may still take effect and its unanswered reads are left
+// out, so a violation is reported at the event of the first read that
+// cannot be explained.
+type linearizableReads struct {
+	// checked counts the completed reads already checked.
+	checked int
 }
 
-// check runs porcupine on the history, one key at a time (a key's
-// operations do not constrain another's), each key within timeout. A key
-// whose check times out counts in unknown and is not reported.
+func (*linearizableReads) Name() string { return InvLinearizableReads }
+
+func (l *linearizableReads) Check(v *View) error {
+	h := v.s.clients
+	if h == nil {
+		return nil
+	}
+	timeout := v.s.opts.LinearizabilityTimeout
+	if v.Event().Kind == EventFinish {
+		return h.check(timeout)
+	}
+	for ; l.checked < len(h.completed); l.checked++ {
+		read := h.ops[h.completed[l.checked]]
+		if err := h.checkKey(read.key, timeout); err != nil {
+			return fmt.Errorf("%s: %w", read, err)
+		}
+	}
+	return nil
+}
+
+// check runs porcupine on the whole history, one key at a time (a key's
+// operations do not constrain another's).
 func (h *clientHistory) check(timeout time.Duration) error {
 	for _, key := range h.keys() {
-		ops := h.porcupineOps(key)
-		switch porcupine.CheckOperationsTimeout(kvModel, ops, timeout) {
-		case porcupine.Illegal:
-			return fmt.Errorf("the %d operations on key %s are not linearizable:\n%s", len(ops), key, h.describe(key))
-		case porcupine.Unknown:
-			h.unknown++
+		if err := h.checkKey(key, timeout); err != nil {
+			return err
 		}
+	}
+	return nil
+}
+
+// checkKey runs porcupine on the operations on key within timeout. A check
+// that times out counts in unknown and is not reported.
+func (h *clientHistory) checkKey(key string, timeout time.Duration) error {
+	ops := h.porcupineOps(key)
+	switch porcupine.CheckOperationsTimeout(kvModel, ops, timeout) {
+	case porcupine.Illegal:
+		return fmt.Errorf("the %d operations on key %s are not linearizable:\n%s", len(ops), key, h.describe(key))
+	case porcupine.Unknown:
+		h.unknown++
 	}
 	return nil
 }

@@ -46,8 +46,10 @@ type clientHistory struct {
 	openWrites map[string]int
 	// readCtx maps a read's request context to its operation.
 	readCtx map[string]int
-	// waiting lists open reads in issue order.
-	waiting []int
+	// waiting lists open reads in issue order, and completed the reads
+	// that completed, in completion order.
+	waiting   []int
+	completed []int
 	// served counts completed reads.
 	served int
 	// unknown counts keys whose check ran out of time.
@@ -156,6 +158,7 @@ func (s *Sim) completeClientOps(n *simNode, rd raft.Ready) {
 		}
 		op.value, op.ret, op.retEvent = kv.get(op.key), h.tick(), s.ev.Num
 		h.served++
+		h.completed = append(h.completed, i)
 		s.tracef("node %d: read %s = %q at applied index %d (read index %d)", n.id, op.key, op.value, n.applied, op.readIndex)
 	}
 	h.waiting = kept

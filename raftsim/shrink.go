@@ -68,12 +68,17 @@ func Shrink(opts Options, maxRuns int) (ShrinkResult, error) {
 	}
 	sh.invariant = v.Invariant
 	res := ShrinkResult{Options: best, Violation: v, Original: size, Shrunk: size}
-	accept := func(o Options) bool {
+	// accept runs o and keeps it if it fails the same way and is smaller,
+	// or (orEqual, for a shorter fault phase) no bigger.
+	accept := func(o Options, orEqual bool) bool {
 		if sh.runs >= sh.maxRuns {
 			return false
 		}
 		o2, v2, size2, err := sh.try(o)
-		if err != nil || v2 == nil || v2.Invariant != sh.invariant || !size2.less(res.Shrunk) {
+		if err != nil || v2 == nil || v2.Invariant != sh.invariant {
+			return false
+		}
+		if !size2.less(res.Shrunk) && (!orEqual || res.Shrunk.less(size2)) {
 			return false
 		}
 		res.Options, res.Violation, res.Shrunk = o2, v2, size2
@@ -82,36 +87,42 @@ func Shrink(opts Options, maxRuns int) (ShrinkResult, error) {
 
 	// A violation in the fault phase happens at the same event when the
 	// phase ends right after it: the run is deterministic up to there.
-	if steps := res.Violation.Event - 1; steps < res.Options.Steps {
-		o := res.Options
-		o.Steps = steps
-		accept(o)
+	truncate := func() {
+		if steps := res.Violation.Event - 1; steps < res.Options.Steps {
+			o := res.Options
+			o.Steps = steps
+			accept(o, true)
+		}
 	}
+	truncate()
 	for res.Options.Steps > 1 {
 		o := res.Options
 		o.Steps /= 2
-		if !accept(o) {
+		if !accept(o, true) {
 			break
 		}
 	}
 
+	// One run stays for the final cut of the fault phase.
+	last := sh.maxRuns - 1
 	for chunk := max(len(res.Shrunk.Actions)/2, 1); ; chunk /= 2 {
 		// Latest first: suppressing a late action leaves more of the run
 		// as it was.
-		for end := len(res.Shrunk.Actions); end > 0 && sh.runs < sh.maxRuns; {
+		for end := len(res.Shrunk.Actions); end > 0 && sh.runs < last; {
 			actions := res.Shrunk.Actions
 			end = min(end, len(actions))
 			start := max(end-chunk, 0)
 			o := res.Options
 			o.SuppressEvents = append(slices.Clone(o.SuppressEvents), actions[start:end]...)
-			if !accept(o) {
+			if !accept(o, false) {
 				end = start
 			}
 		}
-		if chunk == 1 || sh.runs >= sh.maxRuns {
+		if chunk == 1 || sh.runs >= last {
 			break
 		}
 	}
+	truncate()
 	res.Runs = sh.runs
 	return res, nil
 }
