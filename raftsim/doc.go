@@ -60,10 +60,11 @@ has applied its index. The history of invocations and completions (writes
 complete when their proposer applies them) is checked with porcupine against
 one register per key: a key's history so far whenever a read of it
 completes, so that a stale read is reported at its own event, and the whole
-history at the end of the run. A write that never completes
-may have happened at any time after its call; an unanswered read says
-nothing. Options.ReadOnlyOption chooses ReadOnlySafe or (with CheckQuorum)
-ReadOnlyLeaseBased.
+history at the end of the run. A write its proposer never saw applied
+took effect before another replica first applied it, or, if none did, is
+left out; an unanswered read says nothing. Options.ReadOnlyOption chooses
+ReadOnlySafe or (with CheckQuorum) ReadOnlyLeaseBased; runs with leases slow
+no node, since leases assume bounded clock drift.
 
 # Invariants
 

@@ -86,20 +86,24 @@ func (h *clientHistory) keys() []string {
 }
 
 // porcupineOps converts key's operations. Completed operations keep their
-// interval. An open write may have taken effect at any time after its call,
-// so it returns after everything else; an open read constrains nothing and
-// is left out, as is a write the node refused.
+// interval. An open write that a replica applied took effect before the
+// first such apply, which serves as its return; an open write no replica
+// applied was seen by no read and is left out, as if it took effect after
+// everything else. An open read constrains nothing and is left out, as is a
+// write the node refused.
 func (h *clientHistory) porcupineOps(key string) []porcupine.Operation {
 	var ops []porcupine.Operation
-	end := h.clock
 	for _, op := range h.ops {
 		if op.key != key || op.dropped || (!op.write && op.ret == 0) {
 			continue
 		}
 		ret := op.ret
 		if ret == 0 {
-			end++
-			ret = end
+			applied, ok := h.firstApplied[op.value]
+			if !ok {
+				continue
+			}
+			ret = applied
 		}
 		var out interface{} = op.value
 		if op.write {

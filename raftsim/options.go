@@ -105,7 +105,9 @@ type Options struct {
 	SkipInvariants []string
 
 	// ReadOnlyOption configures how every node serves ReadIndex
-	// (raft.Config). raft.ReadOnlyLeaseBased requires CheckQuorum.
+	// (raft.Config). raft.ReadOnlyLeaseBased requires CheckQuorum, and
+	// runs with lease-based reads slow no node (Faults.SlowNodeProb), as
+	// leases assume bounded clock drift.
 	ReadOnlyOption raft.ReadOnlyOption
 
 	// LinearizabilityTimeout bounds the porcupine check of the client

@@ -39,6 +39,11 @@ type clientOp struct {
 // clientHistory records what the simulated clients did and saw. Operations
 // that never complete stay open: a write then may or may not have taken
 // effect, and a read that was never answered constrains nothing.
+//
+// An open write some replica applied was committed before that apply, and
+// one no replica applied has been seen by no read, so it may as well take
+// effect after the whole history; the check uses both facts (see
+// porcupineOps), which keeps porcupine's search small.
 type clientHistory struct {
 	ops   []clientOp
 	clock int64
@@ -46,6 +51,9 @@ type clientHistory struct {
 	openWrites map[string]int
 	// readCtx maps a read's request context to its operation.
 	readCtx map[string]int
+	// firstApplied maps every value written to the clock position at
+	// which a replica first applied it.
+	firstApplied map[string]int64
 	// waiting lists open reads in issue order, and completed the reads
 	// that completed, in completion order.
 	waiting   []int
@@ -57,7 +65,7 @@ type clientHistory struct {
 }
 
 func newClientHistory() *clientHistory {
-	return &clientHistory{openWrites: map[string]int{}, readCtx: map[string]int{}}
+	return &clientHistory{openWrites: map[string]int{}, readCtx: map[string]int{}, firstApplied: map[string]int64{}}
 }
 
 func (h *clientHistory) tick() int64 {
@@ -133,6 +141,9 @@ func (s *Sim) completeClientOps(n *simNode, rd raft.Ready) {
 			continue
 		}
 		if _, value, ok := parseKVWrite(e.Data); ok {
+			if _, seen := h.firstApplied[value]; !seen {
+				h.firstApplied[value] = h.tick()
+			}
 			if i, open := h.openWrites[value]; open && h.ops[i].node == n.id {
 				s.completeWrite(i, value)
 			}
