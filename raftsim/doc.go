@@ -64,7 +64,9 @@ history at the end of the run. A write its proposer never saw applied
 took effect before another replica first applied it, or, if none did, is
 left out; an unanswered read says nothing. Options.ReadOnlyOption chooses
 ReadOnlySafe or (with CheckQuorum) ReadOnlyLeaseBased; runs with leases slow
-no node, since leases assume bounded clock drift.
+no node, since leases assume bounded clock drift. Lease reads still fail the
+check under partitions, as etcd/raft's would: a cut-off leader steps down
+up to two election timeouts late (see TestLeaseReadsAreNotLinearizable).
 
 # Invariants
 

@@ -107,7 +107,8 @@ type Options struct {
 	// ReadOnlyOption configures how every node serves ReadIndex
 	// (raft.Config). raft.ReadOnlyLeaseBased requires CheckQuorum, and
 	// runs with lease-based reads slow no node (Faults.SlowNodeProb), as
-	// leases assume bounded clock drift.
+	// leases assume bounded clock drift. Under partitions lease reads are
+	// not linearizable (see the package doc).
 	ReadOnlyOption raft.ReadOnlyOption
 
 	// LinearizabilityTimeout bounds the porcupine check of the client

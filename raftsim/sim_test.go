@@ -18,11 +18,11 @@ import (
 
 // sweepOptions is the configuration of seed in TestRandomizedClusters: 3 or
 // 5 nodes, PreVote and CheckQuorum on or off, 300 to 2,000 fault-phase
-// events, every fault, and with CheckQuorum lease-based reads half of the
-// time. cmd/raftsim replays it with the flags replayCommand prints.
+// events, every fault, ReadOnlySafe reads. cmd/raftsim replays it with the
+// flags replayCommand prints.
 func sweepOptions(seed int64) Options {
 	r := rand.New(rand.NewSource(seed))
-	o := Options{
+	return Options{
 		Nodes:       3 + 2*r.Intn(2),
 		Seed:        seed,
 		Steps:       300 + r.Intn(1701),
@@ -30,10 +30,6 @@ func sweepOptions(seed int64) Options {
 		CheckQuorum: r.Intn(2) == 1,
 		Faults:      AllFaults(),
 	}
-	if o.CheckQuorum && r.Intn(2) == 1 {
-		o.ReadOnlyOption = raft.ReadOnlyLeaseBased
-	}
-	return o
 }
 
 func onOff(b bool) string {
@@ -46,12 +42,8 @@ func onOff(b bool) string {
 // replayCommand returns the cmd/raftsim invocation that replays o (built by
 // sweepOptions) with its full trace.
 func replayCommand(o Options) string {
-	readOnly := "safe"
-	if o.ReadOnlyOption == raft.ReadOnlyLeaseBased {
-		readOnly = "lease"
-	}
-	return fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults all -prevote %s -checkquorum %s -readonly %s -seed %d -trace",
-		o.Nodes, o.Steps, onOff(o.PreVote), onOff(o.CheckQuorum), readOnly, o.Seed)
+	return fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults all -prevote %s -checkquorum %s -readonly safe -seed %d -trace",
+		o.Nodes, o.Steps, onOff(o.PreVote), onOff(o.CheckQuorum), o.Seed)
 }
 
 // sweepSeeds is the number of seeds TestRandomizedClusters runs:
