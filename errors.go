@@ -17,6 +17,12 @@ var ErrStepLocalMsg = errors.New("raft: cannot step raft local message")
 // a node that is not in the current configuration.
 var ErrStepPeerNotFound = errors.New("raft: cannot step as peer not found")
 
+// ErrMalformedMessage is returned by Step for a message from a peer that no
+// correct node sends, such as a vote or append message without a term. The
+// message is ignored. It is a Pontoon addition: etcd/raft acts on such
+// messages or panics.
+var ErrMalformedMessage = errors.New("raft: malformed message")
+
 // ErrStopped is returned by the Node methods after Stop has been called.
 var ErrStopped = errors.New("raft: stopped")
 

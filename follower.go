@@ -17,8 +17,7 @@ func stepFollower(r *raft, m pb.Message) error {
 			r.logger.Infof("%x not forwarding to leader %x at term %d; dropping proposal", r.id, r.lead, r.Term)
 			return ErrProposalDropped
 		}
-		m.To = r.lead
-		r.send(m)
+		r.forwardToLeader(m)
 	case pb.MsgApp:
 		r.electionElapsed = 0
 		r.lead = m.From
@@ -36,8 +35,7 @@ func stepFollower(r *raft, m pb.Message) error {
 			r.logger.Infof("%x no leader at term %d; dropping leader transfer msg", r.id, r.Term)
 			return nil
 		}
-		m.To = r.lead
-		r.send(m)
+		r.forwardToLeader(m)
 	case pb.MsgForgetLeader:
 		if r.readOnly.option == ReadOnlyLeaseBased {
 			// Forgetting the leader would let us vote while the old leader
@@ -59,8 +57,7 @@ func stepFollower(r *raft, m pb.Message) error {
 			r.logger.Infof("%x no leader at term %d; dropping index reading msg", r.id, r.Term)
 			return nil
 		}
-		m.To = r.lead
-		r.send(m)
+		r.forwardToLeader(m)
 	case pb.MsgReadIndexResp:
 		if len(m.Entries) != 1 {
 			r.logger.Errorf("%x invalid format of MsgReadIndexResp from %x, entries count: %d", r.id, m.From, len(m.Entries))
@@ -186,4 +183,13 @@ func confStateContains(cs pb.ConfState, id uint64) bool {
 		}
 	}
 	return false
+}
+
+// forwardToLeader sends m, a request for the leader, on to it. Whatever term
+// m arrived with, send gives the forward the one it should carry (none for
+// proposals and reads, ours for a transfer request).
+func (r *raft) forwardToLeader(m pb.Message) {
+	m.To = r.lead
+	m.Term = 0
+	r.send(m)
 }

@@ -380,12 +380,49 @@ func (r *raft) promotable() bool {
 	return pr != nil && !pr.IsLearner && !r.raftLog.hasNextOrInProgressSnapshot()
 }
 
+// messageCarriesTerm reports whether every message of type t sent by a
+// node carries a non-zero term.
+func messageCarriesTerm(t pb.MessageType) bool {
+	switch t {
+	case pb.MsgApp, pb.MsgAppResp, pb.MsgVote, pb.MsgVoteResp, pb.MsgPreVote, pb.MsgPreVoteResp,
+		pb.MsgSnap, pb.MsgHeartbeat, pb.MsgHeartbeatResp, pb.MsgTimeoutNow, pb.MsgReadIndexResp:
+		return true
+	}
+	return false
+}
+
+// isValidSelfAck reports whether m, claiming to come from this node, is one
+// of the messages a node sends itself: the acknowledgement of its own log
+// write or its own vote, stepped back once durable.
+func (r *raft) isValidSelfAck(m pb.Message) bool {
+	switch m.Type {
+	case pb.MsgAppResp:
+		return !m.Reject && m.Index <= r.raftLog.lastIndex()
+	case pb.MsgVoteResp, pb.MsgPreVoteResp:
+		return !m.Reject
+	}
+	return false
+}
+
 // Step is the single entry point for every message, local or remote. It
 // applies the role-independent term rules of spec §2.1, then dispatches.
 func (r *raft) Step(m pb.Message) error {
+	if m.From == r.id && messageCarriesTerm(m.Type) && !r.isValidSelfAck(m) {
+		// Only acknowledgements of our own writes come from ourselves, and
+		// they never reject or cover entries we do not have.
+		r.logger.Warningf("%x ignoring %s claiming to come from itself", r.id, DescribeMessage(m, nil))
+		return fmt.Errorf("%w: %s from the node itself", ErrMalformedMessage, m.Type)
+	}
 	switch {
 	case m.Term == 0:
 		// Local message or a term-less forward (MsgProp, MsgReadIndex).
+		// Every other message a peer sends carries the sender's term (at
+		// least 1 once it takes part in the protocol); acting on one
+		// without would let it, say, append entries of no term.
+		if messageCarriesTerm(m.Type) {
+			r.logger.Warningf("%x ignoring %s from %x without a term", r.id, m.Type, m.From)
+			return fmt.Errorf("%w: %s from %x without a term", ErrMalformedMessage, m.Type, m.From)
+		}
 	case m.Term > r.Term:
 		if m.Type == pb.MsgVote || m.Type == pb.MsgPreVote {
 			force := string(m.Context) == string(campaignTransfer)

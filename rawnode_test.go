@@ -37,7 +37,16 @@ func TestRawNodeStepGuards(t *testing.T) {
 	for _, typ := range []pb.MessageType{pb.MsgAppResp, pb.MsgVoteResp, pb.MsgHeartbeatResp,
 		pb.MsgReadIndexResp, pb.MsgPreVoteResp} {
 		assert.ErrorIs(t, rn.Step(pb.Message{Type: typ, From: 42, To: 1}), ErrStepPeerNotFound, "%s", typ)
-		assert.NoError(t, rn.Step(pb.Message{Type: typ, From: 2, To: 1}), "%s from a member", typ)
+		assert.ErrorIs(t, rn.Step(pb.Message{Type: typ, From: 2, To: 1}), ErrMalformedMessage, "%s without a term", typ)
+		assert.NoError(t, rn.Step(pb.Message{Type: typ, From: 2, To: 1, Term: 1}), "%s from a member", typ)
+	}
+	// Only acknowledgements of its own writes come from the node itself.
+	for _, typ := range []pb.MessageType{pb.MsgApp, pb.MsgHeartbeat, pb.MsgHeartbeatResp, pb.MsgVote, pb.MsgSnap, pb.MsgTimeoutNow, pb.MsgReadIndexResp} {
+		assert.ErrorIs(t, rn.Step(pb.Message{Type: typ, From: 1, To: 1, Term: 5}), ErrMalformedMessage, "%s from itself", typ)
+	}
+	// Messages a node only sends with its term are refused without one.
+	for _, typ := range []pb.MessageType{pb.MsgApp, pb.MsgVote, pb.MsgPreVote, pb.MsgSnap, pb.MsgHeartbeat, pb.MsgTimeoutNow} {
+		assert.ErrorIs(t, rn.Step(pb.Message{Type: typ, From: 2, To: 1}), ErrMalformedMessage, "%s", typ)
 	}
 	// Requests from unknown nodes are the state machine's business.
 	assert.NoError(t, rn.Step(pb.Message{Type: pb.MsgHeartbeat, From: 42, To: 1, Term: 1}))

@@ -286,7 +286,7 @@ func TestTransferCandidateIgnoresTimeoutNow(t *testing.T) {
 		r := ctRaftInState(t, st, func(cfg *Config) { cfg.PreVote = st == StatePreCandidate })
 		term := r.Term
 		ctTakeMsgs(r)
-		require.NoError(t, r.Step(pb.Message{Type: pb.MsgTimeoutNow, From: 1, To: r.id, Term: r.Term}))
+		require.NoError(t, r.Step(pb.Message{Type: pb.MsgTimeoutNow, From: 2, To: r.id, Term: r.Term}))
 		assert.Equal(t, st, r.state)
 		assert.Equal(t, term, r.Term)
 		assert.Empty(t, ctTakeMsgs(r))
