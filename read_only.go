@@ -142,8 +142,10 @@ func (r *raft) handleReadIndex(m pb.Message) {
 		r.logger.Warningf("%x ignored MsgReadIndex from %x with %d entries (want 1)", r.id, m.From, len(m.Entries))
 		return
 	}
-	if r.trk.IsSingleton() {
-		// Nobody else can have been elected: our commit index is current.
+	if _, selfVotes := r.trk.Voters[0][r.id]; selfVotes && r.trk.IsSingleton() {
+		// We are the sole voter, so nobody else can have been elected: our
+		// commit index is current. (A leader demoted or removed whose one
+		// voter is another node knows no such thing: it confirms by round.)
 		if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
 			r.send(resp)
 		}
