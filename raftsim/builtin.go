@@ -28,8 +28,11 @@ const (
 	// InvCommitMonotonic: a node's commit index never decreases while it
 	// runs.
 	InvCommitMonotonic = "commit-monotonic"
-	// InvQuorumBeforeApply: when a node applies an entry, a majority of the
-	// voters' durable storages hold it (or a snapshot covering it).
+	// InvQuorumBeforeApply: when a node applies an entry, a quorum of a
+	// configuration in force before it (both majorities of a joint one)
+	// holds it in durable storage (or a snapshot covering it). Which of
+	// those configurations the leader used depends on how far its own
+	// applied index lagged; InvCommitQuorum checks leaders exactly.
 	InvQuorumBeforeApply = "quorum-before-apply"
 	// InvLiveness is not an Invariant: it names the violation CheckLiveness
 	// returns when a healed cluster does not elect a leader and commit a
@@ -42,7 +45,7 @@ const (
 var BuiltinInvariantNames = []string{
 	InvElectionSafety, InvLogMatching, InvLeaderCompleteness,
 	InvStateMachineSafety, InvCommitMonotonic, InvQuorumBeforeApply,
-	InvLinearizableReads,
+	InvLinearizableReads, InvLeaderInConfig, InvCommitQuorum,
 }
 
 func isBuiltinInvariant(name string) bool { return slices.Contains(BuiltinInvariantNames, name) }
@@ -57,6 +60,8 @@ func builtinInvariants(skip []string) []Invariant {
 		&commitMonotonic{},
 		quorumBeforeApply{},
 		&linearizableReads{},
+		&leaderInConfig{},
+		&commitQuorum{},
 	}
 	var out []Invariant
 	for _, inv := range all {
@@ -146,7 +151,7 @@ func (*logMatching) Name() string { return InvLogMatching }
 func (lm *logMatching) Check(v *View) error {
 	ev := v.Event()
 	switch {
-	case ev.Kind == EventReady && len(ev.Persisted) > 0:
+	case len(ev.Persisted) > 0:
 		return lm.checkPersisted(v, ev)
 	case ev.Kind == EventFinish:
 		return checkLogsPairwise(v)
@@ -385,25 +390,13 @@ func (quorumBeforeApply) Name() string { return InvQuorumBeforeApply }
 func (quorumBeforeApply) Check(v *View) error {
 	ev := v.Event()
 	for _, a := range ev.Applied {
-		voters := v.Voters()
-		holders := 0
-		for _, id := range voters {
-			st := v.Storage(id)
-			snap, err := st.Snapshot()
-			if err != nil {
-				return err
-			}
-			if snap.Metadata.Index >= a.Entry.Index {
-				holders++
-				continue
-			}
-			if t, err := st.Term(a.Entry.Index); err == nil && t == a.Entry.Term {
-				holders++
-			}
+		ok, err := heldByQuorumBefore(v, a.Entry)
+		if err != nil {
+			return err
 		}
-		if 2*holders <= len(voters) {
-			return fmt.Errorf("node %d applied %d/%d held by only %d of %d voters", ev.Node,
-				a.Entry.Term, a.Entry.Index, holders, len(voters))
+		if !ok {
+			return fmt.Errorf("node %d applied %d/%d, held by no quorum of any configuration in force before it (latest: %s)",
+				ev.Node, a.Entry.Term, a.Entry.Index, describeConfState(v.s.latestConfig().cs))
 		}
 	}
 	return nil

@@ -46,8 +46,46 @@ also records the applied index and the applied-log hash, so any
 StateMachine can be snapshotted, installed from a MsgSnap, and checked.
 
 Every storage starts as RawNode.Bootstrap leaves it: one committed
-ConfChangeAddNode entry per node at term 1. All nodes are voters; membership
-changes and leader transfers are reserved in Faults and not driven yet.
+ConfChangeAddNode entry per node at term 1: all Options.Nodes nodes start
+as voters.
+
+# Membership changes and leader transfers
+
+With Faults.ConfChangeProb the leader is asked for random configuration
+changes, chosen from its applied configuration: add or remove a voter, add
+or promote a learner, demote a voter, joint changes of two or three nodes
+(ConfChangeV2, leaving automatically or explicitly), leaving an explicit
+joint configuration, and replacing a voter by a new node; both conf change
+encodings are used. A change removes or demotes fewer than half of the
+voters (so never the last one): the others then still win elections while
+some nodes run under the old configuration, which etcd/raft's two-voter
+removal hazard shows is needed.
+Node IDs come from a pool of MaxNodes: a new node starts with empty storage
+and no configuration and is caught up by appends or, once logs are
+compacted, a snapshot (a node that applies a conf change while its storage
+holds a snapshot takes a new one, since a node ignores a snapshot whose
+configuration lacks it). A removed node is shut down for good an election
+timeout after its removal is first applied, once a quorum of the new
+configuration knows durably that it is committed; its ID is never reused.
+Options.StepDownOnRemoval configures the nodes. With Faults.TransferLeaderProb
+the leader is asked to hand leadership to another voter;
+Result.TransfersSucceeded counts the transferees that won.
+
+# Asynchronous storage writes
+
+Options.Async (none, all, or mixed: every other node ID) and
+Options.AsyncNodes choose nodes that run with raft.Config.AsyncStorageWrites.
+Their Ready's MsgStorageAppend and MsgStorageApply go to an append and an
+apply thread: queues whose work completes in order, each piece a random
+number of ticks (up to Options.MaxAsyncDelayTicks) after it was queued, as
+an event of its own (EventAsyncAppend, EventAsyncApply). The append thread
+persists the snapshot, entries and HardState and only then delivers the
+responses; the apply thread applies and steps its acknowledgement back.
+Advance is never called on such a node. A crash loses the queued work, and
+Faults.CrashMidReadyProb also crashes nodes between a write and the delivery
+of its responses. Such a node may apply entries before the HardState
+committing them is written, so it snapshots only up to its durable commit
+index.
 
 # Reads
 
@@ -84,7 +122,11 @@ BuiltinInvariantNames) and then Options.Invariants:
   - state-machine safety: every node applies the same entry at each index, in
     order without gaps or repeats, with the same applied-log hash;
   - commit index monotonic for every node incarnation;
-  - no entry applied before a majority of the voters' storages hold it;
+  - no entry applied before a quorum (both majorities of a joint one) of a
+    configuration in force before it holds it durably, and every entry a
+    leader commits held durably by a quorum of its own configuration;
+  - a node that becomes leader is a voter in the configuration it applied
+    (with StepDownOnRemoval, for as long as it leads);
   - with reads, the writes and reads are linearizable, checked as each read
     completes, within Options.LinearizabilityTimeout;
   - and after the fault phase, liveness: once every link is healed and every

@@ -11,12 +11,12 @@ import (
 // does not apply (no live node to crash, no leader to isolate, ...), and
 // Step then does ordinary work instead.
 
-// liveNodes returns the nodes that are up, or down when up is false, in ID
-// order.
+// liveNodes returns the nodes that are up, or down (but not retired) when up
+// is false, in ID order.
 func (s *Sim) liveNodes(up bool) []*simNode {
 	var out []*simNode
 	for _, n := range s.nodes {
-		if (n.node != nil) == up {
+		if (n.node != nil) == up && !n.retired {
 			out = append(out, n)
 		}
 	}
@@ -204,9 +204,10 @@ func (s *Sim) snapshotRandom() bool {
 
 // snapshotNode snapshots n's state machine at its applied index and
 // compacts its log, as one event. It returns false, doing nothing, if the
-// storage already holds a snapshot at or above that index.
+// storage already holds a snapshot at or above that index, or (see
+// commitDurable) does not yet hold a commit index that high.
 func (s *Sim) snapshotNode(n *simNode) bool {
-	if snap, _ := n.storage.Snapshot(); n.applied <= snap.Metadata.Index {
+	if snap, _ := n.storage.Snapshot(); n.applied <= snap.Metadata.Index || !s.commitDurable(n) {
 		return false
 	}
 	s.beginEvent(EventSnapshot, n.id)

@@ -89,7 +89,8 @@ type Event struct {
 	Node uint64
 	// Message is the message delivered by an EventDeliver.
 	Message *pb.Message
-	// Persisted are the entries an EventReady appended to Node's storage.
+	// Persisted are the entries an EventReady or EventAsyncAppend appended
+	// to Node's storage.
 	Persisted []pb.Entry
 	// Snapshot is the metadata of a snapshot installed in Node's state
 	// machine: one received in a Ready, or the one a restarted node was
@@ -121,9 +122,28 @@ func (v *View) Tick() int64 { return v.s.tick }
 // order. The caller must not modify the slice.
 func (v *View) NodeIDs() []uint64 { return v.s.ids }
 
-// Voters returns the voters of the cluster's configuration. Membership
-// changes are not simulated yet, so these are all nodes.
-func (v *View) Voters() []uint64 { return v.s.ids }
+// Voters returns the voters of the latest configuration any node applied,
+// both halves of a joint one, in ascending order.
+func (v *View) Voters() []uint64 {
+	cs := v.s.latestConfig().cs
+	var out []uint64
+	for _, id := range configMembers(cs) {
+		if isVoter(cs, id) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// Config returns the configuration node id has applied (that of its state
+// machine), and false if the node is down.
+func (v *View) Config(id uint64) (pb.ConfState, bool) {
+	n := v.s.node(id)
+	if n == nil || n.node == nil {
+		return pb.ConfState{}, false
+	}
+	return cloneConfState(n.confState), true
+}
 
 // Up reports whether node id is running.
 func (v *View) Up(id uint64) bool {

@@ -254,9 +254,11 @@ func TestInvariantsCanFail(t *testing.T) {
 // TestEveryBuiltinInvariantHasAMutant keeps TestInvariantsCanFail complete.
 func TestEveryBuiltinInvariantHasAMutant(t *testing.T) {
 	// InvLinearizableReads is caught by the read-acking mutant of
-	// TestMutantsAreCaught.
+	// TestMutantsAreCaught, InvLeaderInConfig and InvCommitQuorum by the
+	// mutants of membership_test.go.
 	src := []string{InvElectionSafety, InvLogMatching, InvLeaderCompleteness,
-		InvStateMachineSafety, InvCommitMonotonic, InvQuorumBeforeApply, InvLinearizableReads}
+		InvStateMachineSafety, InvCommitMonotonic, InvQuorumBeforeApply, InvLinearizableReads,
+		InvLeaderInConfig, InvCommitQuorum}
 	assert.ElementsMatch(t, BuiltinInvariantNames, src,
 		"a new built-in invariant needs a mutant in TestInvariantsCanFail")
 }
@@ -335,13 +337,15 @@ func TestLossyDiskIsCaught(t *testing.T) {
 				}
 				return rd
 			},
-			want: []string{InvQuorumBeforeApply, InvLogMatching, InvLeaderCompleteness, InvStateMachineSafety},
+			want: []string{InvQuorumBeforeApply, InvCommitQuorum, InvLogMatching, InvLeaderCompleteness, InvStateMachineSafety},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			faults := AllFaults()
 			faults.CrashProb, faults.RestartProb, faults.CrashMidReadyProb = 0.02, 0.1, 0.02
+			// Membership changes would replace the lossy nodes by sound ones.
+			faults.ConfChangeProb, faults.TransferLeaderProb = 0, 0
 			opts := Options{Nodes: 3, Steps: 3000, ElectionTick: 4, Faults: faults, SkipLiveness: true,
 				NodeFactory: mutantFactory([]uint64{1, 2, 3}, func(m *mutant) {
 					m.ready = func(_ *mutant, rd raft.Ready) raft.Ready { return tt.lose(rd) }

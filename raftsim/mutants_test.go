@@ -157,6 +157,8 @@ func mutantOptions(seed int64) Options {
 	f.CrashProb, f.RestartProb, f.CrashMidReadyProb = 0.01, 0.05, 0.01
 	f.PartitionProb, f.IsolateLeaderProb, f.HealProb = 0.005, 0.005, 0.01
 	f.ReadIndexProb = 0.05
+	// Membership changes would replace the mutant nodes by sound ones.
+	f.ConfChangeProb, f.TransferLeaderProb = 0, 0
 	return Options{
 		Nodes: 3 + 2*int(seed%2), Seed: seed, Steps: 2000, ElectionTick: 5,
 		PreVote: seed%3 == 0, CheckQuorum: seed%4 == 0, Faults: f,

@@ -17,11 +17,10 @@ import (
 // The simulator calls it from one goroutine and follows the Ready contract
 // of package raft: it persists a Ready's snapshot, entries and HardState to
 // the node's storage, sends the messages, applies the committed entries
-// (calling ApplyConfChange for conf changes) and then calls Advance.
-//
-// ProposeConfChange, TransferLeader and ReadIndex are not called yet; they
-// are part of the interface so that adapters written today keep working
-// when membership changes, leader transfers and reads are simulated.
+// (calling ApplyConfChange for conf changes) and then calls Advance; with
+// cfg.AsyncStorageWrites it follows the asynchronous contract instead and
+// never calls Advance. ProposeConfChange, TransferLeader and ReadIndex are
+// called on the leader (or any node, for reads) when Faults enable them.
 type Node interface {
 	Tick()
 	Step(m pb.Message) error
@@ -42,8 +41,8 @@ var _ Node = (*raft.RawNode)(nil)
 
 // NodeFactory builds a node from cfg. The simulator fills in cfg.ID,
 // cfg.Storage (the node's durable *raft.MemoryStorage), cfg.Rand (seeded
-// from the run's seed), the tick settings, PreVote, CheckQuorum, the size
-// limits and the Logger; Applied is always 0, so a restarted node hands out
+// from the run's seed), the tick settings, PreVote, CheckQuorum,
+// StepDownOnRemoval, AsyncStorageWrites, the size limits and the Logger; Applied is always 0, so a restarted node hands out
 // its committed entries again. A factory may adjust cfg before using it.
 type NodeFactory func(cfg *raft.Config) (Node, error)
 

@@ -46,6 +46,18 @@ type Options struct {
 	PreVote     bool
 	CheckQuorum bool
 
+	// StepDownOnRemoval configures every node (raft.Config): a leader
+	// removed from the configuration, or demoted to learner, steps down.
+	StepDownOnRemoval bool
+
+	// Async selects the nodes that run with raft.Config.AsyncStorageWrites
+	// (see AsyncMode), and AsyncNodes names more. MaxAsyncDelayTicks bounds
+	// how many ticks their append and apply threads take over one piece of
+	// work. Zero means 3.
+	Async              AsyncMode
+	AsyncNodes         []uint64
+	MaxAsyncDelayTicks int
+
 	// MaxSizePerMsg and MaxInflightMsgs configure every node. Zero means
 	// 4 KiB and 16: small enough that replication takes several messages.
 	MaxSizePerMsg   uint64
@@ -187,10 +199,16 @@ type Faults struct {
 	// Zero means 5.
 	CompactLagEntries int
 
-	// ConfChangeProb is reserved for membership changes. It must be zero.
+	// ConfChangeProb (per event) proposes a random membership change on
+	// the leader: add or remove a voter, add or promote a learner, demote a
+	// voter, a joint change of two or three nodes (leaving automatically or
+	// explicitly), leave an explicit joint configuration, or replace a voter
+	// by a new node. New nodes come from a pool of MaxNodes IDs, and removed
+	// ones are shut down for good an election timeout after their removal
+	// is applied (see FaultRetireNode).
 	ConfChangeProb float64
-	// TransferLeaderProb is reserved for leadership transfers. It must be
-	// zero.
+	// TransferLeaderProb (per event) asks the leader to transfer
+	// leadership to a random other voter.
 	TransferLeaderProb float64
 	// ReadIndexProb (per event) issues a ReadIndex request for a random
 	// key on a random live node. It turns the run into a key-value
@@ -222,6 +240,8 @@ func AllFaults() Faults {
 		SlowFactor:          3,
 		SnapshotProb:        0.01,
 		CompactLagEntries:   5,
+		ConfChangeProb:      0.005,
+		TransferLeaderProb:  0.002,
 		ReadIndexProb:       0.03,
 	}
 }
@@ -263,6 +283,9 @@ var AllFaultKinds = []FaultKind{
 	FaultPartition, FaultOneWay, FaultIsolateLeader, FaultHeal,
 	FaultCrash, FaultCrashMidReady, FaultRestart, FaultSlow,
 	FaultSnapshot, FaultCompact, FaultUndeliverable, FaultOverflow,
+	FaultAddVoter, FaultAddLearner, FaultRemoveNode, FaultPromote, FaultDemote,
+	FaultJointChange, FaultLeaveJoint, FaultReplaceNode, FaultRetireNode,
+	FaultTransferLeader,
 	FaultReadIndex,
 }
 
@@ -339,8 +362,16 @@ func (o Options) withDefaults() (Options, error) {
 		return o, invalid("MaxDelayTicks (%d) and SlowFactor (%d) must be positive, CompactLagEntries (%d) not negative",
 			f.MaxDelayTicks, f.SlowFactor, f.CompactLagEntries)
 	}
-	if f.ConfChangeProb != 0 || f.TransferLeaderProb != 0 {
-		return o, fmt.Errorf("%w: membership changes and leader transfers", ErrNotImplemented)
+	if o.MaxAsyncDelayTicks == 0 {
+		o.MaxAsyncDelayTicks = 3
+	}
+	if o.MaxAsyncDelayTicks < 0 || o.Async < AsyncNone || o.Async > AsyncMixed {
+		return o, invalid("MaxAsyncDelayTicks (%d) must not be negative, Async (%d) must be an AsyncMode", o.MaxAsyncDelayTicks, o.Async)
+	}
+	for _, id := range o.AsyncNodes {
+		if id < 1 || id > MaxNodes {
+			return o, invalid("AsyncNodes: node ID %d is not in 1..%d", id, MaxNodes)
+		}
 	}
 	probs := []struct {
 		name string
@@ -389,7 +420,7 @@ func (o *Options) eventActionProbs() []float64 {
 	return []float64{
 		f.CrashProb, f.RestartProb, f.PartitionProb, f.OneWayPartitionProb,
 		f.IsolateLeaderProb, f.HealProb, f.SlowNodeProb, f.SnapshotProb, o.ProposeProb,
-		f.ReadIndexProb,
+		f.ReadIndexProb, f.ConfChangeProb, f.TransferLeaderProb,
 	}
 }
 
@@ -435,6 +466,11 @@ func ParseFaults(spec string) (Faults, error) {
 			f.SnapshotProb = all.SnapshotProb
 		case FaultReadIndex:
 			f.ReadIndexProb = all.ReadIndexProb
+		case "membership", FaultAddVoter, FaultAddLearner, FaultRemoveNode, FaultPromote, FaultDemote,
+			FaultJointChange, FaultLeaveJoint, FaultReplaceNode, FaultRetireNode:
+			f.ConfChangeProb = all.ConfChangeProb
+		case FaultTransferLeader:
+			f.TransferLeaderProb = all.TransferLeaderProb
 		default:
 			return Faults{}, invalid("unknown fault kind %q in %q", name, spec)
 		}

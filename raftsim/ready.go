@@ -27,6 +27,10 @@ var crashPointNames = [...]string{"", "before persisting", "after persisting", "
 // ticks and proposals, as it does under a Node goroutine, but is not asked
 // for another Ready.
 func (s *Sim) handleReady(n *simNode) {
+	if n.async != nil {
+		s.handleAsyncReady(n)
+		return
+	}
 	s.beginEvent(EventReady, n.id)
 	rd := n.node.Ready()
 	crash := noCrash
@@ -178,6 +182,9 @@ func (s *Sim) apply(n *simNode, ents []pb.Entry) {
 		s.history.record(e, n.chain)
 		s.ev.Applied = append(s.ev.Applied, AppliedEntry{Entry: e, Chain: n.chain})
 		s.res.Applied++
+		if e.Type != pb.EntryNormal {
+			s.confChangeApplied(n, e.Index)
+		}
 		if s.probe != "" && s.probeIndex == 0 && e.Type == pb.EntryNormal && hasPrefix(e.Data, s.probe) {
 			s.probeIndex = e.Index
 		}

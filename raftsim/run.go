@@ -41,6 +41,11 @@ type Result struct {
 	// whose linearizability check ran out of time.
 	ReadsServed       int
 	ReadChecksUnknown int
+	// ConfChangesApplied counts the configurations the cluster went
+	// through (conf change entries applied, bootstrap excluded), and
+	// TransfersSucceeded the leader transfers whose transferee won.
+	ConfChangesApplied int
+	TransfersSucceeded int
 }
 
 // Run simulates one run: the cluster starts, Options.Steps events of the
@@ -91,12 +96,12 @@ func (s *Sim) Crash(id uint64) error {
 	return s.do(func() { s.crashNode(n) })
 }
 
-// Restart starts a new incarnation of node id (if it is down) over its
-// storage, as one event. The state machine is restored from the storage's
+// Restart starts a new incarnation of node id (if it is down, and not
+// retired from the cluster) over its storage, as one event. The state machine is restored from the storage's
 // snapshot and the node applies its committed entries again.
 func (s *Sim) Restart(id uint64) error {
 	n := s.node(id)
-	if n == nil || n.node != nil {
+	if n == nil || n.node != nil || n.retired {
 		return nil
 	}
 	return s.do(func() {
@@ -164,6 +169,7 @@ func (s *Sim) endFaults() error {
 		s.beginEvent(EventNetwork, 0)
 		s.healNetwork()
 		s.traceText("end of faults: all links restored, no slow nodes, crashed nodes restart")
+		s.retireDue(true)
 	})
 	if err != nil {
 		return err
@@ -231,6 +237,9 @@ const livenessEventsPerTick = 1000
 
 func (s *Sim) allApplied(index uint64) bool {
 	for _, n := range s.nodes {
+		if !s.isCurrentMember(n.id) {
+			continue // removed, or added by a change that never took effect
+		}
 		if n.node == nil || n.applied < index {
 			return false
 		}

@@ -41,6 +41,12 @@ type simNode struct {
 	pending *pendingReady
 	// status is the node's BasicStatus after the last event.
 	status raft.BasicStatus
+	// retired is set once the node, removed from the configuration, was
+	// shut down for good (membership.go).
+	retired bool
+	// async holds the local threads of a node with
+	// Config.AsyncStorageWrites, or is nil (async.go).
+	async *asyncThreads
 }
 
 // snapshotReport is a ReportSnapshot owed to a leader for a MsgSnap.
@@ -94,6 +100,10 @@ type Sim struct {
 	// clients is the history of writes and reads, when reads are
 	// simulated (Faults.ReadIndexProb > 0), else nil.
 	clients *clientHistory
+	// membership follows configurations and the node pool, transfers the
+	// leader transfers in progress.
+	membership membershipState
+	transfers  transferState
 }
 
 // New builds the cluster described by opts: every node's storage holds the
@@ -116,7 +126,7 @@ func New(opts Options) (*Sim, error) {
 	s.actions = []func() bool{
 		s.crashRandom, s.restartRandom, s.partitionRandom, s.oneWayRandom,
 		s.isolateLeader, s.heal, s.slowRandom, s.snapshotRandom, s.proposeRandom,
-		s.readRandom,
+		s.readRandom, s.confChangeRandom, s.transferRandom,
 	}
 	s.invariants = append(builtinInvariants(o.SkipInvariants), o.Invariants...)
 	if o.Faults.ReadIndexProb > 0 {
@@ -139,7 +149,7 @@ func New(opts Options) (*Sim, error) {
 	s.beginEvent(EventStart, 0)
 	s.tracef("start: %d nodes, seed %d, PreVote %t, CheckQuorum %t", o.Nodes, o.Seed, o.PreVote, o.CheckQuorum)
 	for i := 0; i < o.Nodes; i++ {
-		n := &simNode{id: uint64(i + 1), storage: raft.NewMemoryStorage()}
+		n := s.newSimNode(uint64(i + 1))
 		if err := n.storage.Append(boot); err != nil {
 			return nil, err
 		}
@@ -149,6 +159,7 @@ func New(opts Options) (*Sim, error) {
 		s.ids = append(s.ids, n.id)
 		s.nodes = append(s.nodes, n)
 	}
+	s.initMembership()
 	for _, n := range s.nodes {
 		if err := s.startNode(n); err != nil {
 			return nil, err
@@ -218,6 +229,8 @@ func (s *Sim) endEvent() error {
 		}
 	}
 	s.observe()
+	s.retireDue(!s.faultsOn)
+	s.trackTransfers()
 	if s.trace.writeErr != nil {
 		return s.trace.writeErr
 	}
@@ -303,8 +316,9 @@ func (s *Sim) Step() (err error) {
 }
 
 // work runs one unit of ordinary work: deliver a due message, handle a
-// node's Ready (or finish a deferred one), or (when there is neither, and sometimes anyway) advance
-// time by a tick.
+// node's Ready (or finish a deferred one), complete the oldest work of an
+// asynchronous node's append or apply thread, or (when there is none of
+// these, and sometimes anyway) advance time by a tick.
 func (s *Sim) work() {
 	due := s.bus.dueCount(s.tick)
 	var ready []*simNode
@@ -313,7 +327,8 @@ func (s *Sim) work() {
 			ready = append(ready, n)
 		}
 	}
-	choices := len(ready)
+	local := s.dueLocalThreads()
+	choices := len(ready) + len(local)
 	if due > 0 {
 		choices++
 	}
@@ -331,6 +346,10 @@ func (s *Sim) work() {
 			return
 		}
 		k--
+	}
+	if k >= len(ready) {
+		s.runLocalThread(local[k-len(ready)])
+		return
 	}
 	if n := ready[k]; n.pending != nil {
 		s.finishReady(n)
@@ -374,6 +393,8 @@ func (s *Sim) startNode(n *simNode) error {
 		Logger:          logger,
 		Rand:            rand.New(rand.NewSource(s.rng.Int63())),
 	}
+	cfg.StepDownOnRemoval = s.opts.StepDownOnRemoval
+	cfg.AsyncStorageWrites = n.async != nil
 	node, err := s.opts.NodeFactory(cfg)
 	if err != nil {
 		return fmt.Errorf("raftsim: starting node %d: %w", n.id, err)
@@ -386,6 +407,7 @@ func (s *Sim) startNode(n *simNode) error {
 
 // crash discards n's node incarnation and everything it had not persisted.
 func (s *Sim) crash(n *simNode) {
+	s.discardLocalWork(n)
 	n.node = nil
 	n.pending = nil
 	n.sm = nil

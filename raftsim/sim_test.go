@@ -244,8 +244,9 @@ func TestOptionsValidation(t *testing.T) {
 		{"probability above one", Options{Faults: Faults{DropProb: 1.5}}, ErrInvalidOptions},
 		{"per-event sum above one", Options{Faults: Faults{CrashProb: 0.6, RestartProb: 0.6}}, ErrInvalidOptions},
 		{"unknown skipped invariant", Options{SkipInvariants: []string{"no-such"}}, ErrInvalidOptions},
-		{"membership changes reserved", Options{Faults: Faults{ConfChangeProb: 0.1}}, ErrNotImplemented},
-		{"leader transfer reserved", Options{Faults: Faults{TransferLeaderProb: 0.1}}, ErrNotImplemented},
+		{"negative async delay", Options{MaxAsyncDelayTicks: -1}, ErrInvalidOptions},
+		{"async node outside the pool", Options{AsyncNodes: []uint64{MaxNodes + 1}}, ErrInvalidOptions},
+		{"unknown async mode", Options{Async: AsyncMode(7)}, ErrInvalidOptions},
 		{"lease reads without CheckQuorum", Options{ReadOnlyOption: raft.ReadOnlyLeaseBased}, ErrInvalidOptions},
 		{"heartbeat not below election", Options{ElectionTick: 2, HeartbeatTick: 2}, nil},
 	}
