@@ -6,6 +6,9 @@
 //	raftsim -nodes 5 -seeds 1000 -steps 5000 -faults all
 //	raftsim -nodes 5 -steps 5000 -faults all -seed 17 -trace
 //	raftsim -nodes 5 -steps 5000 -faults all -seed 17 -shrink
+//	raftsim -nodes 5 -seeds 1000 -steps 2000 -faults all -async mixed
+//
+// On a terminal, a progress bar is drawn on standard error.
 //
 // With -shrink the first failing run is shrunk (raftsim.Shrink) and the
 // command prints how to replay the smaller run, whose -suppress flag lists
@@ -37,6 +40,8 @@ type config struct {
 	readOnly              string
 	suppress              []int
 	shrink                bool
+	async, stepDown       string
+	progressBar           bool // draw a bar on stderr, not progress lines
 	stdout, stderr        io.Writer
 	progressEverySeedsPct int
 }
@@ -49,12 +54,12 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("raftsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	c := config{stdout: stdout, stderr: stderr, progressEverySeedsPct: 10}
+	c := config{stdout: stdout, stderr: stderr, progressEverySeedsPct: 10, progressBar: isTerminal(stderr)}
 	fs.IntVar(&c.nodes, "nodes", 5, "cluster size, 1..9")
 	fs.IntVar(&c.seeds, "seeds", 1000, "run seeds 1..N (ignored with -seed)")
 	fs.IntVar(&c.steps, "steps", 2000, "events in the fault phase of each run")
 	fs.Int64Var(&c.seed, "seed", 0, "run only this seed")
-	fs.StringVar(&c.faults, "faults", "all", `faults to inject: "all", "none" or a comma-separated list of kinds (drop,dup,delay,reorder,partition,one-way-partition,isolate-leader,crash,crash-mid-ready,slow-node,snapshot)`)
+	fs.StringVar(&c.faults, "faults", "all", `faults to inject: "all", "none" or a comma-separated list of kinds (drop,dup,delay,reorder,partition,one-way-partition,isolate-leader,crash,crash-mid-ready,slow-node,snapshot,membership,transfer-leader)`)
 	fs.StringVar(&c.preVote, "prevote", "random", `PreVote: "on", "off" or "random" (chosen from the seed)`)
 	fs.StringVar(&c.checkQuorum, "checkquorum", "random", `CheckQuorum: "on", "off" or "random" (chosen from the seed)`)
 	fs.IntVar(&c.electionTick, "election-tick", 10, "ElectionTick of every node")
@@ -71,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return nil
 	})
+	fs.StringVar(&c.async, "async", "none", `nodes with asynchronous storage writes: "none", "all", "mixed" (every other node) or "random" (one of those, chosen from the seed)`)
+	fs.StringVar(&c.stepDown, "stepdown", "random", `StepDownOnRemoval: "on", "off" or "random" (chosen from the seed)`)
 	fs.BoolVar(&c.shrink, "shrink", false, "shrink the first failing run and print how to replay the smaller one")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -85,11 +92,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	for _, mode := range []string{c.preVote, c.checkQuorum} {
+	for _, mode := range []string{c.preVote, c.checkQuorum, c.stepDown} {
 		if mode != "on" && mode != "off" && mode != "random" {
-			fmt.Fprintf(stderr, "raftsim: -prevote and -checkquorum take on, off or random, got %q\n", mode)
+			fmt.Fprintf(stderr, "raftsim: -prevote, -checkquorum and -stepdown take on, off or random, got %q\n", mode)
 			return 2
 		}
+	}
+	if _, err := raftsim.ParseAsyncMode(c.async); err != nil && c.async != "random" {
+		fmt.Fprintf(stderr, "raftsim: -async takes none, all, mixed or random, got %q\n", c.async)
+		return 2
 	}
 	if c.readOnly != "safe" && c.readOnly != "lease" && c.readOnly != "random" {
 		fmt.Fprintf(stderr, "raftsim: -readonly takes safe, lease or random, got %q\n", c.readOnly)
@@ -132,6 +143,7 @@ type totals struct {
 	firstPreVote, firstCheckQuorum bool
 	firstOptions                   raftsim.Options
 	readsServed, readChecksUnknown int
+	confChanges, transfers         int
 }
 
 // options are the simulation options of seed.
@@ -146,6 +158,12 @@ func (c config) options(seed int64, faults raftsim.Faults) raftsim.Options {
 		CheckQuorum:    toggle(c.checkQuorum, seed, 1),
 		Faults:         faults,
 		SuppressEvents: c.suppress,
+	}
+	o.StepDownOnRemoval = toggle(c.stepDown, seed, 3)
+	if mode, err := raftsim.ParseAsyncMode(c.async); err == nil {
+		o.Async = mode
+	} else {
+		o.Async = raftsim.AsyncMode(uint64(seed>>4) % 3)
 	}
 	lease := c.readOnly == "lease" || (c.readOnly == "random" && (seed>>2)&1 == 1)
 	if lease && o.CheckQuorum {
@@ -182,6 +200,8 @@ func sweep(c config, faults raftsim.Faults, first, last int64) int {
 		t.leaderChanges += res.LeaderChanges
 		t.readsServed += res.ReadsServed
 		t.readChecksUnknown += res.ReadChecksUnknown
+		t.confChanges += res.ConfChangesApplied
+		t.transfers += res.TransfersSucceeded
 		for k, n := range res.Faults {
 			t.faults[k] += n
 		}
@@ -199,9 +219,17 @@ func sweep(c config, faults raftsim.Faults, first, last int64) int {
 			fmt.Fprintln(c.stderr, err)
 			return 2
 		}
-		if done := seed - first + 1; !c.singleSeed && done%step == 0 {
+		done := seed - first + 1
+		switch {
+		case c.singleSeed:
+		case c.progressBar:
+			drawProgress(c.stderr, done, total, t.violations)
+		case done%step == 0:
 			fmt.Fprintf(c.stderr, "progress: %d/%d seeds, %d violations\n", done, total, t.violations)
 		}
+	}
+	if c.progressBar && !c.singleSeed {
+		fmt.Fprintln(c.stderr)
 	}
 	report(c, t)
 	if t.violations > 0 {
@@ -230,6 +258,7 @@ func report(c config, t totals) {
 		fmt.Fprintf(w, " %s=%d", k, t.faults[k])
 	}
 	fmt.Fprintf(w, "\nreads served: %d, linearizability checks out of time: %d\n", t.readsServed, t.readChecksUnknown)
+	fmt.Fprintf(w, "configurations applied: %d, leader transfers that succeeded: %d\n", t.confChanges, t.transfers)
 	fmt.Fprintf(w, "violations: %d\n", t.violations)
 	if v := t.firstFailure; v != nil {
 		fmt.Fprintf(w, "first failing seed: %d (%s)\n", v.Seed, v.Invariant)
@@ -240,8 +269,8 @@ func report(c config, t totals) {
 
 // replayCommand is the command line that replays o, a run of the sweep c.
 func replayCommand(c config, o raftsim.Options, preVote, checkQuorum bool) string {
-	cmd := fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults %s -prevote %s -checkquorum %s -readonly %s -election-tick %d -heartbeat-tick %d",
-		c.nodes, o.Steps, c.faults, onOff(preVote), onOff(checkQuorum), readOnlyName(o), c.electionTick, c.heartbeatTick)
+	cmd := fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults %s -prevote %s -checkquorum %s -readonly %s -election-tick %d -heartbeat-tick %d -async %s -stepdown %s",
+		c.nodes, o.Steps, c.faults, onOff(preVote), onOff(checkQuorum), readOnlyName(o), c.electionTick, c.heartbeatTick, o.Async, onOff(o.StepDownOnRemoval))
 	if len(o.SuppressEvents) > 0 {
 		events := make([]string, len(o.SuppressEvents))
 		for i, e := range o.SuppressEvents {
