@@ -62,6 +62,9 @@ type Node struct {
 	confState    pb.ConfState
 	appliedIndex uint64
 	snapIndex    uint64
+	// confChanged is set when a configuration change was applied after
+	// the latest snapshot; see maybeSnapshot.
+	confChanged  bool
 	pendingReads map[uint64]*readRequest
 	readyReads   []*readRequest // confirmed, waiting for appliedIndex
 
@@ -371,6 +374,7 @@ func (n *Node) installSnapshot(snap pb.Snapshot) error {
 	}
 	n.confState = snap.Metadata.ConfState
 	n.appliedIndex, n.snapIndex = snap.Metadata.Index, snap.Metadata.Index
+	n.confChanged = false
 	n.applied.Store(n.appliedIndex)
 	for id, url := range n.kv.memberURLs() {
 		n.transport.AddPeer(id, url)
@@ -416,6 +420,7 @@ func (n *Node) applyEntries(ents []pb.Entry) error {
 
 func (n *Node) applyConfChange(cc pb.ConfChange) {
 	n.confState = *n.rn.ApplyConfChange(cc)
+	n.confChanged = true
 	member := false
 	for _, id := range append(n.confState.Voters, n.confState.Learners...) {
 		member = member || id == cc.NodeID
@@ -442,10 +447,18 @@ func (n *Node) applyConfChange(cc pb.ConfChange) {
 // maybeSnapshot snapshots the state machine once SnapshotEntries entries
 // were applied since the last snapshot, then compacts the log, keeping
 // SnapshotCatchUpEntries entries for followers that are slightly behind.
+//
+// It also snapshots right after a configuration change is applied: a node
+// just added can only be caught up by a snapshot whose ConfState already
+// contains it (raft ignores any other), and the leader only starts sending
+// to that node after applying the change, which happens in the Ready this
+// call follows.
 func (n *Node) maybeSnapshot() error {
-	if n.cfg.SnapshotEntries == 0 || n.appliedIndex-n.snapIndex < n.cfg.SnapshotEntries {
+	if n.cfg.SnapshotEntries == 0 || n.appliedIndex == n.snapIndex ||
+		(!n.confChanged && n.appliedIndex-n.snapIndex < n.cfg.SnapshotEntries) {
 		return nil
 	}
+	n.confChanged = false
 	data, err := n.kv.snapshot()
 	if err != nil {
 		return err
