@@ -18,8 +18,9 @@ import (
 
 // sweepOptions is the configuration of seed in TestRandomizedClusters: 3 or
 // 5 nodes, PreVote and CheckQuorum on or off, 300 to 2,000 fault-phase
-// events, every fault, ReadOnlySafe reads. cmd/raftsim replays it with the
-// flags replayCommand prints.
+// events, every fault, ReadOnlySafe reads, no, all or every other node with
+// asynchronous storage writes, StepDownOnRemoval on or off. cmd/raftsim
+// replays it with the flags replayCommand prints.
 func sweepOptions(seed int64) Options {
 	r := rand.New(rand.NewSource(seed))
 	return Options{
@@ -29,6 +30,9 @@ func sweepOptions(seed int64) Options {
 		PreVote:     r.Intn(2) == 1,
 		CheckQuorum: r.Intn(2) == 1,
 		Faults:      AllFaults(),
+		// Drawn last, so that the draws above stay as they were.
+		Async:             AsyncMode(r.Intn(3)),
+		StepDownOnRemoval: r.Intn(2) == 1,
 	}
 }
 
@@ -42,8 +46,8 @@ func onOff(b bool) string {
 // replayCommand returns the cmd/raftsim invocation that replays o (built by
 // sweepOptions) with its full trace.
 func replayCommand(o Options) string {
-	return fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults all -prevote %s -checkquorum %s -readonly safe -seed %d -trace",
-		o.Nodes, o.Steps, onOff(o.PreVote), onOff(o.CheckQuorum), o.Seed)
+	return fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults all -prevote %s -checkquorum %s -readonly safe -async %s -stepdown %s -seed %d -trace",
+		o.Nodes, o.Steps, onOff(o.PreVote), onOff(o.CheckQuorum), o.Async, onOff(o.StepDownOnRemoval), o.Seed)
 }
 
 // sweepSeeds is the number of seeds TestRandomizedClusters runs:
