@@ -51,6 +51,13 @@ func (r *raft) switchToConfig(cfg tracker.Config, progress tracker.ProgressMap) 
 	pr, ok := r.trk.Progress[r.id]
 	r.isLearner = ok && pr.IsLearner
 
+	if (!ok || r.isLearner) && (r.state == StateCandidate || r.state == StatePreCandidate) {
+		// Only voters campaign (see promotable). Votes counted under the new
+		// configuration must not make a node that no longer votes its
+		// leader, so the campaign ends here.
+		r.becomeFollower(r.Term, None)
+		return cs
+	}
 	if (!ok || r.isLearner) && r.state == StateLeader {
 		// We no longer vote. Without StepDownOnRemoval we keep leading until
 		// the next election; we cannot commit new entries either way.

@@ -1,0 +1,60 @@
+package raft
+
+import (
+	"testing"
+
+	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// Regressions found while simulating membership changes (raftsim).
+
+// TestCampaignAbandonedWhenNodeLeavesVoters: a node campaigns, then applies
+// a committed conf change that removes it or makes it a learner (its Ready
+// loop applies entries while the election runs), then receives enough votes
+// from the remaining voters. It must not become leader of a configuration
+// in which it does not vote; before the fix a removed candidate panicked in
+// becomeLeader (no progress of its own) and a demoted one became a leader
+// that is a learner.
+func TestCampaignAbandonedWhenNodeLeavesVoters(t *testing.T) {
+	tests := []struct {
+		name    string
+		change  pb.ConfChangeType
+		preVote bool
+	}{
+		{"removed candidate", pb.ConfChangeRemoveNode, false},
+		{"demoted candidate", pb.ConfChangeAddLearnerNode, false},
+		{"removed pre-candidate", pb.ConfChangeRemoveNode, true},
+		{"demoted pre-candidate", pb.ConfChangeAddLearnerNode, true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 1}, 1)
+			r := ctRaft(t, 1, s, func(c *Config) { c.PreVote = tt.preVote })
+			require.NoError(t, r.Step(pb.Message{Type: pb.MsgHup}))
+			want := StateCandidate
+			if tt.preVote {
+				want = StatePreCandidate
+			}
+			require.Equal(t, want, r.state)
+			campaignTerm := r.Term
+
+			r.applyConfChange(pb.ConfChange{Type: tt.change, NodeID: 1}.AsV2())
+			assert.Equal(t, StateFollower, r.state, "a node that no longer votes gives up its campaign")
+			assert.Equal(t, campaignTerm, r.Term)
+
+			resp, term := pb.MsgVoteResp, campaignTerm
+			if tt.preVote {
+				resp, term = pb.MsgPreVoteResp, campaignTerm+1
+			}
+			require.NotPanics(t, func() {
+				for _, id := range []uint64{2, 3} {
+					_ = r.Step(pb.Message{Type: resp, From: id, To: 1, Term: term})
+				}
+			})
+			assert.NotEqual(t, StateLeader, r.state)
+			assert.NotEqual(t, StateCandidate, r.state)
+		})
+	}
+}
