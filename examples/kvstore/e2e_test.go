@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -286,6 +287,15 @@ func TestEndToEnd(t *testing.T) {
 	}
 	t.Logf("operations: %v; %d acknowledged single-key writes checked on %d nodes, %d lost",
 		h.counts, len(h.ackedUnique), len(c.ids), lost)
+	for _, id := range c.ids {
+		body, _, err := c.do(final, http.MethodGet, c.url(id, "/metrics"), nil)
+		require.NoError(t, err)
+		for _, line := range strings.Split(string(body), "\n") {
+			if strings.HasPrefix(line, "kvstore_snapshots_total") || strings.HasPrefix(line, "kvstore_raft_leader_changes_total") {
+				t.Logf("node %d since its last start: %s", id, line)
+			}
+		}
+	}
 	require.Positive(t, h.counts["acked"], "the workload made no progress")
 
 	result, info := porcupine.CheckOperationsVerbose(kvModel, h.ops, 60*time.Second)

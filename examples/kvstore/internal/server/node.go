@@ -22,6 +22,7 @@ import (
 
 // Config configures a node.
 type Config struct {
+	// ID is this node's raft id.
 	ID uint64
 	// Peers maps every member of the initial cluster (this node included)
 	// to its base URL, e.g. "http://127.0.0.1:7001". It is used only when
@@ -29,9 +30,14 @@ type Config struct {
 	Peers map[uint64]string
 	// Join starts a node with an empty log that waits to be contacted by
 	// the leader of an existing cluster (after POST /members/{id}).
-	Join    bool
+	Join bool
+	// DataDir holds the Pebble database (raft/pebble) and the snapshot
+	// files (raft/snap).
 	DataDir string
 
+	// TickInterval is the wall-clock length of one raft tick;
+	// ElectionTicks is the election timeout in ticks (the heartbeat is one
+	// tick).
 	TickInterval  time.Duration
 	ElectionTicks int
 	// SnapshotEntries is how many applied entries trigger a snapshot;
@@ -40,11 +46,16 @@ type Config struct {
 	SnapshotEntries        uint64
 	SnapshotCatchUpEntries uint64
 
-	MaxKeyBytes    int
-	MaxValueBytes  int
+	// MaxKeyBytes and MaxValueBytes bound what PUT accepts.
+	MaxKeyBytes   int
+	MaxValueBytes int
+	// RequestTimeout bounds how long a request waits for its write to
+	// apply or its read index to be confirmed.
 	RequestTimeout time.Duration
-	SendQueueSize  int
+	// SendQueueSize bounds the messages queued for each peer.
+	SendQueueSize int
 
+	// Logger receives the node's and raft's log lines (stderr if nil).
 	Logger *log.Logger
 }
 
