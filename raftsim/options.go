@@ -14,10 +14,6 @@ import (
 // MaxNodes is the largest cluster the simulator builds.
 const MaxNodes = 9
 
-// ErrNotImplemented is wrapped by the error New returns when Options enables
-// a feature the simulator reserves but does not drive yet.
-var ErrNotImplemented = errors.New("raftsim: feature not implemented yet")
-
 // ErrInvalidOptions is wrapped by every error New returns for Options that
 // cannot be simulated.
 var ErrInvalidOptions = errors.New("raftsim: invalid options")
