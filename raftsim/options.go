@@ -199,9 +199,11 @@ type Faults struct {
 	// the leader: add or remove a voter, add or promote a learner, demote a
 	// voter, a joint change of two or three nodes (leaving automatically or
 	// explicitly), leave an explicit joint configuration, or replace a voter
-	// by a new node. New nodes come from a pool of MaxNodes IDs, and removed
-	// ones are shut down for good an election timeout after their removal
-	// is applied (see FaultRetireNode).
+	// by a new node; a change removes or demotes fewer than half the
+	// voters. New nodes come from a pool of MaxNodes IDs, and removed ones
+	// are shut down for good (FaultRetireNode) an election timeout after
+	// their removal is applied, once a quorum of the new configuration
+	// durably knows it is committed.
 	ConfChangeProb float64
 	// TransferLeaderProb (per event) asks the leader to transfer
 	// leadership to a random other voter.
