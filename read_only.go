@@ -142,17 +142,10 @@ func (r *raft) handleReadIndex(m pb.Message) {
 		r.logger.Warningf("%x ignored MsgReadIndex from %x with %d entries (want 1)", r.id, m.From, len(m.Entries))
 		return
 	}
-	if _, selfVotes := r.trk.Voters[0][r.id]; selfVotes && r.trk.IsSingleton() {
-		// We are the sole voter, so nobody else can have been elected: our
-		// commit index is current. (A leader demoted or removed whose one
-		// voter is another node knows no such thing: it confirms by round.)
-		if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
-			r.send(resp)
-		}
-		return
-	}
 	// §6.4: until it commits an entry of its own term, a new leader does not
-	// know the cluster's commit index; defer the read.
+	// know the cluster's commit index; defer the read. A sole voter too: with
+	// AsyncStorageWrites it may have applied entries (and answered their
+	// clients) before a crash lost the HardState committing them.
 	if !r.committedEntryInCurrentTerm() {
 		r.pendingReadIndexMessages = append(r.pendingReadIndexMessages, m)
 		return
@@ -162,6 +155,16 @@ func (r *raft) handleReadIndex(m pb.Message) {
 
 // serveReadIndex answers (lease) or registers (safe) a read.
 func (r *raft) serveReadIndex(m pb.Message) {
+	if _, selfVotes := r.trk.Voters[0][r.id]; selfVotes && r.trk.IsSingleton() {
+		// We are the sole voter, so nobody else can have been elected: once
+		// we committed in our term, our commit index is current. (A leader
+		// demoted or removed whose one voter is another node knows no such
+		// thing: it confirms by round.)
+		if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
+			r.send(resp)
+		}
+		return
+	}
 	switch r.readOnly.option {
 	case ReadOnlySafe:
 		r.readOnly.addRequest(r.raftLog.committed, m, r.id)
