@@ -131,7 +131,7 @@ BuiltinInvariantNames) and then Options.Invariants:
     completes, within Options.LinearizabilityTimeout;
   - and after the fault phase, liveness: once every link is healed and every
     node restarted, a leader emerges and a proposal made on it is applied by
-    every node within Options.LivenessTicks.
+    every member of the latest configuration within Options.LivenessTicks.
 
 A failure is returned as a *Violation naming the invariant, the seed, the
 event number and the last trace lines. The trace has one line per thing that

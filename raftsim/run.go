@@ -97,8 +97,9 @@ func (s *Sim) Crash(id uint64) error {
 }
 
 // Restart starts a new incarnation of node id (if it is down, and not
-// retired from the cluster) over its storage, as one event. The state machine is restored from the storage's
-// snapshot and the node applies its committed entries again.
+// retired from the cluster) over its storage, as one event. The state
+// machine is restored from the storage's snapshot and the node applies its
+// committed entries again.
 func (s *Sim) Restart(id uint64) error {
 	n := s.node(id)
 	if n == nil || n.node != nil || n.retired {
@@ -183,9 +184,10 @@ func (s *Sim) endFaults() error {
 }
 
 // CheckLiveness ends the fault phase for good (no more faults, every link
-// healed, every crashed node restarted) and then requires that within
-// Options.LivenessTicks a leader emerges and a proposal made on it is
-// applied by every node. Proposals are retried every two election timeouts
+// healed, every crashed node restarted, removed nodes retired) and then
+// requires that within Options.LivenessTicks a leader emerges and a proposal
+// made on it is applied by every member of the latest configuration.
+// Proposals are retried every two election timeouts
 // until one is applied somewhere. Failure is an InvLiveness violation.
 func (s *Sim) CheckLiveness() (err error) {
 	if err := s.endFaults(); err != nil {
