@@ -97,9 +97,9 @@ node and returns the key's value once a ReadState answers it and the node
 has applied its index. The history of invocations and completions (writes
 complete when their proposer applies them) is checked with porcupine against
 one register per key: a key's history so far whenever a read of it
-completes, so that a stale read is reported at its own event, and the whole
-history at the end of the run. A write its proposer never saw applied
-took effect before another replica first applied it, or, if none did, is
+completes, so that a stale read is reported at its own event. A write took
+effect before the first replica applied it, which is as early as its
+proposer's acknowledgement or earlier, and one that no replica applied is
 left out; an unanswered read says nothing. Options.ReadOnlyOption chooses
 ReadOnlySafe or (with CheckQuorum) ReadOnlyLeaseBased; runs with leases slow
 no node, since leases assume bounded clock drift. Lease reads still fail the

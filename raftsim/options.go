@@ -119,10 +119,11 @@ type Options struct {
 	// not linearizable (see the package doc).
 	ReadOnlyOption raft.ReadOnlyOption
 
-	// LinearizabilityTimeout bounds the porcupine check of the client
-	// history at the end of a run with reads (see InvLinearizableReads).
+	// LinearizabilityTimeout bounds each porcupine check of a key's
+	// history, made whenever a read completes (see InvLinearizableReads).
 	// Zero means DefaultLinearizabilityTimeout. A check that runs out of
-	// time passes and is counted in Result.ReadChecksUnknown.
+	// time passes, is counted in Result.ReadChecksUnknown, and its key is
+	// not checked again in the run.
 	LinearizabilityTimeout time.Duration
 
 	// SuppressEvents lists fault-phase event numbers (Event.Num) at which

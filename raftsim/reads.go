@@ -40,10 +40,10 @@ type clientOp struct {
 // that never complete stay open: a write then may or may not have taken
 // effect, and a read that was never answered constrains nothing.
 //
-// An open write some replica applied was committed before that apply, and
-// one no replica applied has been seen by no read, so it may as well take
-// effect after the whole history; the check uses both facts (see
-// porcupineOps), which keeps porcupine's search small.
+// A write was committed before any replica applied it, and one no replica
+// applied has been seen by no read, so it may as well take effect after the
+// whole history; the check uses both facts (see porcupineOps), which keeps
+// porcupine's search small.
 type clientHistory struct {
 	ops   []clientOp
 	clock int64
@@ -60,12 +60,17 @@ type clientHistory struct {
 	completed []int
 	// served counts completed reads.
 	served int
-	// unknown counts keys whose check ran out of time.
-	unknown int
+	// unknown counts checks that ran out of time, and unknownKeys their
+	// keys.
+	unknown     int
+	unknownKeys map[string]bool
 }
 
 func newClientHistory() *clientHistory {
-	return &clientHistory{openWrites: map[string]int{}, readCtx: map[string]int{}, firstApplied: map[string]int64{}}
+	return &clientHistory{
+		openWrites: map[string]int{}, readCtx: map[string]int{},
+		firstApplied: map[string]int64{}, unknownKeys: map[string]bool{},
+	}
 }
 
 func (h *clientHistory) tick() int64 {

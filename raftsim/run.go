@@ -37,8 +37,8 @@ type Result struct {
 	// liveness probe on every node.
 	LivenessTicks int64
 	// ReadsServed counts ReadIndex reads that returned a value (those
-	// issued are Faults[FaultReadIndex]), and ReadChecksUnknown the keys
-	// whose linearizability check ran out of time.
+	// issued are Faults[FaultReadIndex]), and ReadChecksUnknown the
+	// linearizability checks that ran out of time.
 	ReadsServed       int
 	ReadChecksUnknown int
 	// ConfChangesApplied counts the configurations the cluster went
