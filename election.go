@@ -26,6 +26,7 @@ func (r *raft) tickElection() {
 func (r *raft) tickHeartbeat() {
 	r.heartbeatElapsed++
 	r.electionElapsed++
+	r.leaderTicks++
 
 	if r.electionElapsed >= r.electionTimeoutTicks {
 		r.electionElapsed = 0

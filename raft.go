@@ -76,6 +76,18 @@ type raft struct {
 	electionElapsed int
 	// heartbeatElapsed counts ticks since the leader's last heartbeat round.
 	heartbeatElapsed int
+	// leaderTicks counts the ticks of this leadership; lease rounds are
+	// stamped with it (see leaseValid).
+	leaderTicks int64
+	// leaseVoid is set once this leader sent MsgTimeoutNow: the transferee
+	// may be elected without waiting for anyone's lease, so this leader's
+	// lease means nothing for the rest of its term.
+	leaseVoid bool
+	// votesWithheldTicks is how many more ticks a freshly started node
+	// with ReadOnlyLeaseBased refuses votes, as if it had just heard from a
+	// leader: it may have acknowledged a heartbeat that some leader's lease
+	// now counts on before it restarted and forgot that leader.
+	votesWithheldTicks int
 
 	checkQuorum bool
 	preVote     bool
@@ -128,6 +140,11 @@ func newRaft(c *Config) (*raft, error) {
 		disableConfChangeValidation: c.DisableConfChangeValidation,
 		stepDownOnRemoval:           c.StepDownOnRemoval,
 		rand:                        c.Rand,
+	}
+	if c.ReadOnlyOption == ReadOnlyLeaseBased && c.CheckQuorum && hs.Term > 0 {
+		// A restart: see votesWithheldTicks. (A node that never reached a
+		// term acknowledged nothing.)
+		r.votesWithheldTicks = c.ElectionTick
 	}
 	cfg, progress, err := confchange.Restore(confchange.Changer{
 		Tracker:   r.trk,
@@ -249,6 +266,8 @@ func (r *raft) reset(term uint64) {
 	r.pendingConfIndex = 0
 	r.uncommittedSize = 0
 	r.appendsPending = false
+	r.leaderTicks = 0
+	r.leaseVoid = false
 	r.readOnly = newReadOnlyFrom(r.readOnly)
 	r.pendingReadIndexMessages = nil
 }
@@ -426,7 +445,7 @@ func (r *raft) Step(m pb.Message) error {
 	case m.Term > r.Term:
 		if m.Type == pb.MsgVote || m.Type == pb.MsgPreVote {
 			force := string(m.Context) == string(campaignTransfer)
-			inLease := r.checkQuorum && r.lead != None && r.electionElapsed < r.electionTimeoutTicks
+			inLease := r.checkQuorum && (r.lead != None && r.electionElapsed < r.electionTimeoutTicks || r.votesWithheldTicks > 0)
 			if !force && inLease {
 				// §6 (CheckQuorum): a node that heard from a leader within the
 				// minimum election timeout neither grants a vote nor moves to
@@ -434,7 +453,7 @@ func (r *raft) Step(m pb.Message) error {
 				// healthy leader.
 				r.logger.Infof("%x [logterm: %d, index: %d, vote: %x] ignored %s from %x [logterm: %d, index: %d] at term %d: lease is not expired (remaining ticks: %d)",
 					r.id, r.raftLog.lastTerm(), r.raftLog.lastIndex(), r.Vote, m.Type, m.From, m.LogTerm, m.Index, r.Term,
-					r.electionTimeoutTicks-r.electionElapsed)
+					max(r.electionTimeoutTicks-r.electionElapsed, r.votesWithheldTicks))
 				return nil
 			}
 		}

@@ -46,7 +46,12 @@ func NewRawNode(config *Config) (*RawNode, error) {
 
 // Tick advances the node's logical clock by one tick. Elections and
 // heartbeats are measured in ticks.
-func (rn *RawNode) Tick() { rn.raft.tick() }
+func (rn *RawNode) Tick() {
+	if rn.raft.votesWithheldTicks > 0 {
+		rn.raft.votesWithheldTicks--
+	}
+	rn.raft.tick()
+}
 
 // TickQuiesced advances only the election clock. Deprecated: it exists for
 // etcd/raft compatibility; quiesced groups should call Tick or nothing.

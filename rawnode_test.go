@@ -433,6 +433,8 @@ func TestReadIndexSingleNodeAndLease(t *testing.T) {
 
 	c = ctNewCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.ReadOnlyOption = ReadOnlyLeaseBased })
 	c.elect(1)
+	c.tick(1) // an acknowledged heartbeat round gives the lease
+	c.stabilize()
 	c.resetCounters()
 	c.node(1).rn.ReadIndex([]byte("b"))
 	c.stabilize()

@@ -49,6 +49,17 @@ type readOnly struct {
 	// unsent is true when a request arrived after the last heartbeat round
 	// that carried the newest token.
 	unsent bool
+	// rounds are the heartbeat rounds of ReadOnlyLeaseBased, each with a
+	// token of its own, in token order; rounds too old to give a lease are
+	// dropped.
+	rounds []leaseRound
+}
+
+// leaseRound is a heartbeat round sent by a leader with ReadOnlyLeaseBased:
+// its token and the leader's tick when it went out.
+type leaseRound struct {
+	seq      uint64
+	sentTick int64
 }
 
 func newReadOnly(option ReadOnlyOption) *readOnly {
@@ -99,10 +110,41 @@ func (ro *readOnly) takeNewestToken() []byte {
 	return ro.lastPendingToken()
 }
 
+// newLeaseRound hands out a fresh token for a heartbeat round sent at
+// tick now, records the round, and counts self's acknowledgement. The token
+// is newer than every pending request, so the round confirms them all.
+// Rounds sent at or before oldest can no longer give a lease and are
+// dropped.
+func (ro *readOnly) newLeaseRound(now, oldest int64, self uint64) []byte {
+	ro.lastSeq++
+	token := make([]byte, 8)
+	binary.LittleEndian.PutUint64(token, ro.lastSeq)
+	ro.acks[self] = quorum.Index(ro.lastSeq)
+	ro.unsent = false
+	n := 0
+	for n < len(ro.rounds) && ro.rounds[n].sentTick <= oldest {
+		n++
+	}
+	ro.rounds = append(ro.rounds[n:], leaseRound{seq: ro.lastSeq, sentTick: now})
+	return token
+}
+
+// quorumRoundSentTick returns the send tick of the newest lease round that
+// a quorum of voters has echoed (or a newer one), if it is still recorded.
+func (ro *readOnly) quorumRoundSentTick(voters quorum.JointConfig) (int64, bool) {
+	confirmed := uint64(voters.CommittedIndex(ro))
+	for i := len(ro.rounds) - 1; i >= 0; i-- {
+		if ro.rounds[i].seq <= confirmed {
+			return ro.rounds[i].sentTick, true
+		}
+	}
+	return 0, false
+}
+
 // recvAck records that node id echoed ctx. It reports whether the echo
 // could confirm a pending request.
 func (ro *readOnly) recvAck(id uint64, ctx []byte) bool {
-	if len(ctx) != 8 || len(ro.queue) == 0 {
+	if len(ctx) != 8 {
 		return false
 	}
 	seq := quorum.Index(binary.LittleEndian.Uint64(ctx))
@@ -171,16 +213,52 @@ func (r *raft) serveReadIndex(m pb.Message) {
 		// The heartbeat round goes out when the node's output is next
 		// collected (flushReadIndex), so reads arriving together share it.
 	case ReadOnlyLeaseBased:
+		if !r.leaseValid() {
+			// Confirm this read by a heartbeat round instead; its answer
+			// also renews the lease.
+			r.readOnly.addRequest(r.raftLog.committed, m, r.id)
+			return
+		}
 		if resp := r.responseToReadIndexReq(m, r.raftLog.committed); resp.To != None {
 			r.send(resp)
 		}
 	}
 }
 
+// leaseValid reports whether this leader may answer reads from its lease:
+// whether no other leader can have been elected since its last round of
+// heartbeats that a quorum of voters acknowledged.
+//
+// A voter that answered a heartbeat sent at leader tick s received it at or
+// after s, and with CheckQuorum refuses votes (and cannot time out itself)
+// for an election timeout of its own ticks after that (restarted voters too,
+// see votesWithheldTicks). So with clocks ticking at the same rate no other
+// leader exists before s + electionTimeout; two ticks are kept in reserve
+// for the phase difference between the clocks. Unlike etcd/raft, whose
+// leader trusts its lease until a CheckQuorum finds it cut off (up to two
+// election timeouts after it lost its quorum, when a new leader may already
+// have served writes), this lease is counted from the send time of the
+// acknowledged heartbeats. It still assumes bounded clock drift, as every
+// lease does. A leader that started a transfer has no lease: the transferee
+// is elected without waiting.
+func (r *raft) leaseValid() bool {
+	if r.leadTransferee != None || r.leaseVoid {
+		return false
+	}
+	sent, ok := r.readOnly.quorumRoundSentTick(r.trk.Voters)
+	return ok && r.leaderTicks-sent <= int64(r.electionTimeoutTicks)-2
+}
+
 // flushReadIndex starts the heartbeat round confirming reads registered
 // since the last round. RawNode calls it before collecting a Ready.
 func (r *raft) flushReadIndex() {
 	if r.state != StateLeader {
+		return
+	}
+	if r.readOnly.option == ReadOnlyLeaseBased {
+		if r.readOnly.hasUnsent() {
+			r.bcastHeartbeat()
+		}
 		return
 	}
 	if token := r.readOnly.takeUnsentToken(); token != nil {

@@ -473,10 +473,14 @@ func TestReadIndexIgnoresMalformedRequests(t *testing.T) {
 }
 
 // TestReadIndexLeaseBased: with ReadOnlyLeaseBased the leader answers from
-// its lease, at once and without a heartbeat round; the option requires
-// CheckQuorum.
+// its lease, at once and without a heartbeat round, once a quorum answered
+// a heartbeat round; the option requires CheckQuorum.
 func TestReadIndexLeaseBased(t *testing.T) {
 	c := rtLeaderCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.ReadOnlyOption = ReadOnlyLeaseBased })
+	// The periodic heartbeat round, acknowledged, gives the lease.
+	c.tick(1)
+	c.stabilize()
+	c.resetCounters()
 	commit := c.node(1).raft().raftLog.committed
 	c.node(1).rn.ReadIndex([]byte("lease"))
 	assert.Equal(t, []ReadState{rtRS(commit, "lease")}, c.node(1).raft().readStates, "answered inside ReadIndex")

@@ -251,10 +251,7 @@ func (r *raft) handleHeartbeatResponse(m pb.Message, pr *tracker.Progress) {
 		r.sendAppend(m.From)
 	}
 
-	if r.readOnly.option != ReadOnlySafe || len(m.Context) == 0 {
-		return
-	}
-	if !r.readOnly.recvAck(m.From, m.Context) {
+	if len(m.Context) == 0 || !r.readOnly.recvAck(m.From, m.Context) {
 		return
 	}
 	for _, rs := range r.readOnly.advance(r.trk.Voters) {
@@ -407,6 +404,13 @@ func (r *raft) bcastAppend() {
 // bcastHeartbeat sends a heartbeat to every other node, carrying the token
 // of the newest pending read so that its confirmation can complete.
 func (r *raft) bcastHeartbeat() {
+	if r.readOnly.option == ReadOnlyLeaseBased {
+		// Every round has its own token, so that its acknowledgements
+		// renew the lease from the round's send time.
+		oldest := r.leaderTicks - int64(r.electionTimeoutTicks)
+		r.bcastHeartbeatWithCtx(r.readOnly.newLeaseRound(r.leaderTicks, oldest, r.id))
+		return
+	}
 	r.bcastHeartbeatWithCtx(r.readOnly.takeNewestToken())
 }
 

@@ -42,6 +42,7 @@ func (r *raft) handleTransferLeader(m pb.Message, pr *tracker.Progress) {
 }
 
 func (r *raft) sendTimeoutNow(to uint64) {
+	r.leaseVoid = true
 	r.send(pb.Message{To: to, Type: pb.MsgTimeoutNow})
 }
 
