@@ -21,6 +21,23 @@ func TestSweepReportsTotals(t *testing.T) {
 	assert.Contains(t, errOut.String(), "progress: 5/5 seeds")
 }
 
+func TestSuppressAndShrinkFlags(t *testing.T) {
+	var plain, suppressed, errOut bytes.Buffer
+	args := []string{"-nodes", "3", "-steps", "300", "-seed", "4", "-faults", "all", "-shrink"}
+	require.Equal(t, 0, run(args, &plain, &errOut), errOut.String())
+	require.Equal(t, 0, run(append(args, "-suppress", "2,5,8,13,21,34,55,89"), &suppressed, &errOut), errOut.String())
+	assert.NotEqual(t, plain.String(), suppressed.String(), "suppressing events changes the run")
+	assert.NotContains(t, plain.String(), "shrunk:", "a passing run is not shrunk")
+}
+
+func TestReplayCommandCarriesSuppressedEvents(t *testing.T) {
+	c := config{nodes: 3, faults: "all", electionTick: 10, heartbeatTick: 1}
+	o := raftsim.Options{Seed: 9, Steps: 120, SuppressEvents: []int{4, 17}}
+	cmd := replayCommand(c, o, true, false)
+	assert.Contains(t, cmd, "go run ./raftsim/cmd/raftsim -nodes 3 -steps 120 -faults all -prevote on -checkquorum off -readonly safe ")
+	assert.True(t, strings.HasSuffix(cmd, " -suppress 4,17 -seed 9"), cmd)
+}
+
 func TestSingleSeedTrace(t *testing.T) {
 	var out, errOut bytes.Buffer
 	code := run([]string{"-nodes", "3", "-steps", "100", "-seed", "0", "-trace", "-faults", "drop,crash"}, &out, &errOut)
@@ -36,6 +53,8 @@ func TestBadFlags(t *testing.T) {
 		{"-prevote", "maybe"},
 		{"-nodes", "12", "-seeds", "1"},
 		{"-no-such-flag"},
+		{"-readonly", "maybe"},
+		{"-suppress", "3,x"},
 	}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
