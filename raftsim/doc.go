@@ -102,9 +102,7 @@ effect before the first replica applied it, which is as early as its
 proposer's acknowledgement or earlier, and one that no replica applied is
 left out; an unanswered read says nothing. Options.ReadOnlyOption chooses
 ReadOnlySafe or (with CheckQuorum) ReadOnlyLeaseBased; runs with leases slow
-no node, since leases assume bounded clock drift. Lease reads still fail the
-check under partitions, as etcd/raft's would: a cut-off leader steps down
-up to two election timeouts late (see TestLeaseReadsAreNotLinearizable).
+no node, since leases assume bounded clock drift.
 
 # Invariants
 

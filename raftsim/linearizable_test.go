@@ -131,24 +131,20 @@ func TestLeaseRunsSlowNoNode(t *testing.T) {
 	assert.Positive(t, res.ReadsServed)
 }
 
-// TestLeaseReadsAreNotLinearizable documents a limit of ReadOnlyLeaseBased
-// that Pontoon shares with etcd/raft v3.6, and shows the checker finds it:
-// a leader steps down only when a CheckQuorum finds it cut off, up to two
-// election timeouts after it lost its quorum, while the others may elect a
-// new leader after one. In between, the old leader answers reads from a
-// lease that has in fact expired. The sweep's seeds 6, 87, 342 and 750 all
-// read from a leader isolated 15 to 18 ticks earlier (election timeout 10)
-// with no clock drift. The simulator's sweeps therefore use ReadOnlySafe.
-func TestLeaseReadsAreNotLinearizable(t *testing.T) {
-	var v *Violation
-	for seed := int64(1); seed <= 100 && v == nil; seed++ {
-		_, err := Run(Options{Nodes: 5, Seed: seed, Steps: 2000, Faults: AllFaults(),
+// TestLeaseReadsAreLinearizable runs lease-based reads under every fault
+// but slow nodes. Before the core counted a lease from the send time of a
+// quorum-acknowledged heartbeat round, a leader deposed only by CheckQuorum
+// (up to two election timeouts after losing its quorum, while the others
+// may elect a new leader after one) answered stale reads from its lease:
+// the checker found one at seed 6 (and at 87, 342 and 750 of the 5-node
+// sweep), each read from a leader cut off 15 to 18 ticks earlier.
+func TestLeaseReadsAreLinearizable(t *testing.T) {
+	served := 0
+	for seed := int64(1); seed <= 100; seed++ {
+		res, err := Run(Options{Nodes: 5, Seed: seed, Steps: 2000, Faults: AllFaults(),
 			PreVote: seed%2 == 1, CheckQuorum: true, ReadOnlyOption: raft.ReadOnlyLeaseBased})
-		if err != nil {
-			require.ErrorAs(t, err, &v)
-		}
+		require.NoError(t, err, "seed %d", seed)
+		served += res.ReadsServed
 	}
-	require.NotNil(t, v, "100 lease-read seeds found no stale read")
-	assert.Equal(t, InvLinearizableReads, v.Invariant)
-	t.Logf("seed %d: %s", v.Seed, firstLineOf(v.Err))
+	assert.Positive(t, served)
 }

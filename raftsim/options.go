@@ -115,8 +115,7 @@ type Options struct {
 	// ReadOnlyOption configures how every node serves ReadIndex
 	// (raft.Config). raft.ReadOnlyLeaseBased requires CheckQuorum, and
 	// runs with lease-based reads slow no node (Faults.SlowNodeProb), as
-	// leases assume bounded clock drift. Under partitions lease reads are
-	// not linearizable (see the package doc).
+	// leases assume bounded clock drift.
 	ReadOnlyOption raft.ReadOnlyOption
 
 	// LinearizabilityTimeout bounds each porcupine check of a key's

@@ -18,12 +18,13 @@ import (
 
 // sweepOptions is the configuration of seed in TestRandomizedClusters: 3 or
 // 5 nodes, PreVote and CheckQuorum on or off, 300 to 2,000 fault-phase
-// events, every fault, ReadOnlySafe reads, no, all or every other node with
-// asynchronous storage writes, StepDownOnRemoval on or off. cmd/raftsim
-// replays it with the flags replayCommand prints.
+// events, every fault, no, all or every other node with asynchronous
+// storage writes, StepDownOnRemoval on or off, and with CheckQuorum
+// lease-based reads half of the time. cmd/raftsim replays it with the flags
+// replayCommand prints.
 func sweepOptions(seed int64) Options {
 	r := rand.New(rand.NewSource(seed))
-	return Options{
+	o := Options{
 		Nodes:       3 + 2*r.Intn(2),
 		Seed:        seed,
 		Steps:       300 + r.Intn(1701),
@@ -34,6 +35,10 @@ func sweepOptions(seed int64) Options {
 		Async:             AsyncMode(r.Intn(3)),
 		StepDownOnRemoval: r.Intn(2) == 1,
 	}
+	if o.CheckQuorum && r.Intn(2) == 1 {
+		o.ReadOnlyOption = raft.ReadOnlyLeaseBased
+	}
+	return o
 }
 
 func onOff(b bool) string {
@@ -46,8 +51,12 @@ func onOff(b bool) string {
 // replayCommand returns the cmd/raftsim invocation that replays o (built by
 // sweepOptions) with its full trace.
 func replayCommand(o Options) string {
-	return fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults all -prevote %s -checkquorum %s -readonly safe -async %s -stepdown %s -seed %d -trace",
-		o.Nodes, o.Steps, onOff(o.PreVote), onOff(o.CheckQuorum), o.Async, onOff(o.StepDownOnRemoval), o.Seed)
+	readOnly := "safe"
+	if o.ReadOnlyOption == raft.ReadOnlyLeaseBased {
+		readOnly = "lease"
+	}
+	return fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults all -prevote %s -checkquorum %s -readonly %s -async %s -stepdown %s -seed %d -trace",
+		o.Nodes, o.Steps, onOff(o.PreVote), onOff(o.CheckQuorum), readOnly, o.Async, onOff(o.StepDownOnRemoval), o.Seed)
 }
 
 // sweepSeeds is the number of seeds TestRandomizedClusters runs:

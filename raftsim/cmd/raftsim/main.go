@@ -65,7 +65,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.electionTick, "election-tick", 10, "ElectionTick of every node")
 	fs.IntVar(&c.heartbeatTick, "heartbeat-tick", 1, "HeartbeatTick of every node")
 	fs.BoolVar(&c.trace, "trace", false, "with -seed, print the full trace to standard output")
-	fs.StringVar(&c.readOnly, "readonly", "safe", `how ReadIndex is served: "safe", "lease" (on seeds with CheckQuorum; not linearizable under partitions, see raftsim's TestLeaseReadsAreNotLinearizable) or "random" (chosen from the seed)`)
+	fs.StringVar(&c.readOnly, "readonly", "random", `how ReadIndex is served: "safe", "lease" (on seeds with CheckQuorum) or "random" (chosen from the seed)`)
 	fs.Func("suppress", "comma-separated events at which no fault is injected (printed by -shrink)", func(v string) error {
 		for _, f := range strings.Split(v, ",") {
 			e, err := strconv.Atoi(strings.TrimSpace(f))
