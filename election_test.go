@@ -23,20 +23,21 @@ func TestStaleTermMessages(t *testing.T) {
 	const ourTerm, staleTerm = 5, 3
 	bareAppResp := []pb.Message{{Type: pb.MsgAppResp, From: 1, To: 2, Term: ourTerm}}
 	preVoteReject := []pb.Message{{Type: pb.MsgPreVoteResp, From: 1, To: 2, Term: ourTerm, Reject: true}}
+	voteReject := []pb.Message{{Type: pb.MsgVoteResp, From: 1, To: 2, Term: ourTerm, Reject: true}}
 	for _, tt := range []struct {
 		typ                  pb.MessageType
 		checkQuorum, preVote bool
 		want                 []pb.Message
 	}{
-		{typ: pb.MsgApp},
+		{typ: pb.MsgApp, want: bareAppResp},
 		{typ: pb.MsgApp, checkQuorum: true, want: bareAppResp},
 		{typ: pb.MsgApp, preVote: true, want: bareAppResp},
-		{typ: pb.MsgHeartbeat},
+		{typ: pb.MsgHeartbeat, want: bareAppResp},
 		{typ: pb.MsgHeartbeat, checkQuorum: true, want: bareAppResp},
 		{typ: pb.MsgHeartbeat, preVote: true, want: bareAppResp},
 		{typ: pb.MsgSnap, checkQuorum: true, preVote: true},
-		{typ: pb.MsgVote},
-		{typ: pb.MsgVote, checkQuorum: true, preVote: true},
+		{typ: pb.MsgVote, want: voteReject},
+		{typ: pb.MsgVote, checkQuorum: true, preVote: true, want: voteReject},
 		{typ: pb.MsgPreVote, want: preVoteReject},
 		{typ: pb.MsgPreVote, checkQuorum: true, preVote: true, want: preVoteReject},
 		{typ: pb.MsgAppResp, checkQuorum: true, preVote: true},
@@ -672,4 +673,23 @@ func TestLeaderTransferAborts(t *testing.T) {
 	assert.Equal(t, None, c.node(1).rn.BasicStatus().LeadTransferee)
 	assert.NoError(t, c.propose(1, "b"))
 	assert.Equal(t, []uint64{1}, c.leaders())
+}
+
+// TestVoteRequestWithLowerTermRejectedWithOurTerm: a vote request from an
+// earlier term is answered with a rejection carrying our term (Figure 2),
+// so the candidate catches up instead of campaigning a term behind forever.
+func TestVoteRequestWithLowerTermRejectedWithOurTerm(t *testing.T) {
+	r := ctRaftInState(t, StateFollower)
+	r.Term = 5
+	require.NoError(t, r.Step(pb.Message{Type: pb.MsgVote, From: 2, To: 1, Term: 3, LogTerm: 2, Index: 9}))
+	var resps []pb.Message
+	for _, m := range append(ctTakeMsgs(r), r.msgsAfterAppend...) {
+		if m.Type == pb.MsgVoteResp {
+			resps = append(resps, m)
+		}
+	}
+	require.Len(t, resps, 1)
+	assert.Equal(t, pb.Message{Type: pb.MsgVoteResp, From: 1, To: 2, Term: 5, Reject: true}, resps[0])
+	assert.Equal(t, uint64(5), r.Term)
+	assert.Equal(t, None, r.Vote)
 }

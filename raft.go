@@ -474,15 +474,30 @@ func (r *raft) Step(m pb.Message) error {
 		}
 	case m.Term < r.Term:
 		switch {
-		case (r.checkQuorum || r.preVote) && (m.Type == pb.MsgHeartbeat || m.Type == pb.MsgApp):
-			// A stale leader may be stuck: with CheckQuorum or PreVote our
-			// higher term may never reach it through an election, so tell it
-			// directly. The bare MsgAppResp at our term makes it step down.
+		case m.Type == pb.MsgHeartbeat || m.Type == pb.MsgApp:
+			// Figure 2: tell a stale leader our term; the bare MsgAppResp
+			// at our term makes it step down. Our higher term may never
+			// reach it otherwise: with CheckQuorum or PreVote our
+			// campaigns do not disturb it, and a node whose configuration
+			// lacks that leader never asks it for a vote. (etcd/raft
+			// answers only with CheckQuorum or PreVote; raftsim found a
+			// node, restarted with a stale configuration, that the leader
+			// had made a learner and could never reach: it campaigned at
+			// ever higher terms and ignored the leader for good.)
 			r.send(pb.Message{To: m.From, Type: pb.MsgAppResp})
 		case m.Type == pb.MsgPreVote:
 			// Reject explicitly so the pre-candidate learns our term and
 			// does not wait for a timeout.
 			r.send(pb.Message{To: m.From, Term: r.Term, Type: pb.MsgPreVoteResp, Reject: true})
+		case m.Type == pb.MsgVote:
+			// Figure 2: reply false with our term, which makes the candidate
+			// a follower of our term. (etcd/raft stays silent.) Without the
+			// reply, a candidate whose vote requests reach us but whose
+			// term never does (our configuration lacks it, so our own
+			// campaigns skip it) stays a term behind for good, always asking
+			// for a vote we already cast in that term: a livelock raftsim
+			// found after membership changes.
+			r.send(pb.Message{To: m.From, Term: r.Term, Type: pb.MsgVoteResp, Reject: true})
 		case m.Type == pb.MsgStorageAppendResp:
 			// Entries written under an earlier term may since have been
 			// replaced, so the acknowledgement does not make them stable. A

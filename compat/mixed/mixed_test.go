@@ -28,10 +28,8 @@ func envInt(t *testing.T, name string, def int) int {
 
 // sweepOptions are the options of seed in the mixed sweep: all faults, and
 // PreVote and CheckQuorum toggled by the seed's low bits. With membership
-// false, membership changes are off and the liveness phase runs; with it
-// true, every fault is on and the liveness phase is skipped unless
-// MIXED_LIVENESS_MEMBERSHIP is set, because mixed clusters still have open
-// liveness failures after membership changes (see compat/README.md).
+// false, membership changes are off; with it true, every fault is on. The
+// liveness phase runs in both.
 func sweepOptions(nodes, steps int, seed int64, membership bool) raftsim.Options {
 	o := raftsim.Options{
 		Nodes:       nodes,
@@ -41,9 +39,7 @@ func sweepOptions(nodes, steps int, seed int64, membership bool) raftsim.Options
 		CheckQuorum: seed&2 == 2,
 		Faults:      raftsim.AllFaults(),
 	}
-	if membership {
-		o.SkipLiveness = os.Getenv("MIXED_LIVENESS_MEMBERSHIP") == ""
-	} else {
+	if !membership {
 		o.Faults.ConfChangeProb = 0
 	}
 	return o
