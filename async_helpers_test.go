@@ -13,9 +13,6 @@ package raft
 // "at".
 
 import (
-	"io"
-	"log"
-	"math/rand"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -23,23 +20,12 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// atQuietLogger discards the nodes' log output.
-var atQuietLogger = &DefaultLogger{Logger: log.New(io.Discard, "", 0)}
-
 // atConfig is the configuration of every test node: ticks of 10/1, no size
 // limits, and an election-timeout source seeded by the node id.
 func atConfig(id uint64, s Storage, async bool) *Config {
-	return &Config{
-		ID:                 id,
-		ElectionTick:       10,
-		HeartbeatTick:      1,
-		Storage:            s,
-		MaxSizePerMsg:      noLimit,
-		MaxInflightMsgs:    256,
-		AsyncStorageWrites: async,
-		Logger:             atQuietLogger,
-		Rand:               rand.New(rand.NewSource(int64(id))),
-	}
+	cfg := ctConfig(id, s)
+	cfg.AsyncStorageWrites = async
+	return cfg
 }
 
 // atEnts returns consecutive entries starting at index first with the given

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"math/rand"
 	"strings"
 	"sync"
 	"testing"
@@ -23,18 +20,7 @@ import (
 // failure instead of a stuck test binary.
 const rtTestTimeout = 30 * time.Second
 
-func rtNodeConfig(id uint64, s *MemoryStorage) *Config {
-	return &Config{
-		ID:              id,
-		ElectionTick:    10,
-		HeartbeatTick:   1,
-		Storage:         s,
-		MaxSizePerMsg:   1 << 20,
-		MaxInflightMsgs: 256,
-		Logger:          &DefaultLogger{Logger: log.New(io.Discard, "", 0)},
-		Rand:            rand.New(rand.NewSource(int64(id))),
-	}
-}
+func rtNodeConfig(id uint64, s *MemoryStorage) *Config { return quietNodeConfig(id, s) }
 
 // rtNodeView is what the application loop of one node has seen.
 type rtNodeView struct {
