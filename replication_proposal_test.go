@@ -1,0 +1,112 @@
+package raft
+
+// Tests of proposals: when they are dropped, forwarding to the leader, and
+// proposals from nodes outside the configuration.
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	pb "github.com/pontoon-raft/raft/raftpb"
+)
+
+// TestProposalDropped checks every case in which a proposal is refused with
+// ErrProposalDropped.
+func TestProposalDropped(t *testing.T) {
+	t.Run("follower without leader", func(t *testing.T) {
+		c := ctNewCluster(t, 3)
+		assert.ErrorIs(t, c.propose(2, "x"), ErrProposalDropped)
+	})
+	t.Run("candidate", func(t *testing.T) {
+		c := ctNewCluster(t, 3)
+		c.isolate(1)
+		c.campaign(1)
+		require.Equal(t, StateCandidate, c.node(1).raft().state)
+		assert.ErrorIs(t, c.propose(1, "x"), ErrProposalDropped)
+	})
+	t.Run("pre-candidate", func(t *testing.T) {
+		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.PreVote = true })
+		c.isolate(1)
+		c.campaign(1)
+		require.Equal(t, StatePreCandidate, c.node(1).raft().state)
+		assert.ErrorIs(t, c.propose(1, "x"), ErrProposalDropped)
+	})
+	t.Run("forwarding disabled", func(t *testing.T) {
+		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.DisableProposalForwarding = true })
+		c.elect(1)
+		assert.ErrorIs(t, c.propose(2, "x"), ErrProposalDropped)
+		assert.NoError(t, c.propose(1, "y"), "the leader itself still accepts")
+	})
+	t.Run("leader transfer in progress", func(t *testing.T) {
+		c := ctNewCluster(t, 3)
+		c.elect(1)
+		c.isolate(3)
+		require.NoError(t, c.propose(1, "a"))
+		c.stabilize()
+		c.node(1).rn.TransferLeader(3) // 3 lags: the transfer waits
+		require.Equal(t, uint64(3), c.node(1).rn.BasicStatus().LeadTransferee)
+		assert.ErrorIs(t, c.propose(1, "x"), ErrProposalDropped)
+		// Forwarded proposals are dropped by the leader too.
+		c.record = true
+		require.NoError(t, c.propose(2, "y"))
+		c.stabilize()
+		require.NotEmpty(t, c.stepErrs)
+		assert.ErrorIs(t, c.stepErrs[len(c.stepErrs)-1], ErrProposalDropped)
+		assert.NotContains(t, c.node(1).appliedData(), "y")
+	})
+	t.Run("uncommitted size limit", func(t *testing.T) {
+		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.MaxUncommittedEntriesSize = 100 })
+		c.elect(1)
+		c.isolate(1) // nothing commits
+		big := strings.Repeat("x", 60)
+		require.NoError(t, c.propose(1, big))
+		assert.ErrorIs(t, c.propose(1, big), ErrProposalDropped, "60+60 > 100")
+		require.NoError(t, c.propose(1, big[:40]), "60+40 fits")
+		assert.ErrorIs(t, c.propose(1, "y"), ErrProposalDropped)
+		// Committing and applying releases the budget.
+		c.heal()
+		c.stabilize()
+		c.tick(1)
+		c.stabilize()
+		require.Equal(t, []string{big, big[:40]}, c.node(1).appliedData())
+		assert.NoError(t, c.propose(1, big))
+	})
+	t.Run("oversized single proposal is accepted when nothing is uncommitted", func(t *testing.T) {
+		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.MaxUncommittedEntriesSize = 10 })
+		c.elect(1)
+		assert.NoError(t, c.propose(1, strings.Repeat("x", 50)))
+	})
+}
+
+// TestProposalForwarding: a follower forwards a proposal to the leader as a
+// MsgProp with Term 0 (§2.1), and the entry commits everywhere.
+func TestProposalForwarding(t *testing.T) {
+	c := ctNewCluster(t, 3)
+	c.elect(1)
+	c.record = true
+	require.NoError(t, c.propose(3, "fwd"))
+	c.stabilize()
+	props := ctFilter(c.delivered, pb.MsgProp)
+	require.Len(t, props, 1)
+	assert.Equal(t, uint64(3), props[0].From)
+	assert.Equal(t, uint64(1), props[0].To)
+	assert.Equal(t, uint64(0), props[0].Term)
+	require.Len(t, props[0].Entries, 1)
+	for _, id := range c.ids {
+		assert.Equal(t, []string{"fwd"}, c.node(id).appliedData(), "node %d", id)
+	}
+}
+
+// TestLeaderAcceptsProposalFromNonMember: leaders accept MsgProp from any
+// sender (§2.2).
+func TestLeaderAcceptsProposalFromNonMember(t *testing.T) {
+	c := ctNewCluster(t, 3)
+	c.elect(1)
+	require.NoError(t, c.node(1).rn.Step(pb.Message{Type: pb.MsgProp, From: 42, To: 1,
+		Entries: []pb.Entry{{Data: []byte("from-42")}}}))
+	c.stabilize()
+	assert.Equal(t, []string{"from-42"}, c.node(2).appliedData())
+}
