@@ -27,8 +27,9 @@ type readIndexStatus struct {
 	token []byte
 }
 
-// readOnly tracks ReadIndex requests awaiting confirmation under
-// ReadOnlySafe.
+// readOnly tracks ReadIndex requests awaiting confirmation by a heartbeat
+// round (every read under ReadOnlySafe; reads outside the lease under
+// ReadOnlyLeaseBased) and, under ReadOnlyLeaseBased, the lease rounds.
 //
 // Every request gets its own sequence number. A heartbeat carries the token
 // of the newest request registered before it was sent; a follower's echo of
