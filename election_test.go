@@ -11,9 +11,9 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// Tests of leader election (§5.2, §5.4.1), PreVote (thesis §9.6) and
-// CheckQuorum (thesis §6.2), and of the role-independent term rules of spec
-// §2.1.
+// Tests of leader election (§5.2, §5.4.1). PreVote (thesis §9.6) and
+// CheckQuorum (thesis §6.2) are in election_prevote_test.go, the
+// role-independent term rules of spec §2.1 in election_terms_test.go.
 
 // ctRaftInState returns node 1 of a three-voter group in the given role.
 // Its log is [1:t1 2:t2] and it starts at term 2.

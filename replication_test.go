@@ -11,8 +11,8 @@ import (
 	"github.com/pontoon-raft/raft/tracker"
 )
 
-// Tests of log replication (§5.3), commitment (§5.4.2), flow control and
-// proposals.
+// Tests of log replication (§5.3) and commitment (§5.4.2). Flow control is in
+// replication_flow_test.go, proposals in replication_proposal_test.go.
 
 // ctFollower returns node 2 of {1,2,3} as a follower of node 1 at term
 // `term`, with the given log and commit index.

@@ -12,8 +12,9 @@ import (
 )
 
 // Tests of snapshots and log compaction (§7): the leader's StateSnapshot
-// bookkeeping, the follower's restore rules, restart from a compacted
-// storage and the Ready ordering of a snapshot. TestSnapshotCatchUp and
+// bookkeeping. The follower's restore rules, restart from a compacted
+// storage and the Ready ordering of a snapshot are in
+// snapshot_restore_test.go. TestSnapshotCatchUp and
 // TestSnapshotSentWhenAckedFollowerNeedsCompactedEntries (replication_test.go)
 // and the MemoryStorage tests (storage_test.go) cover the rest.
 
