@@ -152,6 +152,17 @@ func (r *raft) restore(s pb.Snapshot) bool {
 		r.raftLog.commitTo(s.Metadata.Index)
 		return false
 	}
+	if r.raftLog.applying > r.raftLog.applied {
+		// Committed entries are out for applying. The application applies
+		// them (conf changes through ApplyConfChange) after anything we do
+		// now, so installing the snapshot would let it apply older entries,
+		// and older configurations, on top of the snapshot's. Refuse; the
+		// leader sends it again once the application reported those
+		// entries applied.
+		r.logger.Infof("%x [applied: %d, applying: %d] not restoring snapshot [index: %d, term: %d] while entries are being applied",
+			r.id, r.raftLog.applied, r.raftLog.applying, s.Metadata.Index, s.Metadata.Term)
+		return false
+	}
 
 	// Compute the new configuration before touching the log, so that a
 	// snapshot with an invalid ConfState is refused without side effects.
