@@ -45,7 +45,7 @@ const (
 var BuiltinInvariantNames = []string{
 	InvElectionSafety, InvLogMatching, InvLeaderCompleteness,
 	InvStateMachineSafety, InvCommitMonotonic, InvQuorumBeforeApply,
-	InvLinearizableReads, InvLeaderInConfig, InvCommitQuorum,
+	InvLinearizableReads, InvLeaderInConfig, InvCommitQuorum, InvConfigAgreement,
 }
 
 func isBuiltinInvariant(name string) bool { return slices.Contains(BuiltinInvariantNames, name) }
@@ -62,6 +62,7 @@ func builtinInvariants(skip []string) []Invariant {
 		&linearizableReads{},
 		&leaderInConfig{},
 		&commitQuorum{},
+		&configAgreement{at: map[uint64]pb.ConfState{}},
 	}
 	var out []Invariant
 	for _, inv := range all {

@@ -125,6 +125,8 @@ BuiltinInvariantNames) and then Options.Invariants:
     leader commits held durably by a quorum of its own configuration;
   - a node that becomes leader is a voter in the configuration it applied
     (with StepDownOnRemoval, for as long as it leads);
+  - configuration agreement: every node that applies the conf change entry
+    at an index reaches the same configuration;
   - with reads, the writes and reads are linearizable, checked as each read
     completes, within Options.LinearizabilityTimeout;
   - and after the fault phase, liveness: once every link is healed and every

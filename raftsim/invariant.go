@@ -74,6 +74,9 @@ type AppliedEntry struct {
 	// Chain is the hash of every entry the node applied up to and
 	// including this one (see View.AppliedHash).
 	Chain uint64
+	// ConfState is, for a conf change entry, the configuration
+	// ApplyConfChange returned for it; nil for other entries.
+	ConfState *pb.ConfState
 }
 
 // Event describes the event just completed. Its slices are shared with the

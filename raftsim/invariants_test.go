@@ -254,11 +254,11 @@ func TestInvariantsCanFail(t *testing.T) {
 // TestEveryBuiltinInvariantHasAMutant keeps TestInvariantsCanFail complete.
 func TestEveryBuiltinInvariantHasAMutant(t *testing.T) {
 	// InvLinearizableReads is caught by the read-acking mutant of
-	// TestMutantsAreCaught, InvLeaderInConfig and InvCommitQuorum by the
-	// mutants of membership_test.go.
+	// TestMutantsAreCaught, InvLeaderInConfig, InvCommitQuorum and
+	// InvConfigAgreement by the mutants of membership_test.go.
 	src := []string{InvElectionSafety, InvLogMatching, InvLeaderCompleteness,
 		InvStateMachineSafety, InvCommitMonotonic, InvQuorumBeforeApply, InvLinearizableReads,
-		InvLeaderInConfig, InvCommitQuorum}
+		InvLeaderInConfig, InvCommitQuorum, InvConfigAgreement}
 	assert.ElementsMatch(t, BuiltinInvariantNames, src,
 		"a new built-in invariant needs a mutant in TestInvariantsCanFail")
 }

@@ -23,6 +23,39 @@ const InvLeaderInConfig = "leader-in-config"
 // committed entry in durable storage, or a snapshot covering it.
 const InvCommitQuorum = "commit-quorum"
 
+// InvConfigAgreement: every node that applies the conf change entry at an
+// index ends up with the same configuration: configurations are part of
+// the replicated state, like the state machine.
+const InvConfigAgreement = "config-agreement"
+
+// configAgreement checks InvConfigAgreement.
+type configAgreement struct {
+	// at is the configuration the first node to apply each conf change
+	// entry reached.
+	at map[uint64]pb.ConfState
+}
+
+func (*configAgreement) Name() string { return InvConfigAgreement }
+
+func (ca *configAgreement) Check(v *View) error {
+	ev := v.Event()
+	for _, a := range ev.Applied {
+		if a.ConfState == nil {
+			continue
+		}
+		first, ok := ca.at[a.Entry.Index]
+		if !ok {
+			ca.at[a.Entry.Index] = *a.ConfState
+			continue
+		}
+		if err := first.Equivalent(*a.ConfState); err != nil {
+			return fmt.Errorf("node %d applied the conf change at index %d and reached %s; another node reached %s: %v",
+				ev.Node, a.Entry.Index, describeConfState(*a.ConfState), describeConfState(first), err)
+		}
+	}
+	return nil
+}
+
 // leaderInConfig checks InvLeaderInConfig.
 type leaderInConfig struct {
 	// seen[id] is the term in which node id was last seen leading.

@@ -204,7 +204,10 @@ func TestLeaderInConfigCatchesAStowaway(t *testing.T) {
 				return &stowaway{RawNode: rn, id: cfg.ID}, err
 			}
 		}
-		s, err := New(Options{Nodes: 3, Seed: 6, ProposeProb: -1, NodeFactory: factory})
+		// The stowaway's configuration differs from the others' from the
+		// bootstrap entries on (see TestConfigAgreementCatchesAStowaway).
+		s, err := New(Options{Nodes: 3, Seed: 6, ProposeProb: -1, NodeFactory: factory,
+			SkipInvariants: []string{InvConfigAgreement}})
 		require.NoError(t, err)
 		stepUntil(t, s, 20000, func() bool { return s.leader() != nil })
 		l := leaderOfSim(t, s)
@@ -295,4 +298,23 @@ func TestQuorumBeforeApplyUsesJointQuorums(t *testing.T) {
 			assert.Equal(t, tt.want, ok)
 		})
 	}
+}
+
+// TestConfigAgreementCatchesAStowaway: the stowaway adds itself back under
+// every configuration it applies, so its configuration differs from the
+// other nodes' at the first conf change entry that leaves it out, and
+// InvConfigAgreement reports it. The same seed passes with honest nodes.
+func TestConfigAgreementCatchesAStowaway(t *testing.T) {
+	stowaways := func(cfg *raft.Config) (Node, error) {
+		rn, err := raft.NewRawNode(cfg)
+		return &stowaway{RawNode: rn, id: cfg.ID}, err
+	}
+	opts := Options{Nodes: 3, Seed: 6, Steps: 200}
+	_, err := Run(opts)
+	require.NoError(t, err)
+	opts.NodeFactory = stowaways
+	_, err = Run(opts)
+	var v *Violation
+	require.ErrorAs(t, err, &v)
+	assert.Equal(t, InvConfigAgreement, v.Invariant, "%v", v)
 }

@@ -180,7 +180,12 @@ func (s *Sim) apply(n *simNode, ents []pb.Entry) {
 		n.applied = e.Index
 		n.chain = chainHash(n.chain, e)
 		s.history.record(e, n.chain)
-		s.ev.Applied = append(s.ev.Applied, AppliedEntry{Entry: e, Chain: n.chain})
+		ae := AppliedEntry{Entry: e, Chain: n.chain}
+		if e.Type == pb.EntryConfChange || e.Type == pb.EntryConfChangeV2 {
+			cs := n.confState
+			ae.ConfState = &cs
+		}
+		s.ev.Applied = append(s.ev.Applied, ae)
 		s.res.Applied++
 		if e.Type != pb.EntryNormal {
 			s.confChangeApplied(n, e.Index)
