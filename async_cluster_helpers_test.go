@@ -34,15 +34,7 @@ type atNode struct {
 func (n *atNode) async() bool { return n.cfg.AsyncStorageWrites }
 
 // appliedData returns the payloads of the applied normal entries.
-func (n *atNode) appliedData() []string {
-	var out []string
-	for _, e := range n.applied {
-		if e.Type == pb.EntryNormal && len(e.Data) > 0 {
-			out = append(out, string(e.Data))
-		}
-	}
-	return out
-}
+func (n *atNode) appliedData() []string { return ctPayloads(n.applied) }
 
 // atLogView tracks index -> term of a log as a sequence of writes leaves
 // it, to detect redundant writes.

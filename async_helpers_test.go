@@ -28,23 +28,13 @@ func atConfig(id uint64, s Storage, async bool) *Config {
 	return cfg
 }
 
-// atEnts returns consecutive entries starting at index first with the given
-// terms.
-func atEnts(first uint64, terms ...uint64) []pb.Entry {
-	ents := make([]pb.Entry, len(terms))
-	for i, term := range terms {
-		ents[i] = pb.Entry{Index: first + uint64(i), Term: term}
-	}
-	return ents
-}
-
 // atStorage returns a MemoryStorage whose configuration has the given voters,
 // holding entries with the given terms at indexes 1, 2, ... and HardState hs.
 func atStorage(t testing.TB, voters []uint64, hs pb.HardState, terms ...uint64) *MemoryStorage {
 	t.Helper()
 	ms := NewMemoryStorage()
 	ms.snapshot.Metadata.ConfState = pb.ConfState{Voters: voters}
-	require.NoError(t, ms.Append(atEnts(1, terms...)))
+	require.NoError(t, ms.Append(ctEnts(1, terms...)))
 	require.NoError(t, ms.SetHardState(hs))
 	return ms
 }

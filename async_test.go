@@ -42,7 +42,7 @@ func TestAsyncStorageReadyMessages(t *testing.T) {
 				s := atStorage(t, voters, pb.HardState{Term: 1, Commit: 1}, 1, 1)
 				rn := atNewRawNode(t, 2, s, true, 1)
 				require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2,
-					Index: 2, LogTerm: 1, Entries: atEnts(3, 2, 2), Commit: 4}))
+					Index: 2, LogTerm: 1, Entries: ctEnts(3, 2, 2), Commit: 4}))
 				return rn
 			},
 			wantHardState: pb.HardState{Term: 2, Commit: 4},
@@ -87,7 +87,7 @@ func TestAsyncStorageReadyMessages(t *testing.T) {
 				s := atStorage(t, voters, pb.HardState{Term: 1, Commit: 1}, 1)
 				rn := atNewRawNode(t, 1, s, true, 1)
 				require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 1,
-					Index: 1, LogTerm: 1, Entries: atEnts(2, 1), Commit: 1}))
+					Index: 1, LogTerm: 1, Entries: ctEnts(2, 1), Commit: 1}))
 				rd := rn.Ready() // handed out, not written
 				require.Len(t, rd.Entries, 1)
 				require.NoError(t, rn.Campaign())
@@ -184,13 +184,13 @@ func TestAsyncStorageInProgressWatermark(t *testing.T) {
 		return pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 1, Index: index, LogTerm: 1, Entries: ents, Commit: commit}
 	}
 
-	require.NoError(t, rn.Step(app(1, atEnts(2, 1, 1), 3)))
+	require.NoError(t, rn.Step(app(1, ctEnts(2, 1, 1), 3)))
 	rd1, a1, p, _ := atTakeReady(t, rn)
 	assert.Equal(t, []atID{{2, 1}, {3, 1}}, atIDs(rd1.Entries))
 	assert.Nil(t, p, "entries 2 and 3 are committed but not durable")
 	assert.False(t, rn.HasReady(), "nothing new while the write is in flight")
 
-	require.NoError(t, rn.Step(app(3, atEnts(4, 1, 1), 5)))
+	require.NoError(t, rn.Step(app(3, ctEnts(4, 1, 1), 5)))
 	rd2, a2, p, _ := atTakeReady(t, rn)
 	assert.Equal(t, []atID{{4, 1}, {5, 1}}, atIDs(rd2.Entries), "entries 2-3 are in flight and not handed out again")
 	assert.Nil(t, p)
@@ -199,7 +199,7 @@ func TestAsyncStorageInProgressWatermark(t *testing.T) {
 
 	// The leader resends everything (say, after a timeout). Nothing is new,
 	// but the acknowledgement must still wait for the writes in flight.
-	require.NoError(t, rn.Step(app(1, atEnts(2, 1, 1, 1, 1), 5)))
+	require.NoError(t, rn.Step(app(1, ctEnts(2, 1, 1, 1, 1), 5)))
 	rd3, a3, p, peers := atTakeReady(t, rn)
 	assert.Empty(t, rd3.Entries)
 	assert.Nil(t, p)
@@ -269,13 +269,13 @@ func TestAsyncStorageStaleAppendAck(t *testing.T) {
 
 	t.Run("overwritten by a newer term", func(t *testing.T) {
 		rn, s := newFollower(t)
-		require.NoError(t, rn.Step(app(1, 2, atEnts(5, 2, 2), 4)))
+		require.NoError(t, rn.Step(app(1, 2, ctEnts(5, 2, 2), 4)))
 		_, a1, _, _ := atTakeReady(t, rn)
 		require.Equal(t, pb.Message{Type: pb.MsgStorageAppendResp, To: 2, From: LocalAppendThread, Term: 2, Index: 6, LogTerm: 2},
 			atLastResponse(t, *a1))
 
 		// Node 3 leads term 3 and replaces 5-6, committing them.
-		require.NoError(t, rn.Step(app(3, 3, atEnts(5, 3, 3), 6)))
+		require.NoError(t, rn.Step(app(3, 3, ctEnts(5, 3, 3), 6)))
 		rd2, a2, p2, _ := atTakeReady(t, rn)
 		assert.Equal(t, []atID{{5, 3}, {6, 3}}, atIDs(rd2.Entries))
 		assert.Nil(t, p2, "committed but not durable")
@@ -302,7 +302,7 @@ func TestAsyncStorageStaleAppendAck(t *testing.T) {
 		// that was replaced later in that term: its LogTerm no longer
 		// matches.
 		rn, s := newFollower(t)
-		require.NoError(t, rn.Step(app(1, 2, atEnts(5, 2, 2), 4)))
+		require.NoError(t, rn.Step(app(1, 2, ctEnts(5, 2, 2), 4)))
 		_, a1, _, _ := atTakeReady(t, rn)
 		// Node 3 leads term 3; its heartbeat moves us there before its
 		// entries arrive. This Ready's write (the new term) carries an
@@ -311,7 +311,7 @@ func TestAsyncStorageStaleAppendAck(t *testing.T) {
 		_, a2, _, _ := atTakeReady(t, rn)
 		require.Equal(t, pb.Message{Type: pb.MsgStorageAppendResp, To: 2, From: LocalAppendThread, Term: 3, Index: 6, LogTerm: 2},
 			atLastResponse(t, *a2))
-		require.NoError(t, rn.Step(app(3, 3, atEnts(5, 3, 3), 4)))
+		require.NoError(t, rn.Step(app(3, 3, ctEnts(5, 3, 3), 4)))
 		_, a3, _, _ := atTakeReady(t, rn)
 
 		atRunAppend(t, rn, s, *a1)
@@ -329,11 +329,11 @@ func TestAsyncStorageStaleAppendAck(t *testing.T) {
 		// (5,2),(6,2) — but storage is about to lose them to the second
 		// write. Only the acknowledgement's term tells the cases apart.
 		rn, s := newFollower(t)
-		require.NoError(t, rn.Step(app(1, 2, atEnts(5, 2, 2), 4)))
+		require.NoError(t, rn.Step(app(1, 2, ctEnts(5, 2, 2), 4)))
 		_, a1, _, _ := atTakeReady(t, rn)
-		require.NoError(t, rn.Step(app(3, 3, atEnts(5, 3), 4)))
+		require.NoError(t, rn.Step(app(3, 3, ctEnts(5, 3), 4)))
 		_, a2, _, _ := atTakeReady(t, rn)
-		require.NoError(t, rn.Step(app(1, 4, atEnts(5, 2, 2), 6)))
+		require.NoError(t, rn.Step(app(1, 4, ctEnts(5, 2, 2), 6)))
 		rd3, a3, p3, _ := atTakeReady(t, rn)
 		require.Equal(t, []atID{{5, 2}, {6, 2}}, atIDs(rd3.Entries), "re-appended after the conflict")
 		assert.Nil(t, p3)
@@ -366,7 +366,7 @@ func TestAsyncStorageStaleAppendAck(t *testing.T) {
 		snap := pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 10, Term: 2, ConfState: pb.ConfState{Voters: voters}}}
 		require.NoError(t, rn.Step(pb.Message{Type: pb.MsgSnap, From: 1, To: 2, Term: 2, Snapshot: &snap}))
 		require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2, Index: 10, LogTerm: 2,
-			Entries: atEnts(11, 2), Commit: 10}))
+			Entries: ctEnts(11, 2), Commit: 10}))
 		_, a1, p1, _ := atTakeReady(t, rn)
 		assert.Nil(t, p1)
 		ack := atLastResponse(t, *a1)
@@ -476,7 +476,7 @@ func TestAsyncStorageSnapshot(t *testing.T) {
 
 	// Entries after the snapshot arrive, committed, while it is written.
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2, Index: 10, LogTerm: 2,
-		Entries: atEnts(11, 2, 2), Commit: 12}))
+		Entries: ctEnts(11, 2, 2), Commit: 12}))
 	rd2, a2, p, _ := atTakeReady(t, rn)
 	assert.True(t, IsEmptySnap(rd2.Snapshot))
 	assert.Equal(t, []atID{{11, 2}, {12, 2}}, atIDs(a2.Entries))
@@ -511,7 +511,7 @@ func TestAsyncStorageAdvanceIsANoOp(t *testing.T) {
 		c.Logger = &DefaultLogger{Logger: log.New(&logged, "", 0)}
 	})
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2, Index: 1, LogTerm: 1,
-		Entries: atEnts(2, 2), Commit: 2}))
+		Entries: ctEnts(2, 2), Commit: 2}))
 	rd, app, _, _ := atTakeReady(t, rn)
 	logged.Reset()
 
@@ -537,7 +537,7 @@ func TestAsyncStorageAdvanceIsANoOp(t *testing.T) {
 	}
 	before := capture()
 	assert.NotPanics(t, func() { rn.Advance(rd) })
-	assert.NotPanics(t, func() { rn.Advance(Ready{CommittedEntries: atEnts(2, 2)}) })
+	assert.NotPanics(t, func() { rn.Advance(Ready{CommittedEntries: ctEnts(2, 2)}) })
 	assert.Equal(t, before, capture())
 	assert.Contains(t, logged.String(), "ERROR: raft: Advance must not be called when using AsyncStorageWrites")
 

@@ -151,9 +151,12 @@ type ctNode struct {
 func (n *ctNode) raft() *raft { return n.rn.raft }
 
 // appliedData returns the payloads of the normal entries applied, as strings.
-func (n *ctNode) appliedData() []string {
+func (n *ctNode) appliedData() []string { return ctPayloads(n.applied) }
+
+// ctPayloads returns the payloads of the normal entries with data in ents.
+func ctPayloads(ents []pb.Entry) []string {
 	var out []string
-	for _, e := range n.applied {
+	for _, e := range ents {
 		if e.Type == pb.EntryNormal && len(e.Data) > 0 {
 			out = append(out, string(e.Data))
 		}
