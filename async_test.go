@@ -547,3 +547,33 @@ func TestAsyncStorageAdvanceIsANoOp(t *testing.T) {
 	require.NotNil(t, p)
 	assert.Equal(t, []atID{{2, 2}}, atIDs(p.Entries))
 }
+
+// TestAsyncStaleSelfAckAfterTruncation: an asynchronous leader's own
+// acknowledgement of a write arrives from its append thread after a MsgApp
+// of a later term replaced the entries it covers. It is a stale-term message
+// like any other and is dropped without an error, as etcd/raft drops it; an
+// application that treats a Step error on a local response as fatal must
+// survive ordinary leader churn.
+func TestAsyncStaleSelfAckAfterTruncation(t *testing.T) {
+	s := atStorage(t, []uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 1}, 1)
+	rn := atNewRawNode(t, 1, s, true, 0)
+	atMakeLeader(t, rn, s) // leader of term 2, log 1..2
+	require.NoError(t, rn.Propose([]byte("a")))
+	require.NoError(t, rn.Propose([]byte("b")))
+	_, app, _, _ := atTakeReady(t, rn) // the write of 3..4 is handed out
+	require.NotNil(t, app)
+
+	// A leader of term 3 replaces entries 3 and 4 by its own entry 3.
+	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 3, Index: 2, LogTerm: 2,
+		Entries: []pb.Entry{{Index: 3, Term: 3}}}))
+	require.Equal(t, uint64(3), rn.raft.raftLog.lastIndex())
+
+	// The old write completes and its responses come back.
+	for _, resp := range app.Responses {
+		if resp.To == 1 {
+			assert.NoError(t, rn.Step(resp), "stale %s", DescribeMessage(resp, nil))
+		}
+	}
+	assert.Equal(t, uint64(3), rn.raft.raftLog.lastIndex())
+	assert.Equal(t, StateFollower, rn.raft.state)
+}

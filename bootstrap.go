@@ -32,6 +32,10 @@ func (rn *RawNode) Bootstrap(peers []Peer) error {
 	if lastIndex != 0 {
 		return errors.New("raft: can't bootstrap a nonempty Storage")
 	}
+	if rn.raft.raftLog.lastIndex() != 0 {
+		// The entries of an earlier Bootstrap are not persisted yet.
+		return errors.New("raft: can't bootstrap twice: the node already has a log")
+	}
 	// Nothing is persisted yet: report the whole HardState in the next Ready.
 	rn.prevHardSt = pb.HardState{}
 

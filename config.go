@@ -41,7 +41,11 @@ const (
 	// a quorum, so it stays linearizable whatever the clocks do (thesis §6.4).
 	ReadOnlySafe ReadOnlyOption = iota
 	// ReadOnlyLeaseBased answers from the leader's lease without a round trip.
-	// It relies on bounded clock drift and requires CheckQuorum.
+	// It requires CheckQuorum and relies on clocks whose drift stays within
+	// Config.LeaseDriftTicks. Every node then promises, whenever it hears
+	// from a leader, not to vote (itself included) for ElectionTick ticks,
+	// which is why Campaign may return ErrCampaignRefused and ForgetLeader
+	// is ignored.
 	ReadOnlyLeaseBased
 )
 
@@ -140,6 +144,17 @@ type Config struct {
 	// ReadOnlyLeaseBased requires CheckQuorum.
 	ReadOnlyOption ReadOnlyOption
 
+	// LeaseDriftTicks is, under ReadOnlyLeaseBased, the clock drift the
+	// lease tolerates: the most ticks by which any node's clock may run
+	// ahead of the leader's while it counts ElectionTick ticks. The lease
+	// of a heartbeat round lasts ElectionTick - 2 - LeaseDriftTicks leader
+	// ticks from the round's send (two ticks cover the phase between two
+	// clocks), so it must be below ElectionTick - 2. Zero assumes that every
+	// node's clock ticks at the same rate; if a node's ticks may come up to
+	// 10% faster than another's, set it to at least ElectionTick/10 rounded
+	// up. It is a Pontoon addition and has no effect under ReadOnlySafe.
+	LeaseDriftTicks int
+
 	// Logger receives the node's log lines. Nil uses the package logger (see
 	// SetLogger).
 	Logger Logger
@@ -189,6 +204,9 @@ func invalidConfig(format string, args ...interface{}) error {
 // validate checks c and fills in the defaults (limits of zero meaning "no
 // limit", the logger). Every error wraps ErrInvalidConfig.
 func (c *Config) validate() error {
+	if c == nil {
+		return invalidConfig("Config must not be nil")
+	}
 	if c.ID == None {
 		return invalidConfig("ID must not be zero (None)")
 	}
@@ -225,6 +243,13 @@ func (c *Config) validate() error {
 	}
 	if c.ReadOnlyOption == ReadOnlyLeaseBased && !c.CheckQuorum {
 		return invalidConfig("CheckQuorum must be enabled when ReadOnlyOption is ReadOnlyLeaseBased")
+	}
+	if c.LeaseDriftTicks < 0 {
+		return invalidConfig("LeaseDriftTicks must not be negative, got %d", c.LeaseDriftTicks)
+	}
+	if c.ReadOnlyOption == ReadOnlyLeaseBased && c.ElectionTick-2-c.LeaseDriftTicks < 1 {
+		return invalidConfig("a lease of ElectionTick (%d) - 2 - LeaseDriftTicks (%d) ticks would be empty",
+			c.ElectionTick, c.LeaseDriftTicks)
 	}
 	if c.Logger == nil {
 		c.Logger = getLogger()

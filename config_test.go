@@ -2,6 +2,7 @@ package raft
 
 import (
 	"errors"
+	"fmt"
 	"math"
 	"testing"
 
@@ -109,4 +110,79 @@ func TestNewRawNodeStorageErrors(t *testing.T) {
 	s := ctStorage([]uint64{1}, pb.HardState{Term: 1, Commit: 9}, 1)
 	_, err = NewRawNode(ctConfig(1, s))
 	assert.Error(t, err)
+}
+
+// TestConfigAppliedBelowSnapshot: an application whose state machine is at
+// index 3 while Storage's snapshot is at 8 would silently skip entries 4..8
+// if Applied were raised to the snapshot. NewRawNode refuses it instead
+// (etcd/raft panics). Applied 0 means "not given": the node starts at the
+// snapshot, which the application restores.
+func TestConfigAppliedBelowSnapshot(t *testing.T) {
+	newStorage := func() *MemoryStorage {
+		s := NewMemoryStorage()
+		require.NoError(t, s.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
+			Index: 8, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}},
+		}}))
+		require.NoError(t, s.Append(ctEnts(9, 1, 1)))
+		require.NoError(t, s.SetHardState(pb.HardState{Term: 1, Commit: 10}))
+		return s
+	}
+	for _, tt := range []struct {
+		applied     uint64
+		wantErr     bool
+		wantApplied uint64
+	}{
+		{applied: 3, wantErr: true},
+		{applied: 7, wantErr: true},
+		{applied: 0, wantApplied: 8},
+		{applied: 8, wantApplied: 8},
+		{applied: 9, wantApplied: 9},
+	} {
+		t.Run(fmt.Sprint("Applied ", tt.applied), func(t *testing.T) {
+			cfg := ctConfig(1, newStorage())
+			cfg.Applied = tt.applied
+			rn, err := NewRawNode(cfg)
+			if tt.wantErr {
+				assert.ErrorIs(t, err, ErrInvalidConfig)
+				assert.ErrorContains(t, err, "below the snapshot index")
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.wantApplied, rn.raft.raftLog.applied)
+		})
+	}
+}
+
+// TestNewRawNodeNilConfig: a nil Config is an invalid config, not a crash.
+func TestNewRawNodeNilConfig(t *testing.T) {
+	var rn *RawNode
+	var err error
+	require.NotPanics(t, func() { rn, err = NewRawNode(nil) })
+	assert.Nil(t, rn)
+	assert.ErrorIs(t, err, ErrInvalidConfig)
+}
+
+// TestLeaseDriftTicks: the lease lasts ElectionTick - 2 - LeaseDriftTicks
+// ticks, which must leave at least one tick.
+func TestLeaseDriftTicksValidation(t *testing.T) {
+	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 1}, 1)
+	for _, tt := range []struct {
+		drift int
+		lease bool
+		ok    bool
+	}{
+		{0, true, true}, {7, true, true}, {8, true, false}, {-1, true, false}, {8, false, true},
+	} {
+		cfg := ctConfig(1, s)
+		cfg.LeaseDriftTicks = tt.drift
+		if tt.lease {
+			cfg.CheckQuorum, cfg.ReadOnlyOption = true, ReadOnlyLeaseBased
+		}
+		_, err := NewRawNode(cfg)
+		if tt.ok {
+			assert.NoError(t, err, "drift %d lease %t", tt.drift, tt.lease)
+		} else {
+			assert.ErrorIs(t, err, ErrInvalidConfig, "drift %d lease %t", tt.drift, tt.lease)
+		}
+	}
 }

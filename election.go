@@ -9,6 +9,19 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
+// tickLeaseClocks advances the clocks the lease argument compares (see
+// leaseValid): the promise not to vote of a node that heard from a leader,
+// and a leader's count of its own ticks. Tick and TickQuiesced both call
+// it, so a quiesced cluster's promises and leases run out together.
+func (r *raft) tickLeaseClocks() {
+	if r.votesWithheldTicks > 0 {
+		r.votesWithheldTicks--
+	}
+	if r.state == StateLeader {
+		r.leaderTicks++
+	}
+}
+
 // tickElection is the tick of followers and (pre-)candidates: campaign once
 // the randomized election timeout passes without news from a leader.
 func (r *raft) tickElection() {
@@ -26,7 +39,6 @@ func (r *raft) tickElection() {
 func (r *raft) tickHeartbeat() {
 	r.heartbeatElapsed++
 	r.electionElapsed++
-	r.leaderTicks++
 
 	if r.electionElapsed >= r.electionTimeoutTicks {
 		r.electionElapsed = 0
@@ -53,24 +65,47 @@ func (r *raft) tickHeartbeat() {
 	}
 }
 
-// hup starts an election of kind t if this node may campaign.
-func (r *raft) hup(t CampaignType) {
+// hup starts an election of kind t if this node may campaign. Like
+// etcd/raft it does nothing (and logs why) when the node leads already, is
+// not a voter, is installing a snapshot or has committed configuration
+// changes to apply. It returns an error wrapping ErrCampaignRefused only
+// where Pontoon refuses what etcd/raft would do: under ReadOnlyLeaseBased,
+// while the node keeps its promise not to vote.
+func (r *raft) hup(t CampaignType) error {
 	if r.state == StateLeader {
 		r.logger.Debugf("%x ignoring MsgHup because already leader", r.id)
-		return
+		return nil
 	}
 	if !r.promotable() {
 		r.logger.Warningf("%x is unpromotable and can not campaign", r.id)
-		return
+		return nil
 	}
 	if r.hasUnappliedConfChanges() {
 		// The configuration this node would campaign in may be about to
 		// change; wait until it is applied.
 		r.logger.Warningf("%x cannot campaign at term %d since there are still pending configuration changes to apply", r.id, r.Term)
-		return
+		return nil
+	}
+	if t != campaignTransfer && r.votesWithheldTicks > 0 && !r.isSoleVoter() {
+		// Its own vote is a vote too: a leader's lease may count on this
+		// node not helping anyone, itself included, win an election yet.
+		// (A transfer is safe: the leader gave up its lease to start it.)
+		r.logger.Infof("%x [term %d] not campaigning: it promised a leader's lease not to vote for %d more ticks",
+			r.id, r.Term, r.votesWithheldTicks)
+		return fmt.Errorf("%w: under ReadOnlyLeaseBased this node heard from a leader (or restarted) within the "+
+			"last %d ticks and keeps its promise not to vote for %d more; TransferLeader moves leadership at once",
+			ErrCampaignRefused, r.electionTimeoutTicks, r.votesWithheldTicks)
 	}
 	r.logger.Infof("%x is starting a new election at term %d", r.id, r.Term)
 	r.campaign(t)
+	return nil
+}
+
+// isSoleVoter reports whether this node is the only voter of a
+// configuration that is not joint: then no other node can be elected.
+func (r *raft) isSoleVoter() bool {
+	_, selfVotes := r.trk.Voters[0][r.id]
+	return selfVotes && r.trk.IsSingleton()
 }
 
 // errBreak stops a log scan early.
@@ -190,7 +225,7 @@ func stepCandidate(r *raft, m pb.Message) error {
 	switch m.Type {
 	case pb.MsgProp:
 		r.logger.Infof("%x no leader at term %d; dropping proposal", r.id, r.Term)
-		return ErrProposalDropped
+		return fmt.Errorf("%w: no leader at term %d (this node is a %s)", ErrProposalDropped, r.Term, r.state)
 	case pb.MsgApp:
 		r.becomeFollower(m.Term, m.From) // always m.Term == r.Term
 		r.handleAppendEntries(m)

@@ -94,14 +94,14 @@ func TestHigherTermMessages(t *testing.T) {
 				before := r.Term
 				higher := r.Term + 1
 				// The log position is up to date so that votes could be
-				// granted; an empty snapshot is accepted and ignored.
+				// granted; a snapshot of committed entries is ignored.
 				m := pb.Message{Type: tt.typ, From: 2, To: 1, Term: higher, Reject: tt.reject,
 					Index: 100, LogTerm: higher}
 				switch tt.typ {
 				case pb.MsgApp:
 					m.Index, m.LogTerm = 1, 1
 				case pb.MsgSnap:
-					m.Index, m.LogTerm, m.Snapshot = 0, 0, &pb.Snapshot{}
+					m.Index, m.LogTerm, m.Snapshot = 0, 0, ctStaleSnapshot()
 				}
 				require.NoError(t, r.Step(m))
 

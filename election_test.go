@@ -284,7 +284,7 @@ func TestCandidateFollowsLeaderOfSameTerm(t *testing.T) {
 				case pb.MsgApp:
 					m.Index, m.LogTerm, m.Entries, m.Commit = 2, 2, ctEnts(3, term), 3
 				case pb.MsgSnap:
-					m.Snapshot = &pb.Snapshot{}
+					m.Snapshot = ctStaleSnapshot()
 				}
 				require.NoError(t, r.Step(m))
 				assert.Equal(t, StateFollower, r.state)

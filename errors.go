@@ -29,3 +29,13 @@ var ErrStopped = errors.New("raft: stopped")
 // ErrInvalidConfig is wrapped by every error that Config validation returns,
 // so callers can test for it with errors.Is.
 var ErrInvalidConfig = errors.New("raft: invalid config")
+
+// ErrCampaignRefused is returned by Campaign when this node may not start
+// an election now although it is a voter that could: with
+// ReadOnlyLeaseBased it acknowledged a leader's heartbeat (or restarted)
+// within the last ElectionTick ticks and promised not to vote, itself
+// included, until then (see Config.ReadOnlyOption). It is a Pontoon
+// addition; etcd/raft would campaign and could elect a leader while the old
+// one still serves reads from its lease. Use TransferLeader to move
+// leadership at once.
+var ErrCampaignRefused = errors.New("raft: campaign refused")

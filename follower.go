@@ -1,6 +1,8 @@
 package raft
 
 import (
+	"fmt"
+
 	"github.com/pontoon-raft/raft/confchange"
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
@@ -11,11 +13,11 @@ func stepFollower(r *raft, m pb.Message) error {
 	case pb.MsgProp:
 		if r.lead == None {
 			r.logger.Infof("%x no leader at term %d; dropping proposal", r.id, r.Term)
-			return ErrProposalDropped
+			return fmt.Errorf("%w: no leader at term %d", ErrProposalDropped, r.Term)
 		}
 		if r.disableProposalForwarding {
 			r.logger.Infof("%x not forwarding to leader %x at term %d; dropping proposal", r.id, r.lead, r.Term)
-			return ErrProposalDropped
+			return fmt.Errorf("%w: this node follows %x and proposal forwarding is disabled", ErrProposalDropped, r.lead)
 		}
 		r.forwardToLeader(m)
 	case pb.MsgApp:
@@ -49,9 +51,10 @@ func stepFollower(r *raft, m pb.Message) error {
 		}
 	case pb.MsgTimeoutNow:
 		r.logger.Infof("%x [term %d] received MsgTimeoutNow from %x and starts an election to get leadership", r.id, r.Term, m.From)
-		// §3.10: the leader handed over; campaign at once, without PreVote
-		// and past the voters' lease check.
-		r.hup(campaignTransfer)
+		// §3.10: the leader handed over (Step checked that it is the leader
+		// we follow); campaign at once, without PreVote and past the
+		// voters' lease check.
+		return r.hup(campaignTransfer)
 	case pb.MsgReadIndex:
 		if r.lead == None {
 			r.logger.Infof("%x no leader at term %d; dropping index reading msg", r.id, r.Term)
@@ -68,8 +71,18 @@ func stepFollower(r *raft, m pb.Message) error {
 	return nil
 }
 
+// renewLeasePromise records, under ReadOnlyLeaseBased, that this node heard
+// from its leader and so promises not to vote for an election timeout (see
+// votesWithheldTicks). Every message of the leader renews it.
+func (r *raft) renewLeasePromise() {
+	if r.readOnly.option == ReadOnlyLeaseBased {
+		r.votesWithheldTicks = r.electionTimeoutTicks
+	}
+}
+
 // handleAppendEntries is the follower side of AppendEntries (Figure 2).
 func (r *raft) handleAppendEntries(m pb.Message) {
+	r.renewLeasePromise()
 	if m.Index < r.raftLog.committed {
 		// Everything up to our commit index already matches the leader's
 		// log (Log Matching); tell the leader where we are.
@@ -102,12 +115,14 @@ func (r *raft) handleAppendEntries(m pb.Message) {
 // handleHeartbeat advances the commit index (the leader never sends more
 // than our match) and echoes the read token.
 func (r *raft) handleHeartbeat(m pb.Message) {
+	r.renewLeasePromise()
 	r.raftLog.commitTo(m.Commit)
 	r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: m.Context})
 }
 
 // handleSnapshot is the follower side of InstallSnapshot (§7).
 func (r *raft) handleSnapshot(m pb.Message) {
+	r.renewLeasePromise()
 	var s pb.Snapshot
 	if m.Snapshot != nil {
 		s = *m.Snapshot

@@ -1,6 +1,8 @@
 package raft
 
 import (
+	"errors"
+	"reflect"
 	"testing"
 
 	pb "github.com/pontoon-raft/raft/raftpb"
@@ -43,40 +45,66 @@ func fsDrain(rn *RawNode, s *MemoryStorage) {
 	}
 }
 
+// fsEntries decodes the fuzzer's entry bytes: each pair (d, t) is an entry
+// at index index+1+i+int8(d) of term t, so zero offsets give consecutive
+// entries and others give gaps, duplicates and backwards indexes.
+func fsEntries(index uint64, b []byte) []pb.Entry {
+	var ents []pb.Entry
+	for i := 0; i+1 < len(b) && i < 32; i += 2 {
+		ents = append(ents, pb.Entry{
+			Index: index + 1 + uint64(i/2) + uint64(int64(int8(b[i]))),
+			Term:  uint64(b[i+1]),
+			Data:  []byte{byte(i)},
+		})
+	}
+	return ents
+}
+
+// fsCheckLog fails unless the node's log and cursors are consistent.
+func fsCheckLog(t *testing.T, rn *RawNode) {
+	l := rn.raft.raftLog
+	if !(l.applied <= l.committed && l.committed <= l.lastIndex()) {
+		t.Fatalf("cursors out of order: applied %d, committed %d, last index %d", l.applied, l.committed, l.lastIndex())
+	}
+	ents := l.allEntries()
+	for i := 1; i < len(ents); i++ {
+		if ents[i].Index != ents[i-1].Index+1 || ents[i].Term < ents[i-1].Term {
+			t.Fatalf("log broken at %d: %d/%d after %d/%d", i, ents[i].Term, ents[i].Index, ents[i-1].Term, ents[i-1].Index)
+		}
+	}
+}
+
 // FuzzStep feeds one arbitrary peer message to a follower, candidate or
-// leader and runs its Ready loop. Whatever a peer sends, the node must
-// answer with an error or a state change, never a panic: a panic is how a
-// node reports corrupted local state, and a message from the network is
-// not local state.
+// leader and runs its Ready loop: entries with arbitrary indexes and terms,
+// forged responses, commits far beyond the log, snapshots of any position.
+// Whatever a peer sends, the node must answer with an error or a state
+// change, never a panic (a panic is how a node reports corrupted local
+// state, and a message from the network is not local state); a message
+// refused as malformed changes nothing; and the log stays consistent.
 func FuzzStep(f *testing.F) {
-	f.Add(uint8(0), int32(pb.MsgApp), uint8(2), uint64(4), uint64(3), uint64(5), uint64(5), false, uint8(2), uint64(4), uint64(0))
-	f.Add(uint8(2), int32(pb.MsgAppResp), uint8(2), uint64(4), uint64(0), uint64(7), uint64(0), true, uint8(0), uint64(0), uint64(3))
-	f.Add(uint8(1), int32(pb.MsgVoteResp), uint8(3), uint64(4), uint64(0), uint64(0), uint64(0), false, uint8(0), uint64(0), uint64(0))
-	f.Add(uint8(0), int32(pb.MsgSnap), uint8(2), uint64(4), uint64(4), uint64(9), uint64(0), false, uint8(0), uint64(0), uint64(0))
-	f.Add(uint8(0), int32(pb.MsgHeartbeat), uint8(2), uint64(5), uint64(0), uint64(0), uint64(100), false, uint8(0), uint64(0), uint64(0))
-	f.Add(uint8(2), int32(pb.MsgReadIndex), uint8(3), uint64(0), uint64(0), uint64(0), uint64(0), false, uint8(0), uint64(0), uint64(0))
-	f.Add(uint8(2), int32(pb.MsgHeartbeatResp), uint8(2), uint64(4), uint64(0), uint64(0), uint64(0), false, uint8(0), uint64(0), uint64(0))
-	f.Add(uint8(0), int32(pb.MsgTimeoutNow), uint8(2), uint64(4), uint64(0), uint64(0), uint64(0), false, uint8(0), uint64(0), uint64(0))
+	f.Add(uint8(0), int32(pb.MsgApp), uint8(2), uint64(4), uint64(3), uint64(5), uint64(5), false, []byte{0, 4, 0, 4}, uint64(0), uint64(0), uint64(0))
+	f.Add(uint8(0), int32(pb.MsgApp), uint8(2), uint64(4), uint64(3), uint64(5), uint64(5), false, []byte{0, 4, 1, 4}, uint64(0), uint64(0), uint64(0))
+	f.Add(uint8(0), int32(pb.MsgApp), uint8(2), uint64(4), uint64(3), uint64(5), uint64(5), false, []byte{0, 9}, uint64(0), uint64(0), uint64(0))
+	f.Add(uint8(2), int32(pb.MsgAppResp), uint8(2), uint64(4), uint64(0), uint64(7), uint64(0), true, []byte(nil), uint64(3), uint64(0), uint64(0))
+	f.Add(uint8(2), int32(pb.MsgAppResp), uint8(3), uint64(4), uint64(0), uint64(105), uint64(0), false, []byte(nil), uint64(0), uint64(0), uint64(0))
+	f.Add(uint8(1), int32(pb.MsgVoteResp), uint8(3), uint64(4), uint64(0), uint64(0), uint64(0), false, []byte(nil), uint64(0), uint64(0), uint64(0))
+	f.Add(uint8(0), int32(pb.MsgSnap), uint8(2), uint64(4), uint64(0), uint64(0), uint64(0), false, []byte(nil), uint64(0), uint64(9), uint64(4))
+	f.Add(uint8(0), int32(pb.MsgHeartbeat), uint8(2), uint64(5), uint64(0), uint64(0), uint64(100), false, []byte(nil), uint64(0), uint64(0), uint64(0))
+	f.Add(uint8(2), int32(pb.MsgReadIndex), uint8(3), uint64(0), uint64(0), uint64(0), uint64(0), false, []byte(nil), uint64(0), uint64(0), uint64(0))
+	f.Add(uint8(2), int32(pb.MsgHeartbeatResp), uint8(2), uint64(4), uint64(0), uint64(0), uint64(0), false, []byte(nil), uint64(0), uint64(0), uint64(0))
+	f.Add(uint8(0), int32(pb.MsgTimeoutNow), uint8(3), uint64(4), uint64(0), uint64(0), uint64(0), false, []byte(nil), uint64(0), uint64(0), uint64(0))
+	f.Add(uint8(0), int32(999), uint8(2), uint64(4), uint64(0), uint64(0), uint64(0), false, []byte(nil), uint64(0), uint64(0), uint64(0))
 	f.Fuzz(func(t *testing.T, role uint8, typ int32, from uint8, term, logTerm, index, commit uint64,
-		reject bool, nents uint8, entTerm, rejectHint uint64) {
+		reject bool, ents []byte, rejectHint, snapIndex, snapTerm uint64) {
 		rn, s := fsNode(t, role)
 		m := pb.Message{
 			Type: pb.MessageType(typ), From: uint64(from % 5), To: 1, Term: term, LogTerm: logTerm,
 			Index: index, Commit: commit, Reject: reject, RejectHint: rejectHint,
-		}
-		for i := uint64(0); i < uint64(nents%8); i++ {
-			m.Entries = append(m.Entries, pb.Entry{Term: entTerm, Index: index + 1 + i, Data: []byte{byte(i)}})
-		}
-		if m.Type == pb.MsgHeartbeat && commit > rn.raft.raftLog.lastIndex() {
-			// A leader only sends min(match, commit) in a heartbeat; a
-			// larger value means this node lost entries it acknowledged,
-			// which is corrupted local state, and the node panics on
-			// purpose (as etcd/raft does). Keep that case out.
-			m.Commit = rn.raft.raftLog.lastIndex()
+			Entries: fsEntries(index, ents),
 		}
 		if m.Type == pb.MsgSnap {
 			m.Snapshot = &pb.Snapshot{Metadata: pb.SnapshotMetadata{
-				Index: index, Term: logTerm, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}},
+				Index: snapIndex, Term: snapTerm, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}},
 			}}
 		}
 		defer func() {
@@ -84,9 +112,16 @@ func FuzzStep(f *testing.F) {
 				t.Fatalf("Step(%s) from a peer panicked: %v", DescribeMessage(m, nil), p)
 			}
 		}()
-		_ = rn.Step(m)
+		before := mfSnapshot(rn)
+		if err := rn.Step(m); errors.Is(err, ErrMalformedMessage) {
+			if after := mfSnapshot(rn); !reflect.DeepEqual(before, after) {
+				t.Fatalf("Step(%s) refused the message as malformed but changed the node", DescribeMessage(m, nil))
+			}
+		}
 		fsDrain(rn, s)
+		fsCheckLog(t, rn)
 		rn.Tick()
 		fsDrain(rn, s)
+		fsCheckLog(t, rn)
 	})
 }

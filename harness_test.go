@@ -74,6 +74,12 @@ func ctEnts(first uint64, terms ...uint64) []pb.Entry {
 	return ents
 }
 
+// ctStaleSnapshot returns a snapshot at index 1 of term 1 with voters
+// 1, 2 and 3: well formed, and ignored by a node that committed index 1.
+func ctStaleSnapshot() *pb.Snapshot {
+	return &pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 1, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}}}}
+}
+
 // ctTerms returns n copies of term, for building long logs.
 func ctTerms(term uint64, n int) []uint64 {
 	ts := make([]uint64, n)

@@ -168,7 +168,12 @@ func TestConfChangeOnePendingAtATime(t *testing.T) {
 		c := mtNewCluster(t, 5, mtVoters(1, 2, 3))
 		c.elect(1)
 		requireRefused(t, c, pb.ConfChangeV2{})
-		requireRefused(t, c, nil) // the auto-leave form: nil data
+		// The auto-leave form, EntryConfChangeV2 without data, proposed
+		// directly (ProposeConfChange refuses a nil conf change).
+		before := mtLast(c, 1).Index
+		require.NoError(t, c.node(1).rn.Step(pb.Message{Type: pb.MsgProp, From: 1,
+			Entries: []pb.Entry{{Type: pb.EntryConfChangeV2}}}))
+		assert.Equal(t, pb.Entry{Type: pb.EntryNormal, Term: c.node(1).raft().Term, Index: before + 1}, mtLast(c, 1))
 		c.stabilize()
 
 		mtProposeCC(t, c, 1, mtV2(t, pb.ConfChangeTransitionJointExplicit, "v4"))
@@ -198,20 +203,23 @@ func TestConfChangeOnePendingAtATime(t *testing.T) {
 	})
 }
 
-// TestConfChangeMalformedNeverAppended: a conf change entry whose data does
-// not decode is replaced by an empty EntryNormal even when
-// DisableConfChangeValidation is set. Appending it would commit an entry
-// that no node can apply. (etcd/raft panics on such a proposal.)
+// TestConfChangeMalformedNeverAppended: a proposal holding a conf change
+// entry whose data does not decode is refused whole with
+// ErrMalformedMessage, even when DisableConfChangeValidation is set:
+// appending it would commit an entry that no node can apply, and replacing
+// it by a no-op would hide the mistake. (etcd/raft panics on such a
+// proposal.)
 func TestConfChangeMalformedNeverAppended(t *testing.T) {
 	for _, disable := range []bool{false, true} {
 		c := mtNewCluster(t, 3, mtVoters(1, 2, 3), func(cfg *Config) { cfg.DisableConfChangeValidation = disable })
 		c.elect(1)
 		last := mtLast(c, 1).Index
 		for _, typ := range []pb.EntryType{pb.EntryConfChange, pb.EntryConfChangeV2} {
-			require.NoError(t, c.node(1).rn.Step(pb.Message{Type: pb.MsgProp, From: 1,
-				Entries: []pb.Entry{{Type: typ, Data: []byte{0xff, 0xff}}}}))
+			err := c.node(1).rn.Step(pb.Message{Type: pb.MsgProp, From: 1,
+				Entries: []pb.Entry{{Data: []byte("fine")}, {Type: typ, Data: []byte{0xff, 0xff}}}})
+			assert.ErrorIs(t, err, ErrMalformedMessage)
 		}
-		assert.Equal(t, ctEnts(last+1, 1, 1), c.logOf(1)[last:], "validation disabled: %t", disable)
+		assert.Equal(t, last, mtLast(c, 1).Index, "nothing appended; validation disabled: %t", disable)
 		c.stabilize()
 		// The slot is free for the next change.
 		assert.Equal(t, pb.EntryConfChange,

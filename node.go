@@ -238,6 +238,9 @@ func (n *node) Propose(ctx context.Context, data []byte) error {
 }
 
 func (n *node) ProposeConfChange(ctx context.Context, cc pb.ConfChangeI) error {
+	if err := checkConfChangeArg(cc); err != nil {
+		return err
+	}
 	m, err := confChangeToMsg(cc)
 	if err != nil {
 		return err

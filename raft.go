@@ -83,11 +83,16 @@ type raft struct {
 	// may be elected without waiting for anyone's lease, so this leader's
 	// lease means nothing for the rest of its term.
 	leaseVoid bool
-	// votesWithheldTicks is how many more ticks a freshly started node
-	// with ReadOnlyLeaseBased refuses votes, as if it had just heard from a
-	// leader: it may have acknowledged a heartbeat that some leader's lease
-	// now counts on before it restarted and forgot that leader.
+	// votesWithheldTicks is, under ReadOnlyLeaseBased, how many more ticks
+	// this node refuses to vote, itself included: it heard from a leader
+	// (and may have acknowledged a heartbeat round that leader's lease
+	// counts on) or restarted (and may have done so before the crash). The
+	// lease argument rests on this promise (see leaseValid).
 	votesWithheldTicks int
+	// leaseDriftTicks mirrors Config.LeaseDriftTicks.
+	leaseDriftTicks int
+	// asyncStorageWrites mirrors Config.AsyncStorageWrites.
+	asyncStorageWrites bool
 
 	checkQuorum bool
 	preVote     bool
@@ -140,10 +145,12 @@ func newRaft(c *Config) (*raft, error) {
 		disableConfChangeValidation: c.DisableConfChangeValidation,
 		stepDownOnRemoval:           c.StepDownOnRemoval,
 		rand:                        c.Rand,
+		leaseDriftTicks:             c.LeaseDriftTicks,
+		asyncStorageWrites:          c.AsyncStorageWrites,
 	}
-	if c.ReadOnlyOption == ReadOnlyLeaseBased && c.CheckQuorum && hs.Term > 0 {
-		// A restart: see votesWithheldTicks. (A node that never reached a
-		// term acknowledged nothing.)
+	if c.ReadOnlyOption == ReadOnlyLeaseBased && hs.Term > 0 {
+		// A restart: see votesWithheldTicks. A node whose term was never
+		// durable acknowledged nothing (see echoAfterDurableTerm).
 		r.votesWithheldTicks = c.ElectionTick
 	}
 	cfg, progress, err := confchange.Restore(confchange.Changer{
@@ -167,9 +174,14 @@ func newRaft(c *Config) (*raft, error) {
 			return nil, invalidConfig("Applied (%d) is beyond the committed index (%d) in Storage",
 				c.Applied, r.raftLog.committed)
 		}
-		if c.Applied >= r.raftLog.applied {
-			r.raftLog.appliedTo(c.Applied, 0)
+		if snapIndex := r.raftLog.applied; c.Applied < snapIndex {
+			// Raising it to the snapshot would make the state machine skip
+			// the entries in between.
+			return nil, invalidConfig("Applied (%d) is below the snapshot index (%d) in Storage: restore "+
+				"the state machine from the snapshot first (or pass Applied 0 to start from the snapshot)",
+				c.Applied, snapIndex)
 		}
+		r.raftLog.appliedTo(c.Applied, 0)
 	}
 	r.becomeFollower(r.Term, None)
 
@@ -200,43 +212,51 @@ func (r *raft) loadState(state pb.HardState) error {
 }
 
 // send queues m for delivery, stamping its sender and term as the wire
-// protocol requires (spec §2.1).
+// protocol requires (spec §2.1; see msgFacts).
 func (r *raft) send(m pb.Message) {
 	if m.From == None {
 		m.From = r.id
 	}
-	switch m.Type {
-	case pb.MsgVote, pb.MsgVoteResp, pb.MsgPreVote, pb.MsgPreVoteResp:
-		// Vote-family messages carry the term being campaigned for (or the
-		// term of the rejection), chosen by the caller.
+	f := factsOf(m.Type)
+	switch f.term {
+	case termChosen:
 		if m.Term == 0 {
 			panic(fmt.Sprintf("raft: %x tried to send %s without a term", r.id, m.Type))
 		}
-	default:
+	case termOfSender, termNone:
 		if m.Term != 0 {
 			panic(fmt.Sprintf("raft: %x tried to send %s with explicit term %d; only vote messages choose their term",
 				r.id, m.Type, m.Term))
 		}
-		// Proposals and read requests are forwarded without a term: the
-		// receiver treats them as local input.
-		if m.Type != pb.MsgProp && m.Type != pb.MsgReadIndex {
+		if f.term == termOfSender {
 			m.Term = r.Term
 		}
-	}
-	switch m.Type {
-	case pb.MsgAppResp, pb.MsgVoteResp, pb.MsgPreVoteResp:
-		// These attest to durable state: held back until the storage write
-		// handed out in the same Ready is done.
-		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
 	default:
-		if m.To == r.id {
-			panic(fmt.Sprintf("raft: %x tried to send %s to itself", r.id, m.Type))
-		}
-		if r.msgs == nil && r.msgsCapHint > 0 {
-			r.msgs = make([]pb.Message, 0, r.msgsCapHint)
-		}
-		r.msgs = append(r.msgs, m)
+		panic(fmt.Sprintf("raft: %x tried to send %s, which never leaves a node", r.id, m.Type))
 	}
+	if f.heldUntilDurable || (m.Type == pb.MsgHeartbeatResp && r.echoAfterDurableTerm()) {
+		// Held back until the storage writes handed out so far are done.
+		r.msgsAfterAppend = append(r.msgsAfterAppend, m)
+		return
+	}
+	if m.To == r.id {
+		panic(fmt.Sprintf("raft: %x tried to send %s to itself", r.id, m.Type))
+	}
+	if r.msgs == nil && r.msgsCapHint > 0 {
+		r.msgs = make([]pb.Message, 0, r.msgsCapHint)
+	}
+	r.msgs = append(r.msgs, m)
+}
+
+// echoAfterDurableTerm reports whether heartbeat echoes must wait for the
+// node's writes: under ReadOnlyLeaseBased an echo promises the leader's
+// lease that this node will not vote for an election timeout, a promise it
+// keeps after a restart only if its term survives (see votesWithheldTicks).
+// With synchronous storage writes the whole Ready is durable before its
+// messages are sent anyway; with AsyncStorageWrites the echo waits behind
+// the write of the HardState.
+func (r *raft) echoAfterDurableTerm() bool {
+	return r.asyncStorageWrites && r.readOnly.option == ReadOnlyLeaseBased
 }
 
 // reset prepares the node for a new role in term.
@@ -399,49 +419,74 @@ func (r *raft) promotable() bool {
 	return pr != nil && !pr.IsLearner && !r.raftLog.hasNextOrInProgressSnapshot()
 }
 
-// messageCarriesTerm reports whether every message of type t sent by a
-// node carries a non-zero term.
-func messageCarriesTerm(t pb.MessageType) bool {
-	switch t {
-	case pb.MsgApp, pb.MsgAppResp, pb.MsgVote, pb.MsgVoteResp, pb.MsgPreVote, pb.MsgPreVoteResp,
-		pb.MsgSnap, pb.MsgHeartbeat, pb.MsgHeartbeatResp, pb.MsgTimeoutNow, pb.MsgReadIndexResp:
-		return true
-	}
-	return false
+// isSelfAckType reports whether a node steps messages of type t from itself:
+// the acknowledgements of its own log writes and votes, stepped back once
+// durable.
+func isSelfAckType(t pb.MessageType) bool {
+	return t == pb.MsgAppResp || t == pb.MsgVoteResp || t == pb.MsgPreVoteResp
 }
 
-// isValidSelfAck reports whether m, claiming to come from this node, is one
-// of the messages a node sends itself: the acknowledgement of its own log
-// write or its own vote, stepped back once durable.
+// isValidSelfAck reports whether m, an acknowledgement this node sent
+// itself in the current term, is one it could have sent: it never rejects,
+// and never covers entries the log does not have.
 func (r *raft) isValidSelfAck(m pb.Message) bool {
-	switch m.Type {
-	case pb.MsgAppResp:
+	if m.Type == pb.MsgAppResp {
 		return !m.Reject && m.Index <= r.raftLog.lastIndex()
-	case pb.MsgVoteResp, pb.MsgPreVoteResp:
-		return !m.Reject
 	}
-	return false
+	return !m.Reject
 }
 
 // Step is the single entry point for every message, local or remote. It
-// applies the role-independent term rules of spec §2.1, then dispatches.
+// refuses what no correct node sends (ErrMalformedMessage) before anything
+// changes, applies the role-independent term rules of spec §2.1, then
+// dispatches.
 func (r *raft) Step(m pb.Message) error {
-	if m.From == r.id && messageCarriesTerm(m.Type) && !r.isValidSelfAck(m) {
-		// Only acknowledgements of our own writes come from ourselves, and
-		// they never reject or cover entries we do not have.
-		r.logger.Warningf("%x ignoring %s claiming to come from itself", r.id, DescribeMessage(m, nil))
-		return fmt.Errorf("%w: %s from the node itself", ErrMalformedMessage, m.Type)
+	if err := checkWellFormed(m); err != nil {
+		r.logger.Warningf("%x refusing a message: %v", r.id, err)
+		return err
+	}
+	if m.From == r.id && messageCarriesTerm(m.Type) {
+		if !isSelfAckType(m.Type) {
+			r.logger.Warningf("%x ignoring %s claiming to come from itself", r.id, DescribeMessage(m, nil))
+			return malformed(m, "claims to come from the node itself")
+		}
+		if m.Term < r.Term {
+			// Our own acknowledgement from an earlier term, such as the
+			// append thread's for entries a later leader has replaced:
+			// stale, like any message of an earlier term.
+			r.logger.Debugf("%x ignoring its own %s of term %d at term %d", r.id, m.Type, m.Term, r.Term)
+			return nil
+		}
+		if !r.isValidSelfAck(m) {
+			r.logger.Warningf("%x ignoring %s claiming to come from itself", r.id, DescribeMessage(m, nil))
+			return malformed(m, "not an acknowledgement the node could have sent itself")
+		}
+	}
+	if m.Type == pb.MsgHeartbeat && m.Commit > r.raftLog.lastIndex() {
+		// A leader's heartbeat commits at most what this node acknowledged
+		// (see sendHeartbeat), whatever its term.
+		r.logger.Errorf("%x refusing a heartbeat from %x at term %d that commits index %d beyond this node's last "+
+			"index %d: either the message is corrupt or forged, or this node's storage lost entries it had "+
+			"acknowledged (for example, its data was wiped while it kept its ID)",
+			r.id, m.From, m.Term, m.Commit, r.raftLog.lastIndex())
+		return malformed(m, "commit index %d beyond the last index %d", m.Commit, r.raftLog.lastIndex())
+	}
+	if m.Type == pb.MsgTimeoutNow && m.Term >= r.Term {
+		// MsgTimeoutNow makes this node campaign past every lease, so only
+		// the leader it follows in that term may send it (§3.10).
+		if m.Term > r.Term || r.lead == None {
+			r.logger.Infof("%x [term %d] ignoring MsgTimeoutNow from %x at term %d: not following it",
+				r.id, r.Term, m.From, m.Term)
+			return nil
+		}
+		if m.From != r.lead {
+			r.logger.Warningf("%x [term %d] refusing MsgTimeoutNow from %x: its leader is %x", r.id, r.Term, m.From, r.lead)
+			return malformed(m, "only the leader %x of term %d may hand over leadership", r.lead, r.Term)
+		}
 	}
 	switch {
 	case m.Term == 0:
 		// Local message or a term-less forward (MsgProp, MsgReadIndex).
-		// Every other message a peer sends carries the sender's term (at
-		// least 1 once it takes part in the protocol); acting on one
-		// without would let it, say, append entries of no term.
-		if messageCarriesTerm(m.Type) {
-			r.logger.Warningf("%x ignoring %s from %x without a term", r.id, m.Type, m.From)
-			return fmt.Errorf("%w: %s from %x without a term", ErrMalformedMessage, m.Type, m.From)
-		}
 	case m.Term > r.Term:
 		if m.Type == pb.MsgVote || m.Type == pb.MsgPreVote {
 			force := string(m.Context) == string(campaignTransfer)
@@ -515,10 +560,9 @@ func (r *raft) Step(m pb.Message) error {
 	switch m.Type {
 	case pb.MsgHup:
 		if r.preVote {
-			r.hup(campaignPreElection)
-		} else {
-			r.hup(campaignElection)
+			return r.hup(campaignPreElection)
 		}
+		return r.hup(campaignElection)
 	case pb.MsgStorageAppendResp:
 		if m.Index != 0 {
 			r.raftLog.stableTo(m.Index, m.LogTerm)

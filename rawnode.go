@@ -47,18 +47,30 @@ func NewRawNode(config *Config) (*RawNode, error) {
 // Tick advances the node's logical clock by one tick. Elections and
 // heartbeats are measured in ticks.
 func (rn *RawNode) Tick() {
-	if rn.raft.votesWithheldTicks > 0 {
-		rn.raft.votesWithheldTicks--
-	}
+	rn.raft.tickLeaseClocks()
 	rn.raft.tick()
 }
 
-// TickQuiesced advances only the election clock. Deprecated: it exists for
-// etcd/raft compatibility; quiesced groups should call Tick or nothing.
-func (rn *RawNode) TickQuiesced() { rn.raft.electionElapsed++ }
+// TickQuiesced advances the node's clock by one tick without heartbeats,
+// elections or CheckQuorum: a follower's election timeout runs (it campaigns
+// at its next Tick once past it), and under ReadOnlyLeaseBased the
+// followers' promise not to vote and the leader's lease run out exactly as
+// with Tick, so a leader serves no read from a lease that quiesced ticks
+// have outlived. It exists for etcd/raft compatibility and is deprecated
+// there: an application that quiesces a group should wake every member
+// with Tick, not some.
+func (rn *RawNode) TickQuiesced() {
+	rn.raft.tickLeaseClocks()
+	rn.raft.electionElapsed++
+}
 
 // Campaign makes this node start an election now (with PreVote if
-// configured).
+// configured). As with etcd/raft it does nothing, returning nil and logging
+// why, when the node leads already, is not a voter (a learner, removed, or
+// installing a snapshot), or has committed configuration changes still to
+// apply; BasicStatus shows the outcome. Under ReadOnlyLeaseBased it returns
+// an error wrapping ErrCampaignRefused while the node keeps its promise not
+// to vote (see ErrCampaignRefused), where etcd/raft would campaign.
 func (rn *RawNode) Campaign() error {
 	return rn.raft.Step(pb.Message{Type: pb.MsgHup})
 }
@@ -87,6 +99,9 @@ func (rn *RawNode) Propose(data []byte) error {
 // ConfChangeV2). The change takes effect when its entry is applied and the
 // application calls ApplyConfChange.
 func (rn *RawNode) ProposeConfChange(cc pb.ConfChangeI) error {
+	if err := checkConfChangeArg(cc); err != nil {
+		return err
+	}
 	m, err := confChangeToMsg(cc)
 	if err != nil {
 		return err

@@ -198,7 +198,7 @@ func (r *raft) handleReadIndex(m pb.Message) {
 
 // serveReadIndex answers (lease) or registers (safe) a read.
 func (r *raft) serveReadIndex(m pb.Message) {
-	if _, selfVotes := r.trk.Voters[0][r.id]; selfVotes && r.trk.IsSingleton() {
+	if r.isSoleVoter() {
 		// We are the sole voter, so nobody else can have been elected: once
 		// we committed in our term, our commit index is current. (A leader
 		// demoted or removed whose one voter is another node knows no such
@@ -231,11 +231,13 @@ func (r *raft) serveReadIndex(m pb.Message) {
 // heartbeats that a quorum of voters acknowledged.
 //
 // A voter that answered a heartbeat sent at leader tick s received it at or
-// after s, and with CheckQuorum refuses votes (and cannot time out itself)
-// for an election timeout of its own ticks after that (restarted voters too,
-// see votesWithheldTicks). So with clocks ticking at the same rate no other
-// leader exists before s + electionTimeout; two ticks are kept in reserve
-// for the phase difference between the clocks. Unlike etcd/raft, whose
+// after s, and then refuses to vote, itself included, for an election
+// timeout of its own ticks (restarted voters too: see votesWithheldTicks and
+// echoAfterDurableTerm). Tick and TickQuiesced move that promise and this
+// lease alike. While a follower counts E = electionTimeout ticks the leader
+// counts at least E - leaseDriftTicks (Config.LeaseDriftTicks), so no other
+// leader exists before the leader's tick s + E - leaseDriftTicks; two more
+// ticks are kept in reserve for the phase difference between the clocks. Unlike etcd/raft, whose
 // leader trusts its lease until a CheckQuorum finds it cut off (up to two
 // election timeouts after it lost its quorum, when a new leader may already
 // have served writes), this lease is counted from the send time of the
@@ -247,7 +249,13 @@ func (r *raft) leaseValid() bool {
 		return false
 	}
 	sent, ok := r.readOnly.quorumRoundSentTick(r.trk.Voters)
-	return ok && r.leaderTicks-sent <= int64(r.electionTimeoutTicks)-2
+	return ok && r.leaderTicks-sent <= r.leaseTicks()
+}
+
+// leaseTicks is how many leader ticks after its send a heartbeat round that
+// a quorum acknowledged gives a lease (see leaseValid).
+func (r *raft) leaseTicks() int64 {
+	return int64(r.electionTimeoutTicks) - 2 - int64(r.leaseDriftTicks)
 }
 
 // flushReadIndex starts the heartbeat round confirming reads registered

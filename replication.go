@@ -46,6 +46,13 @@ func stepLeader(r *raft, m pb.Message) error {
 	}
 	switch m.Type {
 	case pb.MsgAppResp:
+		if last := r.raftLog.lastIndex(); m.Index > last {
+			// No follower acknowledges, or probes for, entries this leader
+			// has not sent: counting it could commit entries that exist
+			// nowhere.
+			r.logger.Warningf("%x refusing %s: index beyond the last index %d", r.id, DescribeMessage(m, nil), last)
+			return malformed(m, "index %d beyond the leader's last index %d", m.Index, last)
+		}
 		r.handleAppendResponse(m, pr)
 	case pb.MsgHeartbeatResp:
 		r.handleHeartbeatResponse(m, pr)
@@ -91,19 +98,35 @@ func (r *raft) handleProposal(m pb.Message) error {
 	if r.trk.Progress[r.id] == nil {
 		// Removed from the configuration while leader: we cannot commit, so
 		// don't accept anything.
-		return ErrProposalDropped
+		return fmt.Errorf("%w: this leader is no longer in the configuration", ErrProposalDropped)
 	}
 	if r.leadTransferee != None {
 		r.logger.Debugf("%x [term %d] transfer leadership to %x is in progress; dropping proposal", r.id, r.Term, r.leadTransferee)
-		return ErrProposalDropped
+		return fmt.Errorf("%w: leadership transfer to %x is in progress", ErrProposalDropped, r.leadTransferee)
+	}
+	// A conf change no node could apply is refused with the whole proposal
+	// before anything is appended (etcd/raft panics).
+	var ccs []pb.ConfChangeI
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		if e.Type != pb.EntryConfChange && e.Type != pb.EntryConfChangeV2 {
+			continue
+		}
+		cc, err := decodeConfChange(*e)
+		if err != nil {
+			r.logger.Warningf("%x refusing a proposal from %x: entry %d holds a malformed conf change: %v", r.id, m.From, i, err)
+			return malformed(m, "entry %d holds a malformed conf change: %v", i, err)
+		}
+		ccs = append(ccs, cc)
 	}
 	for i := range m.Entries {
 		e := &m.Entries[i]
 		if e.Type != pb.EntryConfChange && e.Type != pb.EntryConfChangeV2 {
 			continue
 		}
-		refusal := r.confChangeRefusal(e)
-		if refusal != "" {
+		cc := ccs[0]
+		ccs = ccs[1:]
+		if refusal := r.confChangeRefusal(cc); refusal != "" {
 			r.logger.Infof("%x ignoring conf change %s at config %s: %s", r.id, DescribeEntry(*e, nil), r.trk.Config, refusal)
 			// Keep the slot (the proposer may wait for this index) but make
 			// it a no-op.
@@ -113,20 +136,16 @@ func (r *raft) handleProposal(m pb.Message) error {
 		r.pendingConfIndex = r.raftLog.lastIndex() + uint64(i) + 1
 	}
 	if !r.appendEntry(m.Entries...) {
-		return ErrProposalDropped
+		return fmt.Errorf("%w: the leader's uncommitted entries would exceed MaxUncommittedEntriesSize (%d bytes)",
+			ErrProposalDropped, r.maxUncommittedSize)
 	}
 	r.appendsPending = true
 	return nil
 }
 
-// confChangeRefusal returns why the conf change entry e must not be
-// appended now, or "" if it may. DisableConfChangeValidation lifts every
-// check except decoding: an entry no node could apply is never appended.
-func (r *raft) confChangeRefusal(e *pb.Entry) string {
-	cc, err := decodeConfChange(*e)
-	if err != nil {
-		return fmt.Sprintf("malformed conf change: %v", err)
-	}
+// confChangeRefusal returns why the conf change cc must not be appended
+// now, or "" if it may. DisableConfChangeValidation lifts every check.
+func (r *raft) confChangeRefusal(cc pb.ConfChangeI) string {
 	if r.disableConfChangeValidation {
 		return ""
 	}
@@ -161,6 +180,29 @@ func decodeConfChange(e pb.Entry) (pb.ConfChangeI, error) {
 		return cc, nil
 	}
 	return nil, fmt.Errorf("entry type %s is not a conf change", e.Type)
+}
+
+// errNilConfChange is returned by ProposeConfChange for a nil conf change.
+var errNilConfChange = errors.New("raft: ProposeConfChange needs a conf change, got nil " +
+	"(to leave a joint configuration, propose an empty ConfChangeV2)")
+
+// checkConfChangeArg refuses a nil conf change, including a typed nil
+// pointer, which etcd/raft dereferences and Pontoon would otherwise read as
+// the request to leave a joint configuration.
+func checkConfChangeArg(cc pb.ConfChangeI) error {
+	switch c := cc.(type) {
+	case nil:
+		return errNilConfChange
+	case *pb.ConfChange:
+		if c == nil {
+			return errNilConfChange
+		}
+	case *pb.ConfChangeV2:
+		if c == nil {
+			return errNilConfChange
+		}
+	}
+	return nil
 }
 
 // confChangeToMsg wraps a conf change (nil: leave the joint configuration)
@@ -200,8 +242,11 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *tracker.Progress) {
 	}
 
 	// Probe state also moves on when the follower confirms exactly what we
-	// probed with (Match unchanged): the probe succeeded.
-	if !pr.MaybeUpdate(m.Index) && !(pr.Match == m.Index && pr.State == tracker.StateProbe) {
+	// probed with (Match unchanged, the probe was sent at Next-1): the
+	// probe succeeded. An acknowledgement of less, such as the bare reply
+	// to a heartbeat of an earlier term (see Step), confirms no probe.
+	probeConfirmed := pr.State == tracker.StateProbe && pr.Match == m.Index && m.Index+1 >= pr.Next
+	if !pr.MaybeUpdate(m.Index) && !probeConfirmed {
 		return
 	}
 	switch {

