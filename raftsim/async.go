@@ -253,9 +253,11 @@ func (s *Sim) deliverResponses(n *simNode, resps []pb.Message) {
 			s.send(n, r)
 			continue
 		}
-		if err := n.node.Step(r); err != nil {
+		err := n.node.Step(r)
+		if err != nil {
 			s.tracef("node %d steps %s: %v", n.id, raft.DescribeMessage(r, nil), err)
 		}
+		checkStep(n, r, err)
 	}
 }
 

@@ -101,8 +101,26 @@ completes, so that a stale read is reported at its own event. A write took
 effect before the first replica applied it, which is as early as its
 proposer's acknowledgement or earlier, and one that no replica applied is
 left out; an unanswered read says nothing. Options.ReadOnlyOption chooses
-ReadOnlySafe or (with CheckQuorum) ReadOnlyLeaseBased; runs with leases slow
-no node, since leases assume bounded clock drift.
+ReadOnlySafe or (with CheckQuorum) ReadOnlyLeaseBased. Leases tolerate only
+the clock drift raft.Config.LeaseDriftTicks allows (Options.LeaseDriftTicks,
+ElectionTick/5 by default), so runs with leases slow no node; their clocks
+drift within that bound instead.
+
+# The other entry points, and clocks
+
+An application calls more than Tick, Step and Propose, and so does the
+simulator: Faults.CampaignProb calls Campaign on a random node,
+Faults.ForgetLeaderProb ForgetLeader, and Faults.ReportUnreachableProb makes
+the leader report a random peer unreachable. Faults.QuiesceProb quiesces the
+whole cluster for a while: nodes get TickQuiesced instead of Tick, but each
+may wake up early with a real Tick (Faults.QuiesceWakeProb). Each node's
+clock has a rate, ticks per simulated tick, that Faults.ClockDriftProb
+changes at random up to Faults.MaxClockRate (within the lease's bound in
+lease runs); SetClockRate sets one in a script. Every node must accept
+every message a correct node sent it: a Step error other than
+raft.ErrStepPeerNotFound or raft.ErrProposalDropped fails the run as an
+InvStepErrors violation, and so does any error of Campaign other than
+raft.ErrCampaignRefused.
 
 # Invariants
 

@@ -161,11 +161,14 @@ func (s *Sim) heal() bool {
 	return true
 }
 
+// healNetwork restores every link, brings slow nodes back to speed and
+// ends a quiescence. Clock rates within the drift bound stay.
 func (s *Sim) healNetwork() {
 	s.blocked = [MaxNodes + 1][MaxNodes + 1]bool{}
 	for _, n := range s.nodes {
 		n.slowUntil = 0
 	}
+	s.quiescedUntil = 0
 }
 
 func (s *Sim) slowRandom() bool {

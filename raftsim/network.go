@@ -1,8 +1,6 @@
 package raftsim
 
 import (
-	"strconv"
-
 	"github.com/pontoon-raft/raft"
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
@@ -100,29 +98,6 @@ func (b *bus) remove(i int) inFlight {
 	return f
 }
 
-// doTick advances virtual time and ticks every live node that is not
-// skipping this tick for being slow.
-func (s *Sim) doTick() {
-	s.tick++
-	s.beginEvent(EventTick, 0)
-	skipped := ""
-	for _, n := range s.nodes {
-		if n.node == nil {
-			continue
-		}
-		if n.slowUntil > s.tick && s.tick%int64(s.opts.Faults.SlowFactor) != 0 {
-			skipped += " " + strconv.FormatUint(n.id, 10)
-			continue
-		}
-		n.node.Tick()
-	}
-	if skipped != "" {
-		s.tracef("tick (slow, not ticked:%s)", skipped)
-	} else {
-		s.traceText("tick")
-	}
-}
-
 // deliverNext delivers one of the due messages: the oldest, or with
 // ReorderProb a random one.
 func (s *Sim) deliverNext(due int) {
@@ -156,11 +131,13 @@ func (s *Sim) deliverNext(due int) {
 		return
 	}
 	s.res.Delivered++
-	if err := to.node.Step(m); err != nil {
+	err := to.node.Step(m)
+	if err != nil {
 		s.tracef("deliver %s: %v", desc, err)
 	} else {
 		s.tracef("deliver %s", desc)
 	}
+	checkStep(to, m, err)
 	if m.Type == pb.MsgSnap {
 		s.pendingReports = append(s.pendingReports, snapshotReport{
 			leader: m.From, to: m.To, incarnation: f.senderIncarnation, status: raft.SnapshotFinish})

@@ -20,9 +20,14 @@ import (
 // (calling ApplyConfChange for conf changes) and then calls Advance; with
 // cfg.AsyncStorageWrites it follows the asynchronous contract instead and
 // never calls Advance. ProposeConfChange, TransferLeader and ReadIndex are
-// called on the leader (or any node, for reads) when Faults enable them.
+// called on the leader (or any node, for reads), and Campaign,
+// TickQuiesced, ForgetLeader and ReportUnreachable on any node, when Faults
+// enable them.
 type Node interface {
 	Tick()
+	TickQuiesced()
+	Campaign() error
+	ForgetLeader() error
 	Step(m pb.Message) error
 	Propose(data []byte) error
 	ProposeConfChange(cc pb.ConfChangeI) error

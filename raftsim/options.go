@@ -115,8 +115,15 @@ type Options struct {
 	// ReadOnlyOption configures how every node serves ReadIndex
 	// (raft.Config). raft.ReadOnlyLeaseBased requires CheckQuorum, and
 	// runs with lease-based reads slow no node (Faults.SlowNodeProb), as
-	// leases assume bounded clock drift.
+	// leases tolerate only the clock drift LeaseDriftTicks allows; their
+	// clocks drift within that bound instead (Faults.ClockDriftProb).
 	ReadOnlyOption raft.ReadOnlyOption
+
+	// LeaseDriftTicks configures every node (raft.Config.LeaseDriftTicks)
+	// in runs with raft.ReadOnlyLeaseBased. Zero means ElectionTick/5, so
+	// that clock-rate faults have room; negative means 0 (every clock at
+	// the same rate).
+	LeaseDriftTicks int
 
 	// LinearizabilityTimeout bounds each porcupine check of a key's
 	// history, made whenever a read completes (see InvLinearizableReads).
@@ -208,6 +215,32 @@ type Faults struct {
 	// TransferLeaderProb (per event) asks the leader to transfer
 	// leadership to a random other voter.
 	TransferLeaderProb float64
+	// CampaignProb (per event) calls Campaign on a random live node, as an
+	// application that forces an election would.
+	CampaignProb float64
+	// ForgetLeaderProb (per event) calls ForgetLeader on a random live
+	// node.
+	ForgetLeaderProb float64
+	// ReportUnreachableProb (per event) makes the leader report a random
+	// other node unreachable, whether or not it is.
+	ReportUnreachableProb float64
+	// QuiesceProb (per event) quiesces the whole cluster for one to five
+	// election timeouts: every node gets TickQuiesced instead of Tick, but
+	// at each of its ticks a node wakes up early (a real Tick) with
+	// probability QuiesceWakeProb. Then Tick resumes everywhere.
+	QuiesceProb float64
+	// QuiesceWakeProb is described with QuiesceProb. Zero means 0.01.
+	QuiesceWakeProb float64
+	// ClockDriftProb (per event) gives a random node's clock a new rate,
+	// between 1 and MaxClockRate ticks per simulated tick.
+	ClockDriftProb float64
+	// MaxClockRate bounds clock rates. Zero means, in runs with
+	// raft.ReadOnlyLeaseBased, the drift the nodes' lease tolerates:
+	// ElectionTick/(ElectionTick-LeaseDriftTicks); otherwise 1.5. A larger
+	// value in a lease run makes clocks drift beyond what the lease
+	// tolerates, and stale reads are then expected.
+	MaxClockRate float64
+
 	// ReadIndexProb (per event) issues a ReadIndex request for a random
 	// key on a random live node. It turns the run into a key-value
 	// workload: proposals write "k<key>=<unique value>", the simulator
@@ -241,6 +274,13 @@ func AllFaults() Faults {
 		ConfChangeProb:      0.005,
 		TransferLeaderProb:  0.002,
 		ReadIndexProb:       0.03,
+
+		CampaignProb:          0.002,
+		ForgetLeaderProb:      0.002,
+		ReportUnreachableProb: 0.003,
+		QuiesceProb:           0.001,
+		QuiesceWakeProb:       0.01,
+		ClockDriftProb:        0.003,
 	}
 }
 
@@ -272,6 +312,17 @@ const (
 	FaultOverflow      FaultKind = "overflow"
 	// FaultReadIndex counts ReadIndex requests issued.
 	FaultReadIndex FaultKind = "read-index"
+	// FaultCampaign counts Campaign calls, FaultForgetLeader ForgetLeader
+	// calls, FaultReportUnreachable ReportUnreachable calls made by the
+	// simulator on its own (those for lost messages are not counted),
+	// FaultQuiesce periods of quiescence, FaultWake early real ticks during
+	// them, and FaultClockDrift changes of a clock's rate.
+	FaultCampaign          FaultKind = "campaign"
+	FaultForgetLeader      FaultKind = "forget-leader"
+	FaultReportUnreachable FaultKind = "report-unreachable"
+	FaultQuiesce           FaultKind = "quiesce"
+	FaultWake              FaultKind = "wake"
+	FaultClockDrift        FaultKind = "clock-drift"
 )
 
 // AllFaultKinds lists every FaultKind in a fixed order, for printing
@@ -285,6 +336,7 @@ var AllFaultKinds = []FaultKind{
 	FaultJointChange, FaultLeaveJoint, FaultReplaceNode, FaultRetireNode,
 	FaultTransferLeader,
 	FaultReadIndex,
+	FaultCampaign, FaultForgetLeader, FaultReportUnreachable, FaultQuiesce, FaultWake, FaultClockDrift,
 }
 
 // maxInFlightMessages bounds the message bus; messages beyond it are dropped
@@ -356,6 +408,30 @@ func (o Options) withDefaults() (Options, error) {
 	if f.CompactLagEntries == 0 {
 		f.CompactLagEntries = 5
 	}
+	if f.QuiesceWakeProb == 0 {
+		f.QuiesceWakeProb = 0.01
+	}
+	lease := o.ReadOnlyOption == raft.ReadOnlyLeaseBased
+	switch {
+	case !lease:
+		o.LeaseDriftTicks = 0
+	case o.LeaseDriftTicks == 0:
+		o.LeaseDriftTicks = o.ElectionTick / 5
+	case o.LeaseDriftTicks < 0:
+		o.LeaseDriftTicks = 0
+	}
+	if lease && o.ElectionTick-2-o.LeaseDriftTicks < 1 {
+		return o, invalid("LeaseDriftTicks (%d) leaves no lease with ElectionTick %d", o.LeaseDriftTicks, o.ElectionTick)
+	}
+	if f.MaxClockRate == 0 {
+		f.MaxClockRate = 1.5
+		if lease {
+			f.MaxClockRate = float64(o.ElectionTick) / float64(o.ElectionTick-o.LeaseDriftTicks)
+		}
+	}
+	if f.MaxClockRate < 1 || f.MaxClockRate > 10 {
+		return o, invalid("MaxClockRate must be in [1, 10], got %v", f.MaxClockRate)
+	}
 	if f.MaxDelayTicks < 1 || f.SlowFactor < 1 || f.CompactLagEntries < 0 {
 		return o, invalid("MaxDelayTicks (%d) and SlowFactor (%d) must be positive, CompactLagEntries (%d) not negative",
 			f.MaxDelayTicks, f.SlowFactor, f.CompactLagEntries)
@@ -378,7 +454,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"DropProb", f.DropProb}, {"DupProb", f.DupProb}, {"DelayProb", f.DelayProb},
 		{"ReorderProb", f.ReorderProb}, {"CrashMidReadyProb", f.CrashMidReadyProb},
 		{"ProposeProb", o.ProposeProb}, {"TickWhileBusyProb", o.TickWhileBusyProb},
-		{"SplitReadyProb", o.SplitReadyProb},
+		{"SplitReadyProb", o.SplitReadyProb}, {"QuiesceWakeProb", f.QuiesceWakeProb},
 	}
 	for _, p := range probs {
 		if p.p < 0 || p.p > 1 {
@@ -419,6 +495,7 @@ func (o *Options) eventActionProbs() []float64 {
 		f.CrashProb, f.RestartProb, f.PartitionProb, f.OneWayPartitionProb,
 		f.IsolateLeaderProb, f.HealProb, f.SlowNodeProb, f.SnapshotProb, o.ProposeProb,
 		f.ReadIndexProb, f.ConfChangeProb, f.TransferLeaderProb,
+		f.CampaignProb, f.ForgetLeaderProb, f.ReportUnreachableProb, f.QuiesceProb, f.ClockDriftProb,
 	}
 }
 
@@ -469,6 +546,16 @@ func ParseFaults(spec string) (Faults, error) {
 			f.ConfChangeProb = all.ConfChangeProb
 		case FaultTransferLeader:
 			f.TransferLeaderProb = all.TransferLeaderProb
+		case FaultCampaign:
+			f.CampaignProb = all.CampaignProb
+		case FaultForgetLeader:
+			f.ForgetLeaderProb = all.ForgetLeaderProb
+		case FaultReportUnreachable:
+			f.ReportUnreachableProb = all.ReportUnreachableProb
+		case FaultQuiesce, FaultWake:
+			f.QuiesceProb, f.QuiesceWakeProb = all.QuiesceProb, all.QuiesceWakeProb
+		case FaultClockDrift:
+			f.ClockDriftProb = all.ClockDriftProb
 		default:
 			return Faults{}, invalid("unknown fault kind %q in %q", name, spec)
 		}

@@ -36,6 +36,10 @@ type simNode struct {
 	// slowUntil is the tick until which the node ticks only every
 	// SlowFactor ticks.
 	slowUntil int64
+	// clockRate is how many thousandths of a tick the node's clock counts
+	// per simulated tick (0: rateUnit), and clockAcc the fraction carried
+	// over (clock.go).
+	clockRate, clockAcc int
 	// pending is a Ready persisted and sent, to be applied and advanced by
 	// a later event (Options.SplitReadyProb), or nil.
 	pending *pendingReady
@@ -62,7 +66,8 @@ type snapshotReport struct {
 //
 // Use Run for a complete run. To script a scenario, call New and then any
 // mix of Step (one random event), Propose, Crash, Restart, Partition,
-// CutLink and Heal, inspect the cluster through View, and end with
+// CutLink, Heal, Campaign, ForgetLeader, ReportUnreachable, Quiesce and
+// SetClockRate, inspect the cluster through View, and end with
 // CheckLiveness and Finish. Every one of them is one event or more, after
 // each of which every invariant is checked.
 type Sim struct {
@@ -79,6 +84,8 @@ type Sim struct {
 	trace   *tracer
 	// faultsOn is false during the liveness phase.
 	faultsOn bool
+	// quiescedUntil is the last tick of the current quiescence, if any.
+	quiescedUntil int64
 
 	// actions are the per-event actions of Step, drawn with the
 	// probabilities in actionProbs.
@@ -127,6 +134,7 @@ func New(opts Options) (*Sim, error) {
 		s.crashRandom, s.restartRandom, s.partitionRandom, s.oneWayRandom,
 		s.isolateLeader, s.heal, s.slowRandom, s.snapshotRandom, s.proposeRandom,
 		s.readRandom, s.confChangeRandom, s.transferRandom,
+		s.campaignRandom, s.forgetLeaderRandom, s.reportUnreachableRandom, s.quiesceCluster, s.driftClockRandom,
 	}
 	s.invariants = append(builtinInvariants(o.SkipInvariants), o.Invariants...)
 	if o.Faults.ReadIndexProb > 0 {
@@ -287,6 +295,10 @@ func (s *Sim) guard(err *error) {
 		*err = s.fail("contract", ce.err)
 		return
 	}
+	if sr, ok := p.(stepRefusal); ok {
+		*err = s.fail(InvStepErrors, sr.err)
+		return
+	}
 	*err = s.fail("panic", fmt.Errorf("%v\n%s", p, debug.Stack()))
 }
 
@@ -390,6 +402,7 @@ func (s *Sim) startNode(n *simNode) error {
 		CheckQuorum:     s.opts.CheckQuorum,
 		PreVote:         s.opts.PreVote,
 		ReadOnlyOption:  s.opts.ReadOnlyOption,
+		LeaseDriftTicks: s.opts.LeaseDriftTicks,
 		Logger:          logger,
 		Rand:            rand.New(rand.NewSource(s.rng.Int63())),
 	}

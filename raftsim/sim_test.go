@@ -207,6 +207,11 @@ func TestEachFaultKindIsInjected(t *testing.T) {
 		{FaultSlow, []FaultKind{FaultHeal}},
 		{FaultSnapshot, []FaultKind{FaultCompact}},
 		{FaultReadIndex, nil},
+		{FaultCampaign, nil},
+		{FaultForgetLeader, nil},
+		{FaultReportUnreachable, nil},
+		{FaultQuiesce, []FaultKind{FaultWake}},
+		{FaultClockDrift, nil},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.spec), func(t *testing.T) {

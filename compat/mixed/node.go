@@ -97,6 +97,15 @@ func fromEtcdError(err error) error {
 // Tick implements raftsim.Node.
 func (n *EtcdNode) Tick() { n.rn.Tick() }
 
+// TickQuiesced implements raftsim.Node.
+func (n *EtcdNode) TickQuiesced() { n.rn.TickQuiesced() }
+
+// Campaign implements raftsim.Node.
+func (n *EtcdNode) Campaign() error { return fromEtcdError(n.rn.Campaign()) }
+
+// ForgetLeader implements raftsim.Node.
+func (n *EtcdNode) ForgetLeader() error { return fromEtcdError(n.rn.ForgetLeader()) }
+
 // Step implements raftsim.Node.
 func (n *EtcdNode) Step(m pb.Message) error {
 	return fromEtcdError(n.rn.Step(must(wire.RecodeMessageToEtcd(m))))

@@ -36,6 +36,7 @@ type config struct {
 	preVote, checkQuorum  string
 	electionTick          int
 	heartbeatTick         int
+	leaseDrift            int
 	trace                 bool
 	readOnly              string
 	suppress              []int
@@ -59,11 +60,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&c.seeds, "seeds", 1000, "run seeds 1..N (ignored with -seed)")
 	fs.IntVar(&c.steps, "steps", 2000, "events in the fault phase of each run")
 	fs.Int64Var(&c.seed, "seed", 0, "run only this seed")
-	fs.StringVar(&c.faults, "faults", "all", `faults to inject: "all", "none" or a comma-separated list of kinds (drop,dup,delay,reorder,partition,one-way-partition,isolate-leader,crash,crash-mid-ready,slow-node,snapshot,membership,transfer-leader)`)
+	fs.StringVar(&c.faults, "faults", "all", `faults and entry-point calls to inject: "all", "none" or a comma-separated list of kinds (`+faultKindList()+`)`)
 	fs.StringVar(&c.preVote, "prevote", "random", `PreVote: "on", "off" or "random" (chosen from the seed)`)
 	fs.StringVar(&c.checkQuorum, "checkquorum", "random", `CheckQuorum: "on", "off" or "random" (chosen from the seed)`)
 	fs.IntVar(&c.electionTick, "election-tick", 10, "ElectionTick of every node")
 	fs.IntVar(&c.heartbeatTick, "heartbeat-tick", 1, "HeartbeatTick of every node")
+	fs.IntVar(&c.leaseDrift, "lease-drift", 0, "with -readonly lease: LeaseDriftTicks of every node, the clock drift clock-drift faults stay within (0: election-tick/5, -1: clocks at the same rate)")
 	fs.BoolVar(&c.trace, "trace", false, "with -seed, print the full trace to standard output")
 	fs.StringVar(&c.readOnly, "readonly", "random", `how ReadIndex is served: "safe", "lease" (on seeds with CheckQuorum) or "random" (chosen from the seed)`)
 	fs.Func("suppress", "comma-separated events at which no fault is injected (printed by -shrink)", func(v string) error {
@@ -159,6 +161,7 @@ func (c config) options(seed int64, faults raftsim.Faults) raftsim.Options {
 		Faults:         faults,
 		SuppressEvents: c.suppress,
 	}
+	o.LeaseDriftTicks = c.leaseDrift
 	o.StepDownOnRemoval = toggle(c.stepDown, seed, 3)
 	if mode, err := raftsim.ParseAsyncMode(c.async); err == nil {
 		o.Async = mode
@@ -241,6 +244,20 @@ func sweep(c config, faults raftsim.Faults, first, last int64) int {
 	return 0
 }
 
+// faultKindList lists the names -faults accepts.
+func faultKindList() string {
+	names := []string{"membership"}
+	for _, k := range raftsim.AllFaultKinds {
+		switch k {
+		case raftsim.FaultUndeliverable, raftsim.FaultOverflow:
+			// Consequences of other faults, not injected on their own.
+		default:
+			names = append(names, string(k))
+		}
+	}
+	return strings.Join(names, ",")
+}
+
 func firstLine(err error) string {
 	s := err.Error()
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
@@ -269,8 +286,8 @@ func report(c config, t totals) {
 
 // replayCommand is the command line that replays o, a run of the sweep c.
 func replayCommand(c config, o raftsim.Options, preVote, checkQuorum bool) string {
-	cmd := fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults %s -prevote %s -checkquorum %s -readonly %s -election-tick %d -heartbeat-tick %d -async %s -stepdown %s",
-		c.nodes, o.Steps, c.faults, onOff(preVote), onOff(checkQuorum), readOnlyName(o), c.electionTick, c.heartbeatTick, o.Async, onOff(o.StepDownOnRemoval))
+	cmd := fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults %s -prevote %s -checkquorum %s -readonly %s -lease-drift %d -election-tick %d -heartbeat-tick %d -async %s -stepdown %s",
+		c.nodes, o.Steps, c.faults, onOff(preVote), onOff(checkQuorum), readOnlyName(o), c.leaseDrift, c.electionTick, c.heartbeatTick, o.Async, onOff(o.StepDownOnRemoval))
 	if len(o.SuppressEvents) > 0 {
 		events := make([]string, len(o.SuppressEvents))
 		for i, e := range o.SuppressEvents {

@@ -78,5 +78,5 @@ func TestReportNamesFirstFailureAndReplay(t *testing.T) {
 	assert.Contains(t, s, "drop=4 dup=0")
 	assert.Contains(t, s, "first failing seed: 17 (election-safety)")
 	assert.Contains(t, s, "event 99 tick 9: VIOLATION")
-	assert.Contains(t, s, "replay: go run ./raftsim/cmd/raftsim -nodes 5 -steps 5000 -faults all -prevote on -checkquorum off -readonly safe -election-tick 10 -heartbeat-tick 1 -async none -stepdown off -seed 17 -trace")
+	assert.Contains(t, s, "replay: go run ./raftsim/cmd/raftsim -nodes 5 -steps 5000 -faults all -prevote on -checkquorum off -readonly safe -lease-drift 0 -election-tick 10 -heartbeat-tick 1 -async none -stepdown off -seed 17 -trace")
 }
