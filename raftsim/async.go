@@ -292,3 +292,39 @@ func (s *Sim) crashMidReadyText(n *simNode, where string) {
 	s.crash(n)
 	s.tracef("node %d crashed %s", n.id, where)
 }
+
+// logTerm returns the term of entry i in node n's log as its writes will
+// leave it: its storage, with the writes queued on an asynchronous node's
+// append thread applied in order. An asynchronous candidate may win an
+// election (with the votes of others) while entries it received are still
+// on their way to disk; its log, the one it replicates as leader, holds
+// them, and the append thread writes them before anything that follows.
+// covered reports that a snapshot covers i.
+func (n *simNode) logTerm(i uint64) (term uint64, covered bool, err error) {
+	if n.async != nil {
+		for k := len(n.async.appendQ) - 1; k >= 0; k-- {
+			m := n.async.appendQ[k].m
+			if len(m.Entries) > 0 && m.Entries[0].Index <= i {
+				if last := m.Entries[len(m.Entries)-1].Index; i <= last {
+					return m.Entries[i-m.Entries[0].Index].Term, false, nil
+				}
+				return 0, false, raft.ErrUnavailable // the write replaces the log from its first entry on
+			}
+			if s := m.Snapshot; s != nil && !raft.IsEmptySnap(*s) {
+				if i <= s.Metadata.Index {
+					return 0, true, nil
+				}
+				return 0, false, raft.ErrUnavailable // the log restarts after the snapshot
+			}
+		}
+	}
+	snap, err := n.storage.Snapshot()
+	if err != nil {
+		return 0, false, err
+	}
+	if i <= snap.Metadata.Index {
+		return 0, true, nil
+	}
+	t, err := n.storage.Term(i)
+	return t, false, err
+}
