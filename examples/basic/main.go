@@ -45,8 +45,10 @@ func newConfig(id uint64, storage *raft.MemoryStorage, seed int64) *raft.Config 
 		MaxInflightMsgs: 256,
 		CheckQuorum:     true,
 		PreVote:         true,
-		Logger:          &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)},
-		Rand:            rand.New(rand.NewSource(seed)),
+		// The default logger prints every election step at INFO, with node IDs
+		// in hex as etcd/raft does; this demo prints its own lines instead.
+		Logger: &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)},
+		Rand:   rand.New(rand.NewSource(seed)),
 	}
 }
 
@@ -112,6 +114,10 @@ func (c *cluster) process() {
 					}
 				case pb.EntryConfChange:
 					var cc pb.ConfChange
+					must(cc.Unmarshal(e.Data))
+					n.rn.ApplyConfChange(cc)
+				case pb.EntryConfChangeV2:
+					var cc pb.ConfChangeV2
 					must(cc.Unmarshal(e.Data))
 					n.rn.ApplyConfChange(cc)
 				}

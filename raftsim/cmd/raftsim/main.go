@@ -55,6 +55,10 @@ func main() {
 func run(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("raftsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usageText)
+		fs.PrintDefaults()
+	}
 	c := config{stdout: stdout, stderr: stderr, progressEverySeedsPct: 10, progressBar: isTerminal(stderr)}
 	fs.IntVar(&c.nodes, "nodes", 5, "cluster size, 1..9")
 	fs.IntVar(&c.seeds, "seeds", 1000, "run seeds 1..N (ignored with -seed)")
@@ -84,11 +88,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	if err := fs.Parse(args); err != nil {
 		return 2
 	}
-	fs.Visit(func(f *flag.Flag) {
-		if f.Name == "seed" {
-			c.singleSeed = true
-		}
-	})
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	c.singleSeed = set["seed"]
 	faults, err := raftsim.ParseFaults(c.faults)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -108,11 +110,59 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "raftsim: -readonly takes safe, lease or random, got %q\n", c.readOnly)
 		return 2
 	}
+	if err := checkCombinations(c, set, faults); err != nil {
+		fmt.Fprintf(stderr, "raftsim: %v\n", err)
+		return 2
+	}
 	first, last := int64(1), int64(c.seeds)
 	if c.singleSeed {
 		first, last = c.seed, c.seed
 	}
 	return sweep(c, faults, first, last)
+}
+
+// usageText is printed before the flags by -h.
+const usageText = `raftsim runs Pontoon clusters in the deterministic simulator and reports what
+happened. Each seed is one run: the cluster starts, -steps events follow in
+which faults (message loss, delays, partitions, crashes, membership changes,
+clock drift, calls to every public entry point, ...) are injected at random,
+then the faults stop and the cluster must make progress again. After every
+event the invariants are checked: election safety, log matching, leader
+completeness, state-machine safety, and linearizable reads when read-index is
+among the faults. A violation prints the seed and the command that replays
+it; the exit status is then 1 (2 for bad flags).
+
+  raftsim -nodes 5 -seeds 1000                  sweep seeds 1..1000, all faults
+  raftsim -nodes 5 -seed 17 -trace              replay one seed with its trace
+  raftsim -faults crash,partition,read-index -readonly lease
+
+Flags:
+`
+
+// checkCombinations refuses flags that would be silently ignored or make
+// the run something else than what was asked for.
+func checkCombinations(c config, set map[string]bool, faults raftsim.Faults) error {
+	switch {
+	case c.nodes < 1 || c.nodes > raftsim.MaxNodes:
+		return fmt.Errorf("-nodes must be in 1..%d, got %d", raftsim.MaxNodes, c.nodes)
+	case !c.singleSeed && c.seeds < 1:
+		return fmt.Errorf("-seeds must be at least 1, got %d", c.seeds)
+	case c.steps < 0:
+		return fmt.Errorf("-steps must not be negative, got %d", c.steps)
+	case c.trace && !c.singleSeed:
+		return fmt.Errorf("-trace prints one run: give the seed to trace with -seed")
+	case len(c.suppress) > 0 && !c.singleSeed:
+		return fmt.Errorf("-suppress names events of one run: give its seed with -seed")
+	case set["seeds"] && c.singleSeed:
+		return fmt.Errorf("-seeds and -seed exclude each other: -seeds N runs seeds 1..N, -seed runs one")
+	case set["readonly"] && faults.ReadIndexProb == 0:
+		return fmt.Errorf("-readonly %s has no effect: no reads are issued unless -faults includes read-index", c.readOnly)
+	case set["lease-drift"] && c.readOnly == "safe":
+		return fmt.Errorf("-lease-drift applies to lease reads only, but -readonly is safe")
+	case c.readOnly == "lease" && c.checkQuorum == "off":
+		return fmt.Errorf("-readonly lease needs CheckQuorum: drop -checkquorum off")
+	}
+	return nil
 }
 
 // toggle resolves an on/off/random flag for seed; random uses bit of seed,
@@ -286,8 +336,17 @@ func report(c config, t totals) {
 
 // replayCommand is the command line that replays o, a run of the sweep c.
 func replayCommand(c config, o raftsim.Options, preVote, checkQuorum bool) string {
-	cmd := fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults %s -prevote %s -checkquorum %s -readonly %s -lease-drift %d -election-tick %d -heartbeat-tick %d -async %s -stepdown %s",
-		c.nodes, o.Steps, c.faults, onOff(preVote), onOff(checkQuorum), readOnlyName(o), c.leaseDrift, c.electionTick, c.heartbeatTick, o.Async, onOff(o.StepDownOnRemoval))
+	cmd := fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults %s -prevote %s -checkquorum %s",
+		c.nodes, o.Steps, c.faults, onOff(preVote), onOff(checkQuorum))
+	if o.Faults.ReadIndexProb > 0 {
+		// Without reads the choice is moot, and the flag refused.
+		cmd += " -readonly " + readOnlyName(o)
+		if o.ReadOnlyOption == raft.ReadOnlyLeaseBased {
+			cmd += fmt.Sprintf(" -lease-drift %d", c.leaseDrift)
+		}
+	}
+	cmd += fmt.Sprintf(" -election-tick %d -heartbeat-tick %d -async %s -stepdown %s",
+		c.electionTick, c.heartbeatTick, o.Async, onOff(o.StepDownOnRemoval))
 	if len(o.SuppressEvents) > 0 {
 		events := make([]string, len(o.SuppressEvents))
 		for i, e := range o.SuppressEvents {

@@ -32,7 +32,7 @@ func TestSuppressAndShrinkFlags(t *testing.T) {
 
 func TestReplayCommandCarriesSuppressedEvents(t *testing.T) {
 	c := config{nodes: 3, faults: "all", electionTick: 10, heartbeatTick: 1}
-	o := raftsim.Options{Seed: 9, Steps: 120, SuppressEvents: []int{4, 17}}
+	o := raftsim.Options{Seed: 9, Steps: 120, SuppressEvents: []int{4, 17}, Faults: raftsim.AllFaults()}
 	cmd := replayCommand(c, o, true, false)
 	assert.Contains(t, cmd, "go run ./raftsim/cmd/raftsim -nodes 3 -steps 120 -faults all -prevote on -checkquorum off -readonly safe ")
 	assert.True(t, strings.HasSuffix(cmd, " -suppress 4,17 -seed 9"), cmd)
@@ -47,6 +47,24 @@ func TestSingleSeedTrace(t *testing.T) {
 	assert.Empty(t, errOut.String(), "no progress lines for a single seed")
 }
 
+// TestReplayCommandIsAccepted: the replay command printed for a failing
+// run parses and replays, with or without reads and leases.
+func TestReplayCommandIsAccepted(t *testing.T) {
+	for _, faults := range []string{"crash,partition", "all"} {
+		for _, readOnly := range []string{"safe", "lease"} {
+			c := config{nodes: 3, faults: faults, electionTick: 10, heartbeatTick: 1, readOnly: readOnly}
+			f, err := raftsim.ParseFaults(faults)
+			require.NoError(t, err)
+			o := c.options(5, f)
+			o.Steps = 50
+			cmd := replayCommand(c, o, false, true)
+			args := strings.Fields(strings.TrimPrefix(cmd, "go run ./raftsim/cmd/raftsim "))
+			var out, errOut bytes.Buffer
+			assert.Equal(t, 0, run(args, &out, &errOut), "%s: %s", cmd, errOut.String())
+		}
+	}
+}
+
 func TestBadFlags(t *testing.T) {
 	tests := [][]string{
 		{"-faults", "meteor"},
@@ -55,6 +73,15 @@ func TestBadFlags(t *testing.T) {
 		{"-no-such-flag"},
 		{"-readonly", "maybe"},
 		{"-suppress", "3,x"},
+		{"-nodes", "0"},
+		{"-seeds", "0"},
+		{"-steps", "-1"},
+		{"-trace"},
+		{"-suppress", "3,4"},
+		{"-seeds", "10", "-seed", "3"},
+		{"-faults", "crash,partition", "-readonly", "lease"},
+		{"-readonly", "safe", "-lease-drift", "2"},
+		{"-readonly", "lease", "-checkquorum", "off"},
 	}
 	for _, args := range tests {
 		t.Run(strings.Join(args, " "), func(t *testing.T) {
@@ -71,12 +98,12 @@ func TestReportNamesFirstFailureAndReplay(t *testing.T) {
 	tot := totals{seeds: 3, violations: 1, faults: map[raftsim.FaultKind]int{raftsim.FaultDrop: 4},
 		firstFailure: &raftsim.Violation{Invariant: "election-safety", Seed: 17, Nodes: 5, Event: 99,
 			Err: errors.New("term 3 has two leaders"), Trace: []string{"event 99 tick 9: VIOLATION"}},
-		firstPreVote: true, firstOptions: raftsim.Options{Seed: 17, Steps: 5000}}
+		firstPreVote: true, firstOptions: raftsim.Options{Seed: 17, Steps: 5000, Faults: raftsim.AllFaults()}}
 	report(c, tot)
 	s := out.String()
 	assert.Contains(t, s, "violations: 1\n")
 	assert.Contains(t, s, "drop=4 dup=0")
 	assert.Contains(t, s, "first failing seed: 17 (election-safety)")
 	assert.Contains(t, s, "event 99 tick 9: VIOLATION")
-	assert.Contains(t, s, "replay: go run ./raftsim/cmd/raftsim -nodes 5 -steps 5000 -faults all -prevote on -checkquorum off -readonly safe -lease-drift 0 -election-tick 10 -heartbeat-tick 1 -async none -stepdown off -seed 17 -trace")
+	assert.Contains(t, s, "replay: go run ./raftsim/cmd/raftsim -nodes 5 -steps 5000 -faults all -prevote on -checkquorum off -readonly safe -election-tick 10 -heartbeat-tick 1 -async none -stepdown off -seed 17 -trace")
 }

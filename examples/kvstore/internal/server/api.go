@@ -25,7 +25,8 @@ const maxMemberBodyBytes = 4 << 10
 
 // Handler returns the node's HTTP API:
 //
-//	PUT    /kv/{key}        body = value; 204 once applied on this node
+//	PUT    /kv/{key}        body = value; 204 once applied on this node (the
+//	                        key is the rest of the path and may contain "/")
 //	GET    /kv/{key}        linearizable (ReadIndex); ?stale=1 reads locally
 //	DELETE /kv/{key}        204 once applied on this node
 //	GET    /status          raft Status as JSON
@@ -44,11 +45,17 @@ func (n *Node) Handler() http.Handler {
 	for _, p := range transport.Paths() {
 		mux.Handle(p, n.transport.Handler())
 	}
-	mux.HandleFunc("GET /kv/{key}", n.serveGet)
-	mux.HandleFunc("PUT /kv/{key}", n.servePut)
-	mux.HandleFunc("DELETE /kv/{key}", n.serveDelete)
-	mux.HandleFunc("/kv/{$}", func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "empty key", http.StatusBadRequest)
+	// A key is the rest of the path, so it may hold "/" (escaped or not).
+	mux.HandleFunc("GET /kv/{key...}", n.serveGet)
+	mux.HandleFunc("PUT /kv/{key...}", n.servePut)
+	mux.HandleFunc("DELETE /kv/{key...}", n.serveDelete)
+	mux.HandleFunc("/kv", func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "no key: use /kv/{key}", http.StatusBadRequest)
+	})
+	mux.HandleFunc("/kv/", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Allow", "GET, PUT, DELETE")
+		http.Error(w, fmt.Sprintf("method %s not allowed on /kv/{key}: use GET, PUT or DELETE", r.Method),
+			http.StatusMethodNotAllowed)
 	})
 	mux.HandleFunc("GET /status", n.serveStatus)
 	mux.HandleFunc("GET /members", n.serveMembers)
