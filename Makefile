@@ -7,7 +7,7 @@ SHELL := bash
 # and finished, the packages still running every 20 s, failures in full.
 PROGRESS = $(CURDIR)/.bin/testprogress
 GOGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/gogo/protobuf)
-PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gogofast
+PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gofast
 
 .PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup
 
@@ -64,22 +64,24 @@ lint:
 	$(GO) vet ./...
 
 # Regenerate raftpb/raft.pb.go from raftpb/raft.proto with Debian's protoc and
-# gogo's protoc-gen-gogofast, built from the gogo/protobuf version in go.mod.
-# gogofast registers the types in gogo's own registry under the proto package
-# pontoon.raftpb, so they never clash with etcd's raftpb in one binary.
+# gogo's protoc-gen-gofast, built from the gogo/protobuf version in go.mod: the
+# generator etcd/raft uses. Its code runs on github.com/golang/protobuf, so the
+# types print with etcd's String() text and are registered in the global
+# protobuf registry, under the proto package pontoon.raftpb so that they never
+# clash with etcd's raftpb in one binary.
 proto: $(PROTOC_GEN)
 	@command -v protoc >/dev/null || { \
 		echo "protoc not found; installing Debian's protobuf-compiler"; \
 		apt-get update -qq && apt-get install -y -qq protobuf-compiler; }
-	protoc --plugin=protoc-gen-gogofast=$(PROTOC_GEN) \
+	protoc --plugin=protoc-gen-gofast=$(PROTOC_GEN) \
 		-I . -I $(GOGO_DIR) -I $(GOGO_DIR)/protobuf -I /usr/include \
-		--gogofast_out=paths=source_relative,Mgogoproto/gogo.proto=github.com/gogo/protobuf/gogoproto:. \
+		--gofast_out=paths=source_relative,Mgogoproto/gogo.proto=github.com/gogo/protobuf/gogoproto:. \
 		raftpb/raft.proto
 	gofmt -w raftpb/raft.pb.go
 
 $(PROTOC_GEN): go.mod
 	$(GO) mod download github.com/gogo/protobuf
-	GOBIN=$(CURDIR)/.bin $(GO) install github.com/gogo/protobuf/protoc-gen-gogofast
+	GOBIN=$(CURDIR)/.bin $(GO) install github.com/gogo/protobuf/protoc-gen-gofast
 
 # Catching up a follower 100,000 entries behind, with and without compaction.
 bench-catchup:

@@ -28,10 +28,12 @@ type message[T any] interface {
 	Marshal() ([]byte, error)
 	Unmarshal([]byte) error
 	Size() int
+	String() string
 }
 
 // checkWire checks values drawn by gen in both directions: ours and etcd's
-// encodings are the same bytes and of the reported size, etcd decodes our
+// encodings are the same bytes and of the reported size, String() prints
+// the same text, etcd decodes our
 // bytes to the field-by-field conversion of the value (toEtcd), and we
 // decode etcd's bytes to the original value.
 func checkWire[O any, PO message[O], E any, PE message[E]](t *testing.T, name string, gen func(g gen, i int) O, toEtcd func(O) E) {
@@ -50,6 +52,9 @@ func checkWire[O any, PO message[O], E any, PE message[E]](t *testing.T, name st
 			require.NoError(t, err, replay)
 			require.Equal(t, eb, ob, "encodings differ: %s", replay)
 			require.Equal(t, PE(&etcd).Size(), PO(&ours).Size(), "sizes differ: %s", replay)
+			// String() is etcd's text too, which log lines and test
+			// output print.
+			require.Equal(t, PE(&etcd).String(), PO(&ours).String(), "String() differs: %s", replay)
 
 			var gotE E
 			require.NoError(t, PE(&gotE).Unmarshal(ob), replay)
