@@ -16,8 +16,9 @@ PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gofast
 test: test-core test-compat test-kvstore
 
 test-core: $(PROGRESS)
-	@echo "== the library, with -race (about 3 minutes on 2 cores)"
+	@echo "== the library and raftsim (its own module), with -race (about 3 minutes on 2 cores)"
 	$(GO) test -race -json ./... | $(PROGRESS)
+	cd raftsim && $(GO) vet ./... && $(GO) test -race -json ./... | $(PROGRESS)
 
 # compat/ and compat/v37 are separate modules (they depend on etcd/raft);
 # -count=1 because their API check reads our sources, which Go's test cache
@@ -47,7 +48,7 @@ demo:
 # and entry point, nodes with and without AsyncStorageWrites, safe and lease
 # reads. It takes 15 to 30 minutes on 2 cores and prints progress every 10%.
 sim:
-	$(GO) run ./raftsim/cmd/raftsim -nodes 5 -seeds 100000 -steps 2000 -faults all -async random -readonly random
+	cd raftsim && $(GO) run ./cmd/raftsim -nodes 5 -seeds 100000 -steps 2000 -faults all -async random -readonly random
 
 # Side-by-side benchmarks against etcd/raft (about 10 minutes on 2 cores):
 # refreshes the machine and the table in BENCHMARKS.md, docs/bench-results.json
@@ -62,6 +63,7 @@ bench-compare:
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); test -z "$$out" || { echo "gofmt: $$out"; exit 1; }
 	$(GO) vet ./...
+	cd raftsim && $(GO) vet ./...
 
 # Regenerate raftpb/raft.pb.go from raftpb/raft.proto with Debian's protoc and
 # gogo's protoc-gen-gofast, built from the gogo/protobuf version in go.mod: the

@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
@@ -238,7 +237,7 @@ func (c *rtNodeCluster) elect(id uint64) {
 }
 
 func TestNodeReadIndexReturnsReadState(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 	c := rtStartNodes(t, 3)
 	defer c.stop()
 	c.elect(1)
@@ -286,7 +285,7 @@ func TestNodeReadIndexReturnsReadState(t *testing.T) {
 }
 
 func TestNodeTransferLeadership(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 	c := rtStartNodes(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.PreVote = true })
 	defer c.stop()
 	c.elect(1)
@@ -315,7 +314,7 @@ func TestNodeTransferLeadership(t *testing.T) {
 }
 
 func TestNodeProposeConfChangeAndApply(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 	c := rtStartNodes(t, 1)
 	defer c.stop()
 	c.elect(1)
@@ -372,7 +371,7 @@ func (l *rtBlockingLogger) Infof(format string, v ...interface{}) {
 }
 
 func TestNodeContextCancellationWhenBusy(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 	s := NewMemoryStorage()
 	cfg := rtNodeConfig(1, s)
 	logger := &rtBlockingLogger{DefaultLogger: *cfg.Logger.(*DefaultLogger), match: "starting a new election",
@@ -423,7 +422,7 @@ func TestNodeContextCancellationWhenBusy(t *testing.T) {
 }
 
 func TestNodeCallsOnIdleNodeGoroutine(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 	// A node whose goroutine never runs: every call waits for it, and gives
 	// up on its context, or with ErrStopped once the node is done.
 	rn, err := NewRawNode(rtNodeConfig(1, ctStorage([]uint64{1}, pb.HardState{})))
@@ -441,7 +440,7 @@ func TestNodeCallsOnIdleNodeGoroutine(t *testing.T) {
 }
 
 func TestNodeStatusWhileRunning(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 	c := rtStartNodes(t, 1)
 	defer c.stop()
 	c.elect(1)
@@ -484,7 +483,7 @@ func TestNodeStatusWhileRunning(t *testing.T) {
 }
 
 func TestNodeReportsDoNotBlock(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 	c := rtStartNodes(t, 3)
 	c.elect(1)
 	n := c.nodes[1]

@@ -1,22 +1,37 @@
 package raft
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"log"
 	"math/rand"
+	"runtime"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.uber.org/goleak"
 
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
+
+// requireNoNodeGoroutines fails t if the goroutine of a Node started by the
+// test is still running. Stop waits for it, but a test that forgot Stop
+// leaks it; it may take a moment to exit, so the check polls for a second.
+// (Node tests do not run in parallel, so any such goroutine is the test's.)
+func requireNoNodeGoroutines(t *testing.T) {
+	t.Helper()
+	running := func() bool {
+		buf := make([]byte, 1<<20)
+		return bytes.Contains(buf[:runtime.Stack(buf, true)], []byte("raft.(*node).run("))
+	}
+	require.Eventually(t, func() bool { return !running() }, time.Second, time.Millisecond,
+		"a Node goroutine is still running")
+}
 
 func quietNodeConfig(id uint64, storage *MemoryStorage) *Config {
 	return &Config{
@@ -62,7 +77,7 @@ func runNodeLoop(n Node, storage *MemoryStorage, applied chan<- string, stop <-c
 }
 
 func TestNodeConcurrentProposals(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 
 	storage := NewMemoryStorage()
 	n := StartNode(quietNodeConfig(1, storage), []Peer{{ID: 1}})
@@ -123,7 +138,7 @@ func TestNodeConcurrentProposals(t *testing.T) {
 }
 
 func TestNodeProposeBlocksWithoutLeaderUntilContextDone(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 
 	storage := NewMemoryStorage()
 	// Three peers and nobody campaigns: no leader will be known.
@@ -139,7 +154,7 @@ func TestNodeProposeBlocksWithoutLeaderUntilContextDone(t *testing.T) {
 }
 
 func TestNodeStopWhileReadyPending(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 
 	storage := NewMemoryStorage()
 	n := StartNode(quietNodeConfig(1, storage), []Peer{{ID: 1}})
@@ -158,7 +173,7 @@ func TestNodeStopWhileReadyPending(t *testing.T) {
 }
 
 func TestNodeStepIgnoresLocalMessages(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 
 	storage := NewMemoryStorage()
 	n := StartNode(quietNodeConfig(1, storage), []Peer{{ID: 1}, {ID: 2}})
@@ -176,7 +191,7 @@ func TestStartNodeWithoutPeersPanics(t *testing.T) {
 }
 
 func TestRestartNodeKeepsState(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 
 	storage := NewMemoryStorage()
 	require.NoError(t, storage.Append([]pb.Entry{{Term: 1, Index: 1}, {Term: 2, Index: 2}}))
@@ -204,7 +219,7 @@ func TestRestartNodeKeepsState(t *testing.T) {
 // with etcd/raft, only until a leader change: a node added back (or one
 // that learns of a new leader) must not block its proposers forever.
 func TestNodeProposalsResumeAfterRemovalWhenLeaderChanges(t *testing.T) {
-	defer goleak.VerifyNone(t)
+	defer requireNoNodeGoroutines(t)
 
 	storage := NewMemoryStorage()
 	n := StartNode(quietNodeConfig(1, storage), []Peer{{ID: 1}, {ID: 2}})

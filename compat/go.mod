@@ -6,8 +6,10 @@ replace github.com/pontoon-raft/raft => ../
 
 require (
 	github.com/pontoon-raft/raft v0.0.0-00010101000000-000000000000
+	github.com/pontoon-raft/raft/raftsim v0.0.0-00010101000000-000000000000
 	github.com/stretchr/testify v1.12.1
 	go.etcd.io/raft/v3 v3.6.0
+	golang.org/x/mod v0.3.0
 )
 
 require (
@@ -17,3 +19,5 @@ require (
 	go.yaml.in/yaml/v3 v3.0.5 // indirect
 	google.golang.org/protobuf v1.33.0 // indirect
 )
+
+replace github.com/pontoon-raft/raft/raftsim => ../raftsim

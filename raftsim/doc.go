@@ -208,10 +208,12 @@ deliberately broken wrapper used to show that an invariant can fail.
 # Replaying
 
 The cmd/raftsim command sweeps seeds and prints, for the first failure, a
-command line that replays it with the full trace:
+command line that replays it with the full trace. raftsim is a module of its
+own (it depends on porcupine, which the library does not); from a checkout of
+the repository:
 
-	go run ./raftsim/cmd/raftsim -nodes 5 -seeds 1000 -steps 5000 -faults all
-	go run ./raftsim/cmd/raftsim -nodes 5 -steps 5000 -faults all -seed 17 -trace
+	cd raftsim && go run ./cmd/raftsim -nodes 5 -seeds 1000 -steps 5000 -faults all
+	cd raftsim && go run ./cmd/raftsim -nodes 5 -steps 5000 -faults all -seed 17 -trace
 
 Shrink (and the command's -shrink flag) reduces a failing run: it ends the
 fault phase early and suppresses the faults, proposals and reads of chosen

@@ -55,7 +55,7 @@ func replayCommand(o Options) string {
 	if o.ReadOnlyOption == raft.ReadOnlyLeaseBased {
 		readOnly = "lease"
 	}
-	return fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults all -prevote %s -checkquorum %s -readonly %s -async %s -stepdown %s -seed %d -trace",
+	return fmt.Sprintf("cd raftsim && go run ./cmd/raftsim -nodes %d -steps %d -faults all -prevote %s -checkquorum %s -readonly %s -async %s -stepdown %s -seed %d -trace",
 		o.Nodes, o.Steps, onOff(o.PreVote), onOff(o.CheckQuorum), readOnly, o.Async, onOff(o.StepDownOnRemoval), o.Seed)
 }
 

@@ -336,7 +336,7 @@ func report(c config, t totals) {
 
 // replayCommand is the command line that replays o, a run of the sweep c.
 func replayCommand(c config, o raftsim.Options, preVote, checkQuorum bool) string {
-	cmd := fmt.Sprintf("go run ./raftsim/cmd/raftsim -nodes %d -steps %d -faults %s -prevote %s -checkquorum %s",
+	cmd := fmt.Sprintf("cd raftsim && go run ./cmd/raftsim -nodes %d -steps %d -faults %s -prevote %s -checkquorum %s",
 		c.nodes, o.Steps, c.faults, onOff(preVote), onOff(checkQuorum))
 	if o.Faults.ReadIndexProb > 0 {
 		// Without reads the choice is moot, and the flag refused.

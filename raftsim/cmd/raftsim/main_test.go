@@ -34,7 +34,7 @@ func TestReplayCommandCarriesSuppressedEvents(t *testing.T) {
 	c := config{nodes: 3, faults: "all", electionTick: 10, heartbeatTick: 1}
 	o := raftsim.Options{Seed: 9, Steps: 120, SuppressEvents: []int{4, 17}, Faults: raftsim.AllFaults()}
 	cmd := replayCommand(c, o, true, false)
-	assert.Contains(t, cmd, "go run ./raftsim/cmd/raftsim -nodes 3 -steps 120 -faults all -prevote on -checkquorum off -readonly safe ")
+	assert.Contains(t, cmd, "cd raftsim && go run ./cmd/raftsim -nodes 3 -steps 120 -faults all -prevote on -checkquorum off -readonly safe ")
 	assert.True(t, strings.HasSuffix(cmd, " -suppress 4,17 -seed 9"), cmd)
 }
 
@@ -58,7 +58,7 @@ func TestReplayCommandIsAccepted(t *testing.T) {
 			o := c.options(5, f)
 			o.Steps = 50
 			cmd := replayCommand(c, o, false, true)
-			args := strings.Fields(strings.TrimPrefix(cmd, "go run ./raftsim/cmd/raftsim "))
+			args := strings.Fields(strings.TrimPrefix(cmd, "cd raftsim && go run ./cmd/raftsim "))
 			var out, errOut bytes.Buffer
 			assert.Equal(t, 0, run(args, &out, &errOut), "%s: %s", cmd, errOut.String())
 		}
@@ -105,5 +105,5 @@ func TestReportNamesFirstFailureAndReplay(t *testing.T) {
 	assert.Contains(t, s, "drop=4 dup=0")
 	assert.Contains(t, s, "first failing seed: 17 (election-safety)")
 	assert.Contains(t, s, "event 99 tick 9: VIOLATION")
-	assert.Contains(t, s, "replay: go run ./raftsim/cmd/raftsim -nodes 5 -steps 5000 -faults all -prevote on -checkquorum off -readonly safe -election-tick 10 -heartbeat-tick 1 -async none -stepdown off -seed 17 -trace")
+	assert.Contains(t, s, "replay: cd raftsim && go run ./cmd/raftsim -nodes 5 -steps 5000 -faults all -prevote on -checkquorum off -readonly safe -election-tick 10 -heartbeat-tick 1 -async none -stepdown off -seed 17 -trace")
 }

@@ -1,4 +1,4 @@
-package raft_test
+package raftsim_test
 
 // The library's randomized safety tests, expressed with raftsim: each runs
 // clusters of 3, 5 and 7 nodes for 100 seeds under one family of
