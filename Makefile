@@ -18,6 +18,7 @@ test: test-core test-compat test-kvstore
 test-core: $(PROGRESS)
 	@echo "== the library and raftsim (its own module), with -race (about 3 minutes on 2 cores)"
 	$(GO) test -race -json ./... | $(PROGRESS)
+	$(GO) test -race -json -tags pontoon_etcd_names ./raftpb/ | $(PROGRESS)
 	cd raftsim && $(GO) vet ./... && $(GO) test -race -json ./... | $(PROGRESS)
 
 # compat/ and compat/v37 are separate modules (they depend on etcd/raft);
@@ -70,7 +71,9 @@ lint:
 # generator etcd/raft uses. Its code runs on github.com/golang/protobuf, so the
 # types print with etcd's String() text and are registered in the global
 # protobuf registry, under the proto package pontoon.raftpb so that they never
-# clash with etcd's raftpb in one binary.
+# clash with etcd's raftpb in one binary; with the pontoon_etcd_names build tag,
+# under etcd's names instead (for builds that replace go.etcd.io/raft/v3 by
+# Pontoon), see internal/protoregsplit.
 proto: $(PROTOC_GEN)
 	@command -v protoc >/dev/null || { \
 		echo "protoc not found; installing Debian's protobuf-compiler"; \
@@ -79,7 +82,17 @@ proto: $(PROTOC_GEN)
 		-I . -I $(GOGO_DIR) -I $(GOGO_DIR)/protobuf -I /usr/include \
 		--gofast_out=paths=source_relative,Mgogoproto/gogo.proto=github.com/gogo/protobuf/gogoproto:. \
 		raftpb/raft.proto
-	gofmt -w raftpb/raft.pb.go
+	@# The same under etcd's names (package raftpb, file raft.proto), for the
+	@# registration that the pontoon_etcd_names build tag selects.
+	rm -rf .bin/proto-etcd && mkdir -p .bin/proto-etcd
+	sed 's/^package pontoon.raftpb;/package raftpb;/' raftpb/raft.proto > .bin/proto-etcd/raft.proto
+	protoc --plugin=protoc-gen-gofast=$(PROTOC_GEN) \
+		-I .bin/proto-etcd -I $(GOGO_DIR) -I $(GOGO_DIR)/protobuf -I /usr/include \
+		--gofast_out=paths=source_relative,Mgogoproto/gogo.proto=github.com/gogo/protobuf/gogoproto:.bin/proto-etcd \
+		.bin/proto-etcd/raft.proto
+	$(GO) run ./internal/protoregsplit -pb raftpb/raft.pb.go -etcd .bin/proto-etcd/raft.pb.go \
+		-out-default raftpb/registry_pontoon.pb.go -out-etcd raftpb/registry_etcd.pb.go -tag pontoon_etcd_names
+	gofmt -w raftpb/raft.pb.go raftpb/registry_pontoon.pb.go raftpb/registry_etcd.pb.go
 
 $(PROTOC_GEN): go.mod
 	$(GO) mod download github.com/gogo/protobuf
