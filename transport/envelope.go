@@ -84,6 +84,8 @@ const (
 	statusIdentity
 	statusBusy
 	statusRefused
+	statusChecksum
+	statusTooLarge
 )
 
 // Errors a handshake or a snapshot stream can end with. Refusals by the
@@ -120,6 +122,10 @@ func (s status) err() error {
 		return ErrIdentityMismatch
 	case statusBusy:
 		return ErrBusy
+	case statusChecksum:
+		return ErrChecksumMismatch
+	case statusTooLarge:
+		return ErrSnapshotTooLarge
 	}
 	return ErrRefused
 }
@@ -140,6 +146,10 @@ func statusOf(err error) status {
 		return statusIdentity
 	case errors.Is(err, ErrBusy):
 		return statusBusy
+	case errors.Is(err, ErrChecksumMismatch):
+		return statusChecksum
+	case errors.Is(err, ErrSnapshotTooLarge):
+		return statusTooLarge
 	}
 	return statusRefused
 }

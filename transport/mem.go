@@ -235,7 +235,7 @@ type memEvent struct {
 	seq  uint64
 	kind eventKind
 
-	from, to                   uint64
+	from, to                       uint64
 	fromIncarnation, toIncarnation uint64
 
 	// eventBatch: the encoded Batch payload and its message count.

@@ -272,9 +272,9 @@ func TestMemSendDrops(t *testing.T) {
 	require.NoError(t, err)
 	t1.Send([]GroupMessage{
 		heartbeat(1, 1, 2), heartbeat(2, 1, 2), heartbeat(3, 1, 2), // the third overflows the link
-		appendMsg(4, 1, 2, 1, 200),   // too large
-		heartbeat(5, 1, 7),           // unknown node
-		heartbeat(6, 1, 1),           // itself
+		appendMsg(4, 1, 2, 1, 200), // too large
+		heartbeat(5, 1, 7),         // unknown node
+		heartbeat(6, 1, 1),         // itself
 		{Group: 8, Message: pb.Message{Type: pb.MsgHup, From: 1, To: 2}}, // local type: dropped, not reported
 	})
 	net.Advance(0)

@@ -96,14 +96,44 @@ func (t *TCP) streamSnapshot(addr string, s OutgoingSnapshot) (int64, error) {
 		return 0, fmt.Errorf("%w: sending snapshot header: %v", ErrUnreachable, err)
 	}
 	fr := frameReader{r: conn}
-	if err := readVerdict(conn, &fr, kindSnapAccept, idle); err != nil {
+	if err := conn.SetReadDeadline(time.Now().Add(idle)); err != nil {
 		return 0, err
+	}
+	if v := readVerdict(&fr, kindSnapAccept); v.err != nil {
+		return 0, v.err
+	}
+	if err := conn.SetReadDeadline(time.Time{}); err != nil {
+		return 0, err
+	}
+	// The receiver may give up before the end (size limit, its disk); it
+	// says why at once, and a reader of its own hears it while the body is
+	// still being written.
+	outcome := make(chan verdict, 1)
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		outcome <- readVerdict(&fr, kindSnapOutcome)
+	}()
+	failed := func(total int64, writeErr error) (int64, error) {
+		_ = conn.SetReadDeadline(time.Now().Add(idle))
+		if v := <-outcome; v.fromPeer {
+			return total, v.err
+		}
+		return total, fmt.Errorf("%w: sending the snapshot: %v", ErrUnreachable, writeErr)
 	}
 
 	buf := make([]byte, frameHeaderBytes+t.cfg.SnapshotChunkBytes)
 	var total int64
 	var crc uint32
 	for body := s.Body; body != nil; {
+		select {
+		case v := <-outcome:
+			if v.err == nil {
+				return total, malformed("snapshot outcome before the end of the body")
+			}
+			return total, v.err
+		default:
+		}
 		k, rerr := io.ReadFull(body, buf[frameHeaderBytes:])
 		if k > 0 {
 			if total+int64(k) > t.cfg.MaxSnapshotBytes {
@@ -114,7 +144,7 @@ func (t *TCP) streamSnapshot(addr string, s OutgoingSnapshot) (int64, error) {
 			frame = frame[:frameHeaderBytes+k]
 			endFrame(frame, start)
 			if err := writeWithin(conn, frame, idle); err != nil {
-				return total, fmt.Errorf("%w: sending snapshot body: %v", ErrUnreachable, err)
+				return failed(total, err)
 			}
 			total += int64(k)
 		}
@@ -126,9 +156,12 @@ func (t *TCP) streamSnapshot(addr string, s OutgoingSnapshot) (int64, error) {
 		}
 	}
 	if err := writeWithin(conn, appendSnapEnd(nil, uint64(total), crc), idle); err != nil {
-		return total, fmt.Errorf("%w: sending snapshot end: %v", ErrUnreachable, err)
+		return failed(total, err)
 	}
-	return total, readVerdict(conn, &fr, kindSnapOutcome, idle)
+	if err := conn.SetReadDeadline(time.Now().Add(idle)); err != nil {
+		return total, err
+	}
+	return total, (<-outcome).err
 }
 
 // writeWithin writes b with a deadline of timeout from now.
@@ -140,24 +173,28 @@ func writeWithin(conn net.Conn, b []byte, timeout time.Duration) error {
 	return err
 }
 
-// readVerdict reads a SnapAccept or SnapOutcome frame (kind) and returns
-// the receiver's refusal, or nil if it said yes.
-func readVerdict(conn net.Conn, fr *frameReader, kind byte, timeout time.Duration) error {
-	if err := conn.SetReadDeadline(time.Now().Add(timeout)); err != nil {
-		return err
-	}
+// verdict is what readVerdict found: the receiver's answer (fromPeer),
+// or why there was none.
+type verdict struct {
+	err      error
+	fromPeer bool
+}
+
+// readVerdict reads a SnapAccept or SnapOutcome frame (kind); err is the
+// receiver's refusal, or nil if it said yes.
+func readVerdict(fr *frameReader, kind byte) verdict {
 	k, p, err := fr.next(1 + maxReasonBytes)
 	if err != nil {
-		return fmt.Errorf("%w: waiting for the receiver: %v", ErrUnreachable, err)
+		return verdict{err: fmt.Errorf("%w: waiting for the receiver: %v", ErrUnreachable, err)}
 	}
 	if k != kind {
-		return malformed("frame kind 0x%02x where 0x%02x belongs", k, kind)
+		return verdict{err: malformed("frame kind 0x%02x where 0x%02x belongs", k, kind)}
 	}
 	s, reason, err := decodeVerdict(p)
 	if err != nil {
-		return err
+		return verdict{err: err}
 	}
-	return refusal(s, reason)
+	return verdict{err: refusal(s, reason), fromPeer: true}
 }
 
 func (t *TCP) acquireSnapshotReceive() bool {
@@ -234,12 +271,32 @@ func (t *TCP) receiveSnapshot(conn net.Conn, fr *frameReader, peer uint64) error
 	if err == nil {
 		t.cfg.Handler.HandleMessages(peer, []GroupMessage{{Group: group, Message: m}})
 	}
-	if aerr := answer(kindSnapOutcome, err); err == nil && aerr != nil {
+	aerr := answer(kindSnapOutcome, err)
+	if err == nil && aerr != nil {
 		// The snapshot is stored and stepped; the sender will not hear so
 		// and reports a failure, after which Raft probes and moves on.
 		return fmt.Errorf("sending snapshot outcome: %w", aerr)
 	}
+	if err != nil && aerr == nil {
+		linger(conn, fr)
+	}
 	return err
+}
+
+// snapshotLingerTimeout bounds how long a receiver that gave up on a
+// snapshot keeps reading what the sender still had in flight.
+const snapshotLingerTimeout = 5 * time.Second
+
+// linger half-closes conn and reads it empty until the sender closes it,
+// so the refusal just written reaches the sender instead of being lost to
+// the reset that closing a socket with unread data would send.
+func linger(conn net.Conn, fr *frameReader) {
+	if cw, ok := conn.(interface{ CloseWrite() error }); ok {
+		_ = cw.CloseWrite()
+	}
+	if conn.SetReadDeadline(time.Now().Add(snapshotLingerTimeout)) == nil {
+		_, _ = io.Copy(io.Discard, fr.r)
+	}
 }
 
 // receiveBody copies chunks into sink until the end frame, and checks the

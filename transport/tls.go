@@ -132,10 +132,14 @@ func (c *TLSConfig) serverConfig() *tls.Config {
 // RootCAs and requires the certificate to bind peer, instead of matching
 // a host name.
 func (c *TLSConfig) clientConfig(peer uint64) *tls.Config {
+	cert := &c.Certificate
 	return &tls.Config{
-		MinVersion:         tls.VersionTLS13,
-		Certificates:       []tls.Certificate{c.Certificate},
-		InsecureSkipVerify: true, // replaced by VerifyConnection below, which verifies the chain
+		MinVersion: tls.VersionTLS13,
+		// Present the certificate even when the server asks for another CA,
+		// so a misconfigured node is refused with a clear "unknown
+		// authority" rather than "no certificate".
+		GetClientCertificate: func(*tls.CertificateRequestInfo) (*tls.Certificate, error) { return cert, nil },
+		InsecureSkipVerify:   true, // replaced by VerifyConnection below, which verifies the chain
 		VerifyConnection: func(cs tls.ConnectionState) error {
 			return verifyPeer(cs, c.RootCAs, peer)
 		},
