@@ -85,7 +85,6 @@ func (n *MemNetwork) deliverBatch(ev *memEvent) {
 // deliverSnapshot streams a due snapshot from the sender's body to the
 // receiver's sink, synchronously, and reports the outcome to both.
 func (n *MemNetwork) deliverSnapshot(ev *memEvent) {
-	defer closeBody(ev.snap.Body)
 	s := n.nodes[ev.from]
 	if s.incarnation == ev.fromIncarnation {
 		s.snapshots--
@@ -93,6 +92,7 @@ func (n *MemNetwork) deliverSnapshot(ev *memEvent) {
 	var bytes int64
 	var err error
 	finish := func() {
+		closeBody(ev.snap.Body)
 		if err != nil {
 			n.stats.SnapshotsFailed++
 		} else {

@@ -54,17 +54,17 @@ func (t *TCP) SendSnapshot(s OutgoingSnapshot) {
 }
 
 // sendSnapshot runs one outgoing snapshot stream and reports its outcome.
+// The body is closed and the stream's slot freed before the report, so a
+// Handler may send the next snapshot from ReportSnapshot.
 func (t *TCP) sendSnapshot(addr string, s OutgoingSnapshot) {
 	defer t.wg.Done()
-	defer func() {
-		t.mu.Lock()
-		t.snapSends--
-		t.mu.Unlock()
-	}()
-	defer closeBody(s.Body)
 	to := s.Message.To
 	t.obs.SnapshotStarted(to, Outgoing)
 	n, err := t.streamSnapshot(addr, s)
+	closeBody(s.Body)
+	t.mu.Lock()
+	t.snapSends--
+	t.mu.Unlock()
 	if t.ctx.Err() != nil {
 		t.obs.SnapshotFinished(to, Outgoing, n, ErrClosed)
 		return
