@@ -118,6 +118,8 @@ func NewMemNetwork(cfg MemConfig) (*MemNetwork, error) {
 }
 
 // Join attaches node id, delivering to h and reporting to o (nil for none).
+// The MemNetwork reports Observer.QueueDepth per link, counting what is in
+// flight to a peer whatever its class.
 // A node that closed its transport may join again: the new transport is a
 // new incarnation, and nothing in flight to or from the old one (messages,
 // snapshot outcomes, reports) reaches it.

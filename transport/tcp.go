@@ -169,6 +169,10 @@ func (t *TCP) Send(msgs []GroupMessage) {
 		gm := &msgs[i]
 		m := &gm.Message
 		if m.Type == pb.MsgSnap {
+			if cur != nil {
+				cur.unlockAndWake()
+				cur = nil
+			}
 			t.SendSnapshot(OutgoingSnapshot{Group: gm.Group, Message: *m})
 			continue
 		}

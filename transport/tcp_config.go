@@ -142,6 +142,9 @@ func (c TCPConfig) withDefaults() (TCPConfig, error) {
 	case c.MaxFrameBytes < c.SnapshotChunkBytes+frameOverheadBytes:
 		return c, fmt.Errorf("%w: MaxFrameBytes = %d cannot hold a chunk of SnapshotChunkBytes = %d",
 			ErrInvalidConfig, c.MaxFrameBytes, c.SnapshotChunkBytes)
+	case c.QueueBytes < c.MaxMessageBytes:
+		return c, fmt.Errorf("%w: QueueBytes = %d cannot hold a message of MaxMessageBytes = %d",
+			ErrInvalidConfig, c.QueueBytes, c.MaxMessageBytes)
 	case c.MaxFrameBytes > 1<<31:
 		return c, fmt.Errorf("%w: MaxFrameBytes = %d exceeds 2 GiB", ErrInvalidConfig, c.MaxFrameBytes)
 	}

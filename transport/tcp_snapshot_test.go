@@ -53,9 +53,9 @@ func TestTCPSnapshotStreamed(t *testing.T) {
 
 func TestTCPSnapshotViaSend(t *testing.T) {
 	n1, n2 := pairTCP(t, TCPConfig{})
-	n1.Send([]GroupMessage{{Group: 3, Message: snapMsg(3, 1, 2, 9)}, heartbeat(3, 1, 2)})
+	n1.Send([]GroupMessage{heartbeat(3, 1, 2), {Group: 3, Message: snapMsg(3, 1, 2, 9)}, heartbeat(3, 1, 2)})
 	require.NoError(t, firstSnapshotReport(t, n1).err)
-	n2.r.waitFor(t, "both", func() bool { return len(n2.r.messages()) == 2 })
+	n2.r.waitFor(t, "all three", func() bool { return len(n2.r.messages()) == 3 })
 	assert.Empty(t, n2.r.stored[3])
 }
 

@@ -337,6 +337,7 @@ func TestTCPConfigValidation(t *testing.T) {
 		{NodeID: 1, Handler: h, Peers: map[uint64]string{1: "x:1"}},
 		{NodeID: 1, Handler: h, Peers: map[uint64]string{2: ""}},
 		{NodeID: 1, Handler: h, DialTimeout: -time.Second},
+		{NodeID: 1, Handler: h, QueueBytes: 1 << 20, MaxMessageBytes: 2 << 20, MaxFrameBytes: 4 << 20},
 		{NodeID: 1, Handler: h, TLS: &TLSConfig{}},
 	}
 	for i, cfg := range bad {

@@ -74,7 +74,8 @@ type Transport interface {
 // and SendSnapshot, but never Close.
 type Handler interface {
 	// HandleMessages delivers messages that node from sent, in the order it
-	// sent them within one class. Every message has passed the checks
+	// sent them within one class (a reconnect may reorder the last messages
+	// of the old connection with the first of the new). Every message has passed the checks
 	// described in the package documentation (authenticated sender, this
 	// node as destination, a known group, a network message type). The
 	// msgs slice is only valid during the call; the messages themselves
