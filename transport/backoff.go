@@ -59,3 +59,35 @@ func backoffDelay(attempt int, lo, hi time.Duration, u float64) time.Duration {
 	half := base / 2
 	return half + time.Duration(u*float64(base-half))
 }
+
+// rateLimiter paces the snapshot bodies a node sends, all streams
+// together: a token bucket of rate bytes per second holding at most burst
+// bytes. Reservations may take it into debt, which later reservations wait
+// out, so concurrent streams share the rate.
+type rateLimiter struct {
+	mu     sync.Mutex
+	rate   float64 // bytes per second
+	burst  float64
+	tokens float64
+	last   time.Time
+}
+
+func newRateLimiter(bytesPerSecond int64, burst int, now time.Time) *rateLimiter {
+	return &rateLimiter{rate: float64(bytesPerSecond), burst: float64(burst), tokens: float64(burst), last: now}
+}
+
+// reserve takes n bytes at time now and returns how long to wait before
+// sending them.
+func (l *rateLimiter) reserve(now time.Time, n int) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if now.After(l.last) {
+		l.tokens = min(l.burst, l.tokens+now.Sub(l.last).Seconds()*l.rate)
+		l.last = now
+	}
+	l.tokens -= float64(n)
+	if l.tokens >= 0 {
+		return 0
+	}
+	return time.Duration(-l.tokens / l.rate * float64(time.Second))
+}

@@ -48,7 +48,12 @@ Snapshots never share a connection with messages: each stream has its own
 TCP connection, and TCP's flow control paces it (the sender's writes block
 while the receiver's sink is slow, up to SnapshotIdleTimeout). At most
 MaxSnapshotSends streams leave a node and MaxSnapshotReceives arrive at
-once; more are refused with ErrBusy and Raft retries later.
+once; more are refused with ErrBusy and Raft retries later. The bodies a
+node sends are also paced to SnapshotBytesPerSecond (256 MiB/s by default,
+all streams together): separate connections keep heartbeats out of the
+snapshot's queues, but a stream at full speed takes a CPU core on each
+side, and on a small machine that alone delayed heartbeats by tens of
+milliseconds in our benchmark.
 
 # Classes: why heartbeats do not wait
 
@@ -148,6 +153,7 @@ of this package check that.
 	QueueBytes           64 MiB  encoded bytes queued per peer and class
 	MaxSnapshotBytes     16 GiB  one snapshot body
 	SnapshotChunkBytes   256 KiB one chunk of a body
+	SnapshotBytesPerSecond 256 MiB/s  snapshot bodies sent, all streams together
 	MaxSnapshotSends     4       concurrent outgoing snapshot streams
 	MaxSnapshotReceives  4       concurrent incoming snapshot streams
 

@@ -19,6 +19,9 @@ const (
 	DefaultMaxSnapshotBytes int64 = 16 << 30
 	// DefaultSnapshotChunkBytes is the size of a snapshot body chunk.
 	DefaultSnapshotChunkBytes = 256 << 10
+	// DefaultSnapshotBytesPerSecond bounds the rate of the snapshot bodies
+	// a TCP transport sends: 256 MiB/s, about 2 Gbit/s.
+	DefaultSnapshotBytesPerSecond int64 = 256 << 20
 	// DefaultMaxSnapshotStreams bounds the concurrent snapshot streams per
 	// node, separately for sending and receiving.
 	DefaultMaxSnapshotStreams = 4

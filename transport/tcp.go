@@ -27,6 +27,8 @@ type TCP struct {
 	serverTLS *tls.Config
 	jitter    *jitter
 	reports   *reporter
+	// snapshotRate paces outgoing snapshot bodies (nil: no bound).
+	snapshotRate *rateLimiter
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -74,6 +76,9 @@ func NewTCP(cfg TCPConfig) (*TCP, error) {
 		streams:   map[streamKey]net.Conn{},
 	}
 	t.reports = newReporter(cfg.Handler, t.log)
+	if cfg.SnapshotBytesPerSecond > 0 {
+		t.snapshotRate = newRateLimiter(cfg.SnapshotBytesPerSecond, cfg.SnapshotChunkBytes, cfg.Clock.Now())
+	}
 	if cfg.TLS != nil {
 		t.serverTLS = cfg.TLS.serverConfig()
 	}

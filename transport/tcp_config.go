@@ -50,6 +50,14 @@ type TCPConfig struct {
 	// SnapshotChunkBytes is the size of the chunks a body is sent in
 	// (DefaultSnapshotChunkBytes).
 	SnapshotChunkBytes int
+	// SnapshotBytesPerSecond bounds the rate at which this node sends
+	// snapshot bodies, all streams together
+	// (DefaultSnapshotBytesPerSecond); a negative value means no bound.
+	// Snapshots have connections of their own, but a stream at full speed
+	// takes a CPU core on each side (more with TLS), which on a small
+	// machine delays heartbeats by many milliseconds (see BENCHMARKS.md);
+	// the bound leaves room for them.
+	SnapshotBytesPerSecond int64
 	// MaxSnapshotSends and MaxSnapshotReceives bound the concurrent
 	// snapshot streams of this node (DefaultMaxSnapshotStreams each).
 	MaxSnapshotSends    int
@@ -126,6 +134,9 @@ func (c TCPConfig) withDefaults() (TCPConfig, error) {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if c.SnapshotBytesPerSecond == 0 {
+		c.SnapshotBytesPerSecond = DefaultSnapshotBytesPerSecond
 	}
 	if c.MaxSnapshotBytes < 0 {
 		return c, fmt.Errorf("%w: MaxSnapshotBytes = %d is negative", ErrInvalidConfig, c.MaxSnapshotBytes)

@@ -139,6 +139,9 @@ func (t *TCP) streamSnapshot(addr string, s OutgoingSnapshot) (int64, error) {
 			if total+int64(k) > t.cfg.MaxSnapshotBytes {
 				return total, fmt.Errorf("%w: the body exceeds %d bytes", ErrSnapshotTooLarge, t.cfg.MaxSnapshotBytes)
 			}
+			if err := t.paceSnapshot(k); err != nil {
+				return total, err
+			}
 			crc = crc32.Update(crc, castagnoli, buf[frameHeaderBytes:frameHeaderBytes+k])
 			frame, start := beginFrame(buf[:0], kindSnapChunk)
 			frame = frame[:frameHeaderBytes+k]
@@ -162,6 +165,24 @@ func (t *TCP) streamSnapshot(addr string, s OutgoingSnapshot) (int64, error) {
 		return total, err
 	}
 	return total, (<-outcome).err
+}
+
+// paceSnapshot waits until n more body bytes may be sent under
+// SnapshotBytesPerSecond.
+func (t *TCP) paceSnapshot(n int) error {
+	if t.snapshotRate == nil {
+		return nil
+	}
+	d := t.snapshotRate.reserve(t.cfg.Clock.Now(), n)
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-t.cfg.Clock.After(d):
+		return nil
+	case <-t.ctx.Done():
+		return ErrClosed
+	}
 }
 
 // writeWithin writes b with a deadline of timeout from now.

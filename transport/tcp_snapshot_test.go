@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	pb "github.com/pontoon-raft/raft/raftpb"
 	"github.com/stretchr/testify/assert"
@@ -237,4 +238,33 @@ func TestTCPHeartbeatsFlowDuringSnapshot(t *testing.T) {
 	h.waitFor(t, "heartbeats and appends", func() bool { return len(h.messages()) == 20 })
 	close(h.release)
 	require.NoError(t, firstSnapshotReport(t, n1).err)
+}
+
+func TestTCPSnapshotPaced(t *testing.T) {
+	clock := newFakeClock()
+	n2 := startTCP(t, TCPConfig{NodeID: 2})
+	n1 := startTCP(t, TCPConfig{NodeID: 1, Clock: clock, SnapshotChunkBytes: 16 << 10, SnapshotBytesPerSecond: 64 << 10,
+		Peers: map[uint64]string{2: n2.addr}})
+	n1.SendSnapshot(OutgoingSnapshot{Group: 1, Message: snapMsg(1, 1, 2, 5), Body: &patternBody{size: 64 << 10}})
+	// The first chunk goes at once (the bucket holds one chunk); each
+	// further chunk waits 16 KiB / (64 KiB/s).
+	for chunk := 2; chunk <= 4; chunk++ {
+		waits := clock.waitTimers(t, 1)
+		assert.Equal(t, []time.Duration{250 * time.Millisecond}, waits, "chunk %d", chunk)
+		assert.Empty(t, n1.r.snapshotReports())
+		clock.Advance(250 * time.Millisecond)
+	}
+	require.NoError(t, firstSnapshotReport(t, n1).err)
+	assert.Len(t, n2.r.stored[1], 64<<10)
+}
+
+func TestRateLimiter(t *testing.T) {
+	start := time.Unix(100, 0)
+	l := newRateLimiter(1000, 500, start)
+	assert.Equal(t, time.Duration(0), l.reserve(start, 500), "the burst is free")
+	assert.Equal(t, 500*time.Millisecond, l.reserve(start, 500), "then 1000 B/s")
+	assert.Equal(t, time.Second, l.reserve(start.Add(500*time.Millisecond), 1000), "debt is paid first")
+	assert.Equal(t, time.Duration(0), l.reserve(start.Add(time.Hour), 500), "the bucket refills up to the burst only")
+	assert.Equal(t, 500*time.Millisecond, l.reserve(start.Add(time.Hour), 500))
+	assert.Equal(t, time.Second, l.reserve(start.Add(time.Hour-time.Second), 500), "a clock going back earns nothing")
 }

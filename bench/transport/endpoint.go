@@ -50,7 +50,7 @@ type endpoint interface {
 
 // newEndpoint starts node id of impl listening on loopback, sending to
 // node peer at peerAddr (if known yet). tlsDir holds the CA for tcp+tls.
-func newEndpoint(impl string, id, peer uint64, peerAddr, tlsDir string, ev *events) (endpoint, error) {
+func newEndpoint(impl string, id, peer uint64, peerAddr, tlsDir string, snapshotRate int64, ev *events) (endpoint, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -59,7 +59,7 @@ func newEndpoint(impl string, id, peer uint64, peerAddr, tlsDir string, ev *even
 	case implBaseline:
 		return newBaselineEndpoint(ln, id, peer, peerAddr, ev), nil
 	case implTCP, implTLS:
-		return newTCPEndpoint(ln, impl == implTLS, id, peer, peerAddr, tlsDir, ev)
+		return newTCPEndpoint(ln, impl == implTLS, id, peer, peerAddr, tlsDir, snapshotRate, ev)
 	}
 	ln.Close()
 	return nil, fmt.Errorf("unknown transport %q", impl)
@@ -72,9 +72,9 @@ type ours struct {
 	ev *events
 }
 
-func newTCPEndpoint(ln net.Listener, withTLS bool, id, peer uint64, peerAddr, tlsDir string, ev *events) (*ours, error) {
+func newTCPEndpoint(ln net.Listener, withTLS bool, id, peer uint64, peerAddr, tlsDir string, snapshotRate int64, ev *events) (*ours, error) {
 	cfg := transport.TCPConfig{
-		NodeID: id, ClusterID: 1, Handler: &handler{ev: ev},
+		NodeID: id, ClusterID: 1, Handler: &handler{ev: ev}, SnapshotBytesPerSecond: snapshotRate,
 		// Each run ends with the peer process exiting, which the parent's
 		// links log as lost connections: only errors are of interest here.
 		Logger:   slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelError})),

@@ -16,7 +16,9 @@
 //   - latency-idle and latency-snapshot: node 1 sends one heartbeat per
 //     millisecond carrying its send time; node 2 records the delivery
 //     latency (both processes read the same clock). In latency-snapshot,
-//     node 1 streams 64 MiB snapshots back to back meanwhile.
+//     node 1 streams 64 MiB snapshots back to back meanwhile, at package
+//     transport's default SnapshotBytesPerSecond; latency-snapshot-unbounded
+//     lifts that bound.
 //
 // Usage (from bench/transport): go run . [-rounds 5] [-update ../../BENCHMARKS.md]
 package main
@@ -46,6 +48,7 @@ type options struct {
 	window          int
 	latencyDuration time.Duration
 	snapshotBytes   int64
+	snapshotRate    int64
 	seed            uint64
 	markdown        string
 	update          string
@@ -56,7 +59,7 @@ func main() {
 	var impls, modes string
 	flag.StringVar(&o.role, "role", "parent", "parent, or peer (set when the command re-executes itself)")
 	flag.StringVar(&impls, "impls", strings.Join([]string{implBaseline, implTCP, implTLS}, ","), "transports to compare")
-	flag.StringVar(&modes, "modes", strings.Join([]string{modeThroughput, modeIdle, modeSnapshot}, ","), "workloads")
+	flag.StringVar(&modes, "modes", strings.Join([]string{modeThroughput, modeIdle, modeSnapshot, modeUnbounded}, ","), "workloads")
 	flag.IntVar(&o.rounds, "rounds", 5, "rounds; each runs every transport once per workload")
 	flag.IntVar(&o.messages, "messages", 1_000_000, "MsgApps per throughput run")
 	flag.IntVar(&o.groups, "groups", 1000, "Raft groups the MsgApps belong to")
@@ -65,6 +68,7 @@ func main() {
 	flag.IntVar(&o.window, "window", 1024, "MsgApps in flight at most (below every transport's queue bound, so nothing is dropped)")
 	flag.DurationVar(&o.latencyDuration, "latency-duration", 3*time.Second, "length of a latency run")
 	flag.Int64Var(&o.snapshotBytes, "snapshot-bytes", 64<<20, "size of each snapshot in latency-snapshot")
+	flag.Int64Var(&o.snapshotRate, "snapshot-rate", 0, "package transport's SnapshotBytesPerSecond (0: its default; negative: no bound)")
 	flag.Uint64Var(&o.seed, "seed", 1, "seed of the workload")
 	flag.StringVar(&o.markdown, "markdown", "", "also write the tables to this file")
 	flag.StringVar(&o.update, "update", "", "replace the tables between the transport-bench markers of this file (BENCHMARKS.md)")
@@ -120,6 +124,9 @@ func runParent(o options) error {
 		for _, mode := range o.modes {
 			for i := range o.impls {
 				impl := o.impls[(i+round)%len(o.impls)] // alternate the order
+				if mode == modeUnbounded && impl == implBaseline {
+					continue // the baseline has no bound to lift
+				}
 				r, err := measure(self, o, impl, mode, round)
 				if err != nil {
 					return fmt.Errorf("round %d, %s, %s: %w", round, impl, mode, err)
@@ -179,16 +186,20 @@ func (r run) summary() string {
 // measure starts the peer process and runs one workload against it.
 func measure(self string, o options, impl, mode string, round int) (run, error) {
 	r := run{impl: impl, mode: mode, round: round}
+	if mode == modeUnbounded {
+		o.snapshotRate = -1
+	}
 	ev := &events{}
 	app := newAppender()
 	ev.messages = app.onMessages
-	ep, err := newEndpoint(impl, 1, 2, "", o.tlsDir, ev)
+	ep, err := newEndpoint(impl, 1, 2, "", o.tlsDir, o.snapshotRate, ev)
 	if err != nil {
 		return r, err
 	}
 	defer ep.close()
 
-	cmd := exec.Command(self, "-role", "peer", "-impl", impl, "-mode", mode, "-peer-addr", ep.addr(), "-tls-dir", o.tlsDir)
+	cmd := exec.Command(self, "-role", "peer", "-impl", impl, "-mode", mode, "-peer-addr", ep.addr(), "-tls-dir", o.tlsDir,
+		"-snapshot-rate", fmt.Sprint(o.snapshotRate))
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -240,8 +251,8 @@ func measure(self string, o options, impl, mode string, round int) (run, error) 
 	case modeThroughput:
 		err = app.run(ep, &ev.dropped, o, o.seed+uint64(round))
 		r.messages = int64(o.messages)
-	case modeIdle, modeSnapshot:
-		r.snapBytes, err = heartbeats(ep, ev, o, mode == modeSnapshot)
+	case modeIdle, modeSnapshot, modeUnbounded:
+		r.snapBytes, err = heartbeats(ep, ev, o, mode != modeIdle)
 	default:
 		err = fmt.Errorf("unknown workload %q", mode)
 	}

@@ -39,7 +39,7 @@ func runPeer(o options) error {
 		lat.onMessages(msgs)
 		resp.onMessages(msgs)
 	}
-	ep, err := newEndpoint(o.impl, 2, 1, o.peerAddr, o.tlsDir, ev)
+	ep, err := newEndpoint(o.impl, 2, 1, o.peerAddr, o.tlsDir, o.snapshotRate, ev)
 	if err != nil {
 		return err
 	}

@@ -98,14 +98,18 @@ func render(o options, runs []run) string {
 		b.WriteString("\n")
 	}
 	var latencyModes []string
-	for _, m := range []string{modeIdle, modeSnapshot} {
+	for _, m := range []string{modeIdle, modeSnapshot, modeUnbounded} {
 		if slices.Contains(o.modes, m) {
 			latencyModes = append(latencyModes, m)
 		}
 	}
 	if len(latencyModes) > 0 {
-		fmt.Fprintf(&b, "Heartbeat delivery latency, one heartbeat per ms for %v per run; in latency-snapshot %d MiB snapshots stream back to back meanwhile. Quantiles over all samples of all %d rounds; the max is the worst round's.\n\n",
-			o.latencyDuration, o.snapshotBytes>>20, o.rounds)
+		rate := "its default SnapshotBytesPerSecond (256 MiB/s)"
+		if o.snapshotRate != 0 {
+			rate = fmt.Sprintf("SnapshotBytesPerSecond = %d", o.snapshotRate)
+		}
+		fmt.Fprintf(&b, "Heartbeat delivery latency, one heartbeat per ms for %v per run. In latency-snapshot, %d MiB snapshots stream back to back meanwhile, package transport's paced by %s (the baseline has no bound); latency-snapshot-unbounded lifts the bound. Quantiles over the samples of all %d rounds.\n\n",
+			o.latencyDuration, o.snapshotBytes>>20, rate, o.rounds)
 		b.WriteString("| transport | workload | p50 | p99 | max | p99 per round (lowest..highest) | snapshot MB/s (median) |\n")
 		b.WriteString("| --- | --- | ---: | ---: | ---: | ---: | ---: |\n")
 		for _, impl := range o.impls {
@@ -124,7 +128,7 @@ func render(o options, runs []run) string {
 				q := quantiles(all)
 				lo, hi := minMax(p99s)
 				snap := "–"
-				if mode == modeSnapshot {
+				if mode != modeIdle {
 					snap = fmt.Sprintf("%.0f", median(mbs))
 				}
 				fmt.Fprintf(&b, "| %s | %s | %v | %v | %v | %v..%v | %s |\n", impl, mode,

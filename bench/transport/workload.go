@@ -19,6 +19,9 @@ const (
 	modeThroughput = "throughput" // MsgApps of one 128 B entry, batches of 1..64, answered one by one
 	modeIdle       = "latency-idle"
 	modeSnapshot   = "latency-snapshot" // heartbeats while 64 MiB snapshots stream back to back
+	// modeUnbounded is modeSnapshot with package transport's
+	// SnapshotBytesPerSecond off; the baseline has no such bound.
+	modeUnbounded = "latency-snapshot-unbounded"
 )
 
 // appender is the parent's side of the throughput workload: it sends
