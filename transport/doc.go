@@ -156,6 +156,7 @@ of this package check that.
 	SnapshotBytesPerSecond 256 MiB/s  snapshot bodies sent, all streams together
 	MaxSnapshotSends     4       concurrent outgoing snapshot streams
 	MaxSnapshotReceives  4       concurrent incoming snapshot streams
+	MaxConnections       1024    accepted connections open at once
 
 The nodes of a cluster should use the same limits: a receiver refuses what
 exceeds its own. Every queue and buffer of the package is bounded: besides

@@ -22,6 +22,10 @@ const (
 	// DefaultSnapshotBytesPerSecond bounds the rate of the snapshot bodies
 	// a TCP transport sends: 256 MiB/s, about 2 Gbit/s.
 	DefaultSnapshotBytesPerSecond int64 = 256 << 20
+	// DefaultMaxConnections bounds the connections a TCP transport has
+	// accepted at once: two per peer for messages, its snapshot streams,
+	// and handshakes in progress.
+	DefaultMaxConnections = 1024
 	// DefaultMaxSnapshotStreams bounds the concurrent snapshot streams per
 	// node, separately for sending and receiving.
 	DefaultMaxSnapshotStreams = 4

@@ -263,6 +263,14 @@ func (t *TCP) Serve(ln net.Listener) error {
 			conn.Close()
 			return ErrClosed
 		}
+		if len(t.inbound) >= t.cfg.MaxConnections {
+			t.mu.Unlock()
+			conn.Close()
+			err := fmt.Errorf("%w: %d connections accepted already", ErrBusy, t.cfg.MaxConnections)
+			t.obs.HandshakeFailed(0, Incoming, err)
+			t.log.Warn("transport: refused a connection", "remote", conn.RemoteAddr().String(), "err", err)
+			continue
+		}
 		t.inbound[conn] = struct{}{}
 		t.wg.Add(1)
 		t.mu.Unlock()

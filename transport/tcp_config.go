@@ -62,6 +62,10 @@ type TCPConfig struct {
 	// snapshot streams of this node (DefaultMaxSnapshotStreams each).
 	MaxSnapshotSends    int
 	MaxSnapshotReceives int
+	// MaxConnections bounds the connections this node has accepted and
+	// not yet closed, handshakes included (DefaultMaxConnections); more are
+	// closed at once.
+	MaxConnections int
 
 	// MinBackoff and MaxBackoff bound the jittered exponential wait before
 	// dialing a peer again (DefaultMinBackoff, DefaultMaxBackoff).
@@ -107,6 +111,7 @@ func (c TCPConfig) withDefaults() (TCPConfig, error) {
 		{"SnapshotChunkBytes", &c.SnapshotChunkBytes, DefaultSnapshotChunkBytes},
 		{"MaxSnapshotSends", &c.MaxSnapshotSends, DefaultMaxSnapshotStreams},
 		{"MaxSnapshotReceives", &c.MaxSnapshotReceives, DefaultMaxSnapshotStreams},
+		{"MaxConnections", &c.MaxConnections, DefaultMaxConnections},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {

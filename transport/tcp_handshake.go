@@ -104,7 +104,10 @@ func (t *TCP) acceptHandshake(raw net.Conn) (net.Conn, *frameReader, hello, erro
 		certID, certErr = peerCertificateID(tc.ConnectionState())
 		conn = tc
 	}
-	fr := &frameReader{r: newReader(conn)}
+	// Unbuffered until the peer is accepted: a dialer writes nothing more
+	// before the ack, and a connection that never passes the handshake
+	// costs no read buffer.
+	fr := &frameReader{r: conn}
 	kind, p, err := fr.next(maxHandshakePayload)
 	if err != nil {
 		return nil, nil, hello{}, fmt.Errorf("reading hello: %w", err)
@@ -140,7 +143,7 @@ func (t *TCP) acceptHandshake(raw net.Conn) (net.Conn, *frameReader, hello, erro
 		}
 		return nil, nil, h, err
 	}
-	return conn, fr, h, nil
+	return conn, &frameReader{r: newReader(conn)}, h, nil
 }
 
 // checkHello decides whether to accept a peer's Hello. certID is the node

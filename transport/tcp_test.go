@@ -348,3 +348,30 @@ func TestTCPConfigValidation(t *testing.T) {
 	assert.ErrorIs(t, n.SetPeer(1, "x:1"), ErrInvalidConfig)
 	assert.ErrorIs(t, n.SetPeer(0, "x:1"), ErrInvalidConfig)
 }
+
+func TestTCPBoundsAcceptedConnections(t *testing.T) {
+	n2 := startTCP(t, TCPConfig{NodeID: 2, MaxConnections: 2})
+	var conns []net.Conn
+	for i := 0; i < 2; i++ { // two connections that never say hello hold both places
+		c, err := net.Dial("tcp", n2.addr)
+		require.NoError(t, err)
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	extra, err := net.Dial("tcp", n2.addr)
+	require.NoError(t, err)
+	defer extra.Close()
+	waitClosed(t, extra)
+	n2.r.waitFor(t, "the refusal logged", func() bool { return n2.log.contains("2 connections accepted already") })
+
+	conns[0].Close() // a place frees up
+	n2.r.waitFor(t, "a connection accepted again", func() bool {
+		g := ghost(t, 1)
+		c, err := g.dial(context.Background(), 2, n2.addr, ClassControl)
+		if err != nil {
+			return false
+		}
+		c.Close()
+		return true
+	})
+}
