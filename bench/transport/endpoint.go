@@ -34,6 +34,8 @@ type events struct {
 	messages func(msgs []transport.GroupMessage)
 	// snapshotDone receives the outcome of each snapshot sent.
 	snapshotDone func(err error)
+	// snapshotBytes, if set, counts snapshot body bytes received.
+	snapshotBytes func(n int)
 	// dropped counts messages the transport dropped.
 	dropped atomic.Int64
 }
@@ -115,7 +117,7 @@ type handler struct{ ev *events }
 func (h *handler) HandleMessages(_ uint64, msgs []transport.GroupMessage) { h.ev.messages(msgs) }
 func (h *handler) HasGroup(uint64) bool                                   { return true }
 func (h *handler) ReceiveSnapshot(uint64, uint64, pb.Message) (transport.SnapshotSink, error) {
-	return discard{}, nil
+	return discard{count: h.ev.snapshotBytes}, nil
 }
 func (h *handler) ReportUnreachable(uint64, []uint64) {}
 func (h *handler) ReportSnapshot(_, _ uint64, err error) {
@@ -124,11 +126,17 @@ func (h *handler) ReportSnapshot(_, _ uint64, err error) {
 	}
 }
 
-type discard struct{}
+// discard is a sink that keeps nothing and counts what it gets.
+type discard struct{ count func(int) }
 
-func (discard) Write(p []byte) (int, error) { return len(p), nil }
-func (discard) Close() error                { return nil }
-func (discard) Abort(error)                 {}
+func (d discard) Write(p []byte) (int, error) {
+	if d.count != nil {
+		d.count(len(p))
+	}
+	return len(p), nil
+}
+func (discard) Close() error { return nil }
+func (discard) Abort(error)  {}
 
 type dropCounter struct {
 	transport.NopObserver

@@ -252,7 +252,7 @@ func measure(self string, o options, impl, mode string, round int) (run, error) 
 		err = app.run(ep, &ev.dropped, o, o.seed+uint64(round))
 		r.messages = int64(o.messages)
 	case modeIdle, modeSnapshot, modeUnbounded:
-		r.snapBytes, err = heartbeats(ep, ev, o, mode != modeIdle)
+		_, err = heartbeats(ep, ev, o, mode != modeIdle)
 	default:
 		err = fmt.Errorf("unknown workload %q", mode)
 	}
@@ -271,6 +271,6 @@ func measure(self string, o options, impl, mode string, round int) (run, error) 
 	if err := json.Unmarshal([]byte(res), &pr); err != nil {
 		return r, err
 	}
-	r.cpuPeer, r.latencies = pr.CPUNanos, pr.Latencies
+	r.cpuPeer, r.latencies, r.snapBytes = pr.CPUNanos, pr.Latencies, pr.SnapshotBytes
 	return r, nil
 }

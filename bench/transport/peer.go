@@ -14,9 +14,10 @@ import (
 
 // peerResult is what the peer process reports when told to stop.
 type peerResult struct {
-	CPUNanos  int64           `json:"cpu_ns"` // user + system time between START and STOP
-	Received  int64           `json:"received"`
-	Latencies []time.Duration `json:"latencies_ns,omitempty"`
+	CPUNanos      int64           `json:"cpu_ns"` // user + system time between START and STOP
+	Received      int64           `json:"received"`
+	SnapshotBytes int64           `json:"snapshot_bytes"` // body bytes received between START and STOP
+	Latencies     []time.Duration `json:"latencies_ns,omitempty"`
 }
 
 // cpuNanos returns the user plus system time this process has used.
@@ -39,6 +40,7 @@ func runPeer(o options) error {
 		lat.onMessages(msgs)
 		resp.onMessages(msgs)
 	}
+	ev.snapshotBytes = lat.onSnapshotBytes
 	ep, err := newEndpoint(o.impl, 2, 1, o.peerAddr, o.tlsDir, o.snapshotRate, ev)
 	if err != nil {
 		return err
@@ -61,7 +63,7 @@ func runPeer(o options) error {
 		switch in.Text() {
 		case "START":
 			lat.mu.Lock()
-			lat.recording, lat.samples = true, nil
+			lat.recording, lat.samples, lat.snapshotBytes = true, nil, 0
 			lat.mu.Unlock()
 			received0, cpu0 = resp.received.Load(), cpuNanos()
 			say("STARTED")
@@ -70,6 +72,7 @@ func runPeer(o options) error {
 			lat.mu.Lock()
 			lat.recording = false
 			r.Latencies = slices.Clone(lat.samples)
+			r.SnapshotBytes = lat.snapshotBytes
 			lat.mu.Unlock()
 			b, err := json.Marshal(r)
 			if err != nil {
