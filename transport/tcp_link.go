@@ -21,11 +21,18 @@ type link struct {
 	wake  chan struct{} // capacity 1: something was queued
 
 	mu          sync.Mutex
-	queue       []GroupMessage
+	queue       []queuedMessage
 	queuedBytes int
 	// down is set after a failure until the next dial attempt: Send drops
 	// at once rather than queueing for a peer that is not there.
 	down bool
+}
+
+// queuedMessage is a message waiting in a link's queue with its encoded
+// size, measured once by Send.
+type queuedMessage struct {
+	GroupMessage
+	size int
 }
 
 func newLink(t *TCP, ctx context.Context, peer uint64, addr string, c Class) *link {
@@ -41,7 +48,7 @@ func (l *link) enqueueLocked(gm *GroupMessage, size int) DropReason {
 	case len(l.queue) >= l.t.cfg.QueueMessages || l.queuedBytes+size > l.t.cfg.QueueBytes:
 		return DropQueueFull
 	}
-	l.queue = append(l.queue, *gm)
+	l.queue = append(l.queue, queuedMessage{*gm, size})
 	l.queuedBytes += size
 	return 0
 }
@@ -167,7 +174,7 @@ func (l *link) serve(conn net.Conn) error {
 	stop := context.AfterFunc(l.ctx, func() { conn.Close() })
 	defer stop()
 
-	var batch []GroupMessage
+	var batch []queuedMessage
 	w := batchWriter{conn: conn, maxFrameBytes: t.cfg.MaxFrameBytes, timeout: t.cfg.WriteTimeout}
 	for {
 		select {
@@ -208,12 +215,11 @@ type batchWriter struct {
 // write encodes msgs into frames of up to targetFrameBytes (a single larger
 // message gets a frame of its own, within maxFrameBytes) and writes them,
 // about targetFrameBytes at a time. It returns the bytes written.
-func (w *batchWriter) write(msgs []GroupMessage) (int, error) {
+func (w *batchWriter) write(msgs []queuedMessage) (int, error) {
 	buf, start := beginFrame(w.buf[:0], kindBatch)
 	written := 0
 	for i := range msgs {
-		m := &msgs[i].Message
-		size := m.Size()
+		size := msgs[i].size
 		if len(buf)-start > frameHeaderBytes &&
 			(len(buf)-start >= targetFrameBytes || len(buf)-start+batchMessageOverhead+size > w.maxFrameBytes) {
 			endFrame(buf, start)
@@ -226,7 +232,7 @@ func (w *batchWriter) write(msgs []GroupMessage) (int, error) {
 			}
 			buf, start = beginFrame(buf, kindBatch)
 		}
-		buf = appendBatchMessage(buf, msgs[i].Group, m, size)
+		buf = appendBatchMessage(buf, msgs[i].Group, &msgs[i].Message, size)
 	}
 	endFrame(buf, start)
 	err := w.flush(buf)

@@ -32,6 +32,7 @@ import (
 	"log"
 	"os"
 	"os/exec"
+	"runtime/pprof"
 	"strings"
 	"time"
 )
@@ -52,6 +53,7 @@ type options struct {
 	seed            uint64
 	markdown        string
 	update          string
+	cpuProfile      string
 }
 
 func main() {
@@ -76,9 +78,24 @@ func main() {
 	flag.StringVar(&o.mode, "mode", "", "peer: workload")
 	flag.StringVar(&o.peerAddr, "peer-addr", "", "peer: address of node 1")
 	flag.StringVar(&o.tlsDir, "tls-dir", "", "directory of the benchmark CA")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write CPU profiles of the measured runs to this file (the peer's to <file>.peer)")
 	flag.Parse()
 	o.impls, o.modes = strings.Split(impls, ","), strings.Split(modes, ",")
 	log.SetFlags(0)
+	if o.cpuProfile != "" {
+		path := o.cpuProfile
+		if o.role == "peer" {
+			path += ".peer"
+		}
+		f, err := os.Create(path)
+		if err != nil {
+			log.Fatal(err)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			log.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	if o.role == "peer" {
 		if err := runPeer(o); err != nil {
 			log.Fatalf("peer: %v", err)
@@ -86,6 +103,7 @@ func main() {
 		return
 	}
 	if err := runParent(o); err != nil {
+		pprof.StopCPUProfile()
 		log.Fatal(err)
 	}
 }
@@ -199,7 +217,7 @@ func measure(self string, o options, impl, mode string, round int) (run, error) 
 	defer ep.close()
 
 	cmd := exec.Command(self, "-role", "peer", "-impl", impl, "-mode", mode, "-peer-addr", ep.addr(), "-tls-dir", o.tlsDir,
-		"-snapshot-rate", fmt.Sprint(o.snapshotRate))
+		"-snapshot-rate", fmt.Sprint(o.snapshotRate), "-cpuprofile", o.cpuProfile)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
