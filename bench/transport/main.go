@@ -270,7 +270,7 @@ func measure(self string, o options, impl, mode string, round int) (run, error) 
 		err = app.run(ep, &ev.dropped, o, o.seed+uint64(round))
 		r.messages = int64(o.messages)
 	case modeIdle, modeSnapshot, modeUnbounded:
-		_, err = heartbeats(ep, ev, o, mode != modeIdle)
+		err = heartbeats(ep, ev, o, mode != modeIdle)
 	default:
 		err = fmt.Errorf("unknown workload %q", mode)
 	}

@@ -155,9 +155,8 @@ func (r *responder) loop(done <-chan struct{}) {
 
 // heartbeats is the parent's side of the latency workloads: one heartbeat
 // per millisecond, carrying its send time for the peer to measure the
-// delivery latency, and optionally snapshots streaming back to back. It
-// returns the bytes of the snapshots that finished.
-func heartbeats(ep endpoint, ev *events, o options, withSnapshots bool) (snapshotBytes int64, err error) {
+// delivery latency, and optionally snapshots streaming back to back.
+func heartbeats(ep endpoint, ev *events, o options, withSnapshots bool) error {
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	var snapErr error
@@ -178,7 +177,6 @@ func heartbeats(ep endpoint, ev *events, o options, withSnapshots bool) (snapsho
 						snapErr = err
 						return
 					}
-					snapshotBytes += o.snapshotBytes
 				case <-stop:
 					return
 				}
@@ -204,9 +202,9 @@ loop:
 	close(stop)
 	wg.Wait()
 	if snapErr != nil {
-		return snapshotBytes, fmt.Errorf("snapshot failed: %w", snapErr)
+		return fmt.Errorf("snapshot failed: %w", snapErr)
 	}
-	return snapshotBytes, nil
+	return nil
 }
 
 // latencies is the peer's side: it records when heartbeats arrive.
