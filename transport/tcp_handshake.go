@@ -40,11 +40,12 @@ func (t *TCP) clientHandshake(ctx context.Context, raw net.Conn, peer uint64, c 
 	defer stop()
 	conn := raw
 	if t.cfg.TLS != nil {
-		tc := tls.Client(raw, t.cfg.TLS.clientConfig(peer))
+		under := &gatheringConn{Conn: raw}
+		tc := tls.Client(under, t.cfg.TLS.clientConfig(peer))
 		if err := tc.HandshakeContext(ctx); err != nil {
 			return nil, fmt.Errorf("TLS handshake with node %d: %w", peer, err)
 		}
-		conn = tc
+		conn = &gatheringTLSConn{Conn: tc, under: under}
 	}
 	h := hello{version: EnvelopeVersion, class: c, clusterID: t.cfg.ClusterID, from: t.cfg.NodeID, to: peer}
 	if _, err := conn.Write(appendHello(nil, h)); err != nil {
