@@ -73,7 +73,8 @@ func (c *MemConfig) setDefaults() error {
 // the snapshot is due.
 //
 // A MemNetwork and its transports are not safe for concurrent use: one
-// goroutine drives everything, including Send from Handlers.
+// goroutine drives everything, including Send from Handlers. Handlers may
+// call Send, SendSnapshot and the fault methods, but not Step or Advance.
 type MemNetwork struct {
 	cfg    MemConfig
 	faults Faults
