@@ -9,7 +9,7 @@ PROGRESS = $(CURDIR)/.bin/testprogress
 GOGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/gogo/protobuf)
 PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gofast
 
-.PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup
+.PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup bench-transport
 
 # Everything: the library (with the fuzz seed corpora), the etcd/raft
 # comparison modules and the kvstore example (a 20 s end-to-end run).
@@ -101,3 +101,12 @@ $(PROTOC_GEN): go.mod
 # Catching up a follower 100,000 entries behind, with and without compaction.
 bench-catchup:
 	$(GO) test -run '^$$' -bench CatchUp -benchmem -count 3 .
+
+# Package transport against the kvstore example's HTTP stream transport (a
+# copy in bench/transport/baseline): two processes on loopback, 5 rounds with
+# the transports alternating (about 5 minutes on 2 cores). Rewrites the
+# generated tables of the Transport section of BENCHMARKS.md, then runs the
+# codec's Go benchmarks.
+bench-transport:
+	cd bench/transport && $(GO) run . -update ../../BENCHMARKS.md
+	$(GO) test -run '^$$' -bench 'EncodeBatch|DecodeBatch' -benchmem -count 5 ./transport
