@@ -9,7 +9,7 @@ PROGRESS = $(CURDIR)/.bin/testprogress
 GOGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/gogo/protobuf)
 PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gofast
 
-.PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup bench-transport
+.PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup bench-transport etcd-on-pontoon
 
 # Everything: the library (with the fuzz seed corpora), the etcd/raft
 # comparison modules and the kvstore example (a 20 s end-to-end run).
@@ -110,3 +110,10 @@ bench-catchup:
 bench-transport:
 	cd bench/transport && $(GO) run . -update ../../BENCHMARKS.md
 	$(GO) test -run '^$$' -bench 'EncodeBatch|DecodeBatch' -benchmem -count 5 ./transport
+
+# etcd server v3.6.16 and its test module built on etcd/raft v3.6.0 and on
+# Pontoon, the server packages that use raft and every integration package
+# run on both, outcomes compared test by test (compat/cmd/etcdonpontoon).
+# An hour or more on 2 cores. CI runs the bounded subset (-subset ci).
+etcd-on-pontoon:
+	cd compat && $(GO) run ./cmd/etcdonpontoon -json $(CURDIR)/.bin/etcd-on-pontoon.json
