@@ -10,7 +10,7 @@ import (
 	"github.com/pontoon-raft/raft/tracker"
 )
 
-// Campaign the node at the given index: RawNode.Campaign.
+// Campaign calls RawNode.Campaign on the node at index idx (node ID idx+1).
 func (env *InteractionEnv) Campaign(idx int) error {
 	n, err := env.node(idx)
 	if err != nil {
@@ -19,8 +19,9 @@ func (env *InteractionEnv) Campaign(idx int) error {
 	return n.RawNode.Campaign()
 }
 
-// Compact truncates the log on the node at index idx so that the supplied new
-// first index results, and prints the log that remains.
+// Compact discards the entries of node idx's storage up to and including
+// newFirstIndex (MemoryStorage.Compact) and prints what remains of its log.
+// An index beyond the log is an error.
 func (env *InteractionEnv) Compact(idx int, newFirstIndex uint64) error {
 	n, err := env.node(idx)
 	if err != nil {
@@ -38,8 +39,8 @@ func (env *InteractionEnv) Compact(idx int, newFirstIndex uint64) error {
 	return env.RaftLog(idx)
 }
 
-// ForgetLeader makes the follower at the given index forget its leader
-// (RawNode.ForgetLeader). An index outside the group is ignored.
+// ForgetLeader calls RawNode.ForgetLeader on node idx. An index outside
+// the group is ignored.
 func (env *InteractionEnv) ForgetLeader(idx int) {
 	if n, err := env.node(idx); err == nil {
 		n.RawNode.ForgetLeader()
@@ -53,7 +54,7 @@ func (env *InteractionEnv) LogLevel(name string) error {
 	return env.Output.setLevel(name)
 }
 
-// Propose a regular entry on the node at the given index.
+// Propose calls RawNode.Propose with data on node idx: a normal entry.
 func (env *InteractionEnv) Propose(idx int, data []byte) error {
 	n, err := env.node(idx)
 	if err != nil {
@@ -62,8 +63,7 @@ func (env *InteractionEnv) Propose(idx int, data []byte) error {
 	return n.RawNode.Propose(data)
 }
 
-// ProposeConfChange proposes a configuration change on the node with the
-// given index.
+// ProposeConfChange calls RawNode.ProposeConfChange with c on node idx.
 func (env *InteractionEnv) ProposeConfChange(idx int, c pb.ConfChangeI) error {
 	n, err := env.node(idx)
 	if err != nil {
@@ -72,8 +72,9 @@ func (env *InteractionEnv) ProposeConfChange(idx int, c pb.ConfChangeI) error {
 	return n.RawNode.ProposeConfChange(c)
 }
 
-// RaftLog pretty prints the raft log to the output buffer: the entries the
-// node's storage holds, one per line.
+// RaftLog writes the entries node idx's storage holds to the output, one
+// per line, or a line saying the log is empty with its first and last
+// index.
 func (env *InteractionEnv) RaftLog(idx int) error {
 	n, err := env.node(idx)
 	if err != nil {
@@ -127,9 +128,9 @@ func (env *InteractionEnv) reportUnreachable(idx, peerIdx int) error {
 	return nil
 }
 
-// SendSnapshot sends a snapshot: a MsgSnap carrying the latest applied
-// state of the node at fromIdx, at its current term, is queued for the node
-// at toIdx (and printed). It is delivered like any other message.
+// SendSnapshot queues (and prints) a MsgSnap from node fromIdx to node
+// toIdx, at fromIdx's current term, carrying fromIdx's latest applied
+// state. It is delivered like any other message; raft itself is not told.
 func (env *InteractionEnv) SendSnapshot(fromIdx, toIdx int) error {
 	from, err := env.node(fromIdx)
 	if err != nil {
@@ -172,8 +173,8 @@ func (env *InteractionEnv) setRandomizedElectionTimeout(idx, timeout int) error 
 	return nil
 }
 
-// Status pretty-prints the raft status for the node at the given index to the output
-// buffer: the progress of every peer it tracks, one per line (a follower
+// Status writes the progress node idx tracks for each member to the
+// output, one line per member in ID order (nothing for a follower, which
 // tracks none).
 func (env *InteractionEnv) Status(idx int) error {
 	n, err := env.node(idx)
@@ -189,7 +190,7 @@ func (env *InteractionEnv) Status(idx int) error {
 	return nil
 }
 
-// Tick the node at the given index the given number of times.
+// Tick calls RawNode.Tick num times on node idx.
 func (env *InteractionEnv) Tick(idx int, num int) error {
 	n, err := env.node(idx)
 	if err != nil {

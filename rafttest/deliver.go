@@ -15,14 +15,14 @@ type Recipient struct {
 	Drop bool
 }
 
-// DeliverMsgs goes through env.Messages and, depending on the Drop flag,
-// delivers or drops messages to the specified Recipients. Only messages of type
-// typ are delivered (-1 for all types). Returns the number of messages handled
-// (i.e. delivered or dropped). A handled message is removed from env.Messages.
-// Recipients are served in the order given, each one's messages in the
-// order they were sent; every handled message is printed, with "dropped: "
-// before those dropped, and so is any error Step returns. Messages between
-// a node and its own storage threads are never dropped.
+// DeliverMsgs takes from env.Messages the messages of type typ (any type
+// when typ is negative) addressed to each of rs, in the order rs are given
+// and, per recipient, in the order the messages were sent, and steps them
+// into their recipient, or discards them if the Recipient says Drop. It
+// prints each one ("dropped: " before a discarded one) and any error Step
+// returns, and reports how many it took. A message within one node (to or
+// from itself or its storage threads) is never dropped: it stays in
+// env.Messages.
 func (env *InteractionEnv) DeliverMsgs(typ pb.MessageType, rs ...Recipient) int {
 	var handled int
 	for _, r := range rs {
@@ -69,11 +69,12 @@ func isLocal(m pb.Message) bool {
 	return m.From == m.To || raft.IsLocalMsgTarget(m.From) || raft.IsLocalMsgTarget(m.To)
 }
 
-// Stabilize repeatedly runs Ready handling on and message delivery to the set
-// of nodes specified via the idxs slice until reaching a fixed point. All
-// nodes take part when idxs is empty. Each round handles, in this order and
-// node by node, the Readys, the messages to the nodes, their append work and
-// their apply work, printing each under a "> n ..." header.
+// Stabilize runs rounds over the nodes at idxs (every node when idxs is
+// empty) until a round finds nothing to do. A round handles, node by node
+// in the order given, each node's Ready, then the messages addressed to
+// each, then each one's append work, then each one's apply work, printing
+// every step under a "> n ..." header. Messages to nodes outside idxs stay
+// in flight.
 func (env *InteractionEnv) Stabilize(idxs ...int) error {
 	if len(idxs) == 0 {
 		for i := range env.Nodes {

@@ -45,7 +45,10 @@ with those lines left out.
 Limits: every node is in-process and the environment is not safe for
 concurrent use. The state machine is fixed: applying an entry appends its
 data (or a conf change's context) to the previous state, and that state is
-what a node's Snapshot returns. Storage is a MemoryStorage; with
+what a node's Snapshot returns. A snapshot a node restores does not enter
+its History (as in etcd's environment): a node caught up by snapshot
+applies later entries on top of the state it had. Storage is a
+MemoryStorage; with
 AsyncStorageWrites the append and apply "threads" are queues the script
 drains by hand. The in-flight messages and those queues have no bound of
 their own: they hold what the script lets accumulate. Every node's

@@ -9,7 +9,7 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// InteractionOpts groups the options for an InteractionEnv.
+// InteractionOpts configures an InteractionEnv.
 type InteractionOpts struct {
 	// OnConfig, if set, is called with the Config of every node AddNodes
 	// creates, before the node is. It may change anything but the ID and
@@ -24,9 +24,9 @@ type InteractionOpts struct {
 	SetRandomizedElectionTimeout func(node *raft.RawNode, timeout int)
 }
 
-// Node is a member of a raft group tested via an InteractionEnv: the
-// RawNode, its Storage and Config, and the work queued for its storage
-// "threads" when Config.AsyncStorageWrites is set. History holds the
+// Node is one member of the group an InteractionEnv runs: its RawNode,
+// Storage and Config, and, with Config.AsyncStorageWrites, the storage
+// messages its append and apply "threads" have yet to carry out. History holds the
 // node's state machine after each applied entry, starting with the state
 // it was created from; the last element is what Storage.Snapshot returns.
 type Node struct {
@@ -34,13 +34,14 @@ type Node struct {
 	Storage
 
 	Config     *raft.Config
-	AppendWork []pb.Message // []MsgStorageAppend
-	ApplyWork  []pb.Message // []MsgStorageApply
+	AppendWork []pb.Message // MsgStorageAppend messages, oldest first
+	ApplyWork  []pb.Message // MsgStorageApply messages, oldest first
 	History    []pb.Snapshot
 }
 
-// InteractionEnv facilitates testing of complex interactions between the
-// members of a raft group. Nodes[i] has ID i+1. Messages holds the messages
+// InteractionEnv runs a raft group in one process for scripted tests: it
+// holds the nodes (Nodes[i] has ID i+1) and the messages between them, and
+// prints what happens. Messages holds the messages
 // sent and not yet delivered or dropped, in the order they were sent.
 // Output collects what the methods print and what the nodes log; Handle
 // resets it for every directive. An InteractionEnv is not safe for
@@ -48,13 +49,13 @@ type Node struct {
 type InteractionEnv struct {
 	Options  *InteractionOpts
 	Nodes    []Node
-	Messages []pb.Message // in-flight messages
+	Messages []pb.Message // sent, not yet delivered or dropped
 
 	Output *RedirectLogger
 }
 
-// NewInteractionEnv initializes an InteractionEnv with no nodes and the
-// output at level DEBUG. opts may be nil.
+// NewInteractionEnv returns an environment with no nodes, an empty output
+// at level DEBUG, and opts (nil means no options).
 func NewInteractionEnv(opts *InteractionOpts) *InteractionEnv {
 	if opts == nil {
 		opts = &InteractionOpts{}
@@ -65,9 +66,10 @@ func NewInteractionEnv(opts *InteractionOpts) *InteractionEnv {
 	}
 }
 
-// Storage is the interface used by InteractionEnv. It is comprised of raft's
-// Storage interface plus access to operations that maintain the log and drive
-// the Ready handling loop. *raft.MemoryStorage implements it.
+// Storage is what a Node's storage must offer: raft.Storage for the
+// RawNode, and the writes the environment makes when it handles a Ready or
+// storage work (the HardState, a snapshot, entries) and for the compact
+// command. *raft.MemoryStorage implements it.
 type Storage interface {
 	raft.Storage
 	SetHardState(state pb.HardState) error

@@ -12,13 +12,12 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// Handle is the entrypoint for data-driven interaction testing. Commands and
-// parameters are parsed from the supplied TestData. Errors during data parsing
-// are reported via the supplied *testing.T; errors from the raft nodes and the
-// storage engine are reported to the output buffer.
-//
-// Handle returns what the directive printed, with the nodes' log lines, or
-// "ok" when it printed nothing. Node arguments are IDs (1 for Nodes[0]).
+// Handle runs one directive of a datadriven script and returns its output:
+// what the command and the nodes' logging printed, "ok" if nothing. A
+// directive the script spells wrong (a missing or malformed argument) fails
+// t; an error of the command itself (refused by raft or by the storage, or
+// by the environment) is part of the output, even at log level NONE. Node
+// arguments are IDs (1 for Nodes[0]).
 // The commands, with their arguments:
 //
 //	add-nodes <n> [voters=(ids)] [learners=(ids)] [index=<i>] [content=<s>]

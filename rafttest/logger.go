@@ -32,7 +32,7 @@ var levelNames = [...]string{"DEBUG", "INFO", "WARN", "ERROR", "FATAL", "NONE"}
 // panic.
 type RedirectLogger struct {
 	*strings.Builder
-	Lvl int // 0 = DEBUG, 1 = INFO, 2 = WARNING, 3 = ERROR, 4 = FATAL, 5 = NONE
+	Lvl int // lowest level written: DEBUG 0, INFO 1, WARN 2, ERROR 3, FATAL 4; NONE 5 writes nothing
 }
 
 var _ raft.Logger = (*RedirectLogger)(nil)

@@ -27,11 +27,10 @@ func (s historyStorage) Snapshot() (pb.Snapshot, error) {
 
 var _ Storage = historyStorage{}
 
-// AddNodes adds n new nodes initialized from the given snapshot (which may be
-// empty), and using the cfg as template. They will be assigned consecutive
-// IDs, following the existing nodes. A non-empty snap bootstraps each node: it
-// is given term 1 and installed in the node's storage, and must have an
-// index above 1. cfg.Storage, cfg.ID and cfg.Logger are replaced; a nil
+// AddNodes creates n nodes with the next free IDs, each from a copy of
+// cfg, and starts their History with snap. An empty snap gives empty
+// nodes (to be caught up by the others); otherwise snap, given term 1, is
+// installed in each node's storage and must have an index above 1. cfg.Storage, cfg.ID and cfg.Logger are replaced; a nil
 // cfg.Rand is replaced by a source seeded with the node's ID, so a script
 // runs the same way every time. Options.OnConfig then sees each Config.
 func (env *InteractionEnv) AddNodes(n int, cfg raft.Config, snap pb.Snapshot) error {

@@ -8,8 +8,8 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// ProcessReady runs Ready handling on the node with the given index: it
-// prints the Ready and queues its messages for delivery. Without
+// ProcessReady takes the Ready of node idx, prints it and queues its
+// messages to other nodes for delivery. Without
 // AsyncStorageWrites it also writes the Ready's state and entries to
 // storage, applies its committed entries and calls Advance; with it, the
 // MsgStorageAppend and MsgStorageApply messages are queued on the node's
@@ -53,10 +53,9 @@ func (env *InteractionEnv) ProcessReady(idx int) error {
 	return nil
 }
 
-// ProcessAppendThread runs processes a single message on the "append" thread of
-// the node with the given index: the oldest MsgStorageAppend in its
-// AppendWork is written to storage and its responses are queued for
-// delivery.
+// ProcessAppendThread carries out the oldest MsgStorageAppend in node
+// idx's AppendWork: it prints it, writes its HardState and entries (or
+// snapshot) to storage, and queues and prints its responses.
 func (env *InteractionEnv) ProcessAppendThread(idx int) error {
 	n, err := env.node(idx)
 	if err != nil {
@@ -84,9 +83,9 @@ func (env *InteractionEnv) ProcessAppendThread(idx int) error {
 	return nil
 }
 
-// ProcessApplyThread runs processes a single message on the "apply" thread of
-// the node with the given index: the entries of the oldest MsgStorageApply
-// in its ApplyWork are applied and its responses are queued for delivery.
+// ProcessApplyThread carries out the oldest MsgStorageApply in node idx's
+// ApplyWork: it prints it, applies its entries and queues and prints its
+// responses.
 func (env *InteractionEnv) ProcessApplyThread(idx int) error {
 	n, err := env.node(idx)
 	if err != nil {
