@@ -3,6 +3,7 @@ module github.com/pontoon-raft/raft
 go 1.23
 
 require (
+	github.com/cockroachdb/datadriven v1.0.2
 	github.com/gogo/protobuf v1.3.2
 	github.com/golang/protobuf v1.5.4
 	github.com/stretchr/testify v1.10.0

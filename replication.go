@@ -267,13 +267,17 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *tracker.Progress) {
 		// term: deferred reads can be served now.
 		r.releasePendingReadIndexMessages()
 		r.appendsPending = true
-	} else if r.id != m.From && pr.CanBumpCommit(r.raftLog.committed) {
-		// The follower is in sync but does not know the commit index yet.
-		r.sendAppend(m.From)
 	}
-	// Flow control may have opened (probe -> replicate, inflights freed):
-	// send what we can, without empty commit-only messages.
-	if r.id != m.From {
+	// While a batched send is due, it serves this follower too, together
+	// with the others and in one message: the entries it can take now that
+	// flow control may have opened, and the commit index it lacks.
+	if r.id != m.From && !r.appendsPending {
+		if pr.CanBumpCommit(r.raftLog.committed) {
+			// The follower is in sync but does not know the commit index yet.
+			r.sendAppend(m.From)
+		}
+		// Flow control may have opened (probe -> replicate, inflights
+		// freed): send what we can, without empty commit-only messages.
 		for r.maybeSendAppend(m.From, false) {
 		}
 	}

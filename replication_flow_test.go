@@ -295,3 +295,56 @@ func TestStaleHeartbeatReplyIsNotAProbeSuccess(t *testing.T) {
 		}
 	}
 }
+
+// TestAppendsBatchedOnePerFollowerPerReady: while a batched send is due
+// (a proposal, or a commit advance, since the last Ready), an
+// acknowledgement that lets the leader tell its sender more does not send
+// at once: the Ready carries one MsgApp per follower, in ID order, with the
+// new entries and the new commit index together. etcd's
+// confchange_v2_replace_leader.txt and campaign.txt scripts showed the
+// follower whose acknowledgement arrived last getting an extra commit-only
+// MsgApp, ahead of the other followers.
+func TestAppendsBatchedOnePerFollowerPerReady(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		proposeNext bool // a proposal is also pending when the acks arrive
+	}{
+		{"commit advance only", false},
+		{"commit advance and proposal", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := ctLeaderWithFollowers(t)
+			leader := c.node(1)
+			require.NoError(t, c.propose(1, "a"))
+			c.handleReady(leader)
+			require.True(t, c.deliver(), "the MsgApps reach the followers")
+			for _, id := range []uint64{2, 3} {
+				c.handleReady(c.node(id))
+			}
+			acks := c.queue
+			c.queue = nil
+			require.Len(t, acks, 2)
+			if tc.proposeNext {
+				require.NoError(t, c.propose(1, "b"))
+			}
+			// Node 2's ack commits "a"; node 3's arrives after it.
+			for _, m := range acks {
+				require.NoError(t, leader.rn.Step(m))
+			}
+
+			rd := leader.rn.Ready()
+			apps := ctFilter(rd.Messages, pb.MsgApp)
+			require.Len(t, apps, 2, "one MsgApp per follower: %v", apps)
+			for i, id := range []uint64{2, 3} {
+				m := apps[i]
+				assert.Equal(t, id, m.To)
+				assert.Equal(t, leader.raft().raftLog.committed, m.Commit)
+				if tc.proposeNext {
+					assert.Equal(t, []string{"b"}, ctPayloads(m.Entries))
+				} else {
+					assert.Empty(t, m.Entries)
+				}
+			}
+		})
+	}
+}

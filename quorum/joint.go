@@ -26,10 +26,10 @@ func (c JointConfig) IDs() map[uint64]struct{} {
 	return ids
 }
 
-// Describe is like MajorityConfig.Describe over the voters of both halves,
-// with the joint committed index on the last line.
+// Describe is MajorityConfig.Describe over the voters of both halves
+// together.
 func (c JointConfig) Describe(l AckedIndexer) string {
-	return describe(sortedIDs(c.IDs()), l, c.CommittedIndex(l))
+	return describe(sortedIDs(c.IDs()), l)
 }
 
 // CommittedIndex returns the largest index acknowledged by a majority of both

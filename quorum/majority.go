@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -37,12 +38,16 @@ func (c MajorityConfig) Slice() []uint64 {
 	return sortedIDs(c)
 }
 
-// Describe renders one line per voter, in ascending ID order, with the index
-// l reports for it ("?" when l knows nothing about the voter), followed by
-// the committed index of the configuration. It is meant for logs and test
-// output; the layout may change.
+// Describe renders what l reports for each voter in etcd/raft's layout:
+// a header line, then one line per voter in ascending ID order with a bar,
+// the index (0 when l knows nothing) and the ID. The bar shows the voter's
+// rank when the voters are ordered by index (then ID): "?" when l knows
+// nothing of the voter, otherwise as many "x" as the rank, then ">", except
+// that a voter whose index equals that of the voter ranked just below it
+// gets no "x". An empty configuration renders as "<empty majority quorum>"
+// without a newline. The committed index is not shown.
 func (c MajorityConfig) Describe(l AckedIndexer) string {
-	return describe(sortedIDs(c), l, c.CommittedIndex(l))
+	return describe(sortedIDs(c), l)
 }
 
 // CommittedIndex returns the largest index that a majority of the voters have
@@ -146,18 +151,49 @@ func sortedIDs(set map[uint64]struct{}) []uint64 {
 
 // describe is the shared body of MajorityConfig.Describe and
 // JointConfig.Describe.
-func describe(ids []uint64, l AckedIndexer, committed Index) string {
-	var b strings.Builder
-	if len(ids) == 0 {
-		b.WriteString("no voters\n")
+func describe(ids []uint64, l AckedIndexer) string {
+	n := len(ids)
+	if n == 0 {
+		return "<empty majority quorum>"
 	}
-	for _, id := range ids {
-		if idx, found := l.AckedIndex(id); found {
-			fmt.Fprintf(&b, "voter %d: acked %s\n", id, idx)
-		} else {
-			fmt.Fprintf(&b, "voter %d: acked ?\n", id)
+	type voter struct {
+		id    uint64
+		idx   Index
+		found bool
+		bar   int
+	}
+	voters := make([]voter, n)
+	for i, id := range ids {
+		idx, found := l.AckedIndex(id)
+		if !found {
+			idx = 0
+		}
+		voters[i] = voter{id: id, idx: idx, found: found}
+	}
+	byIndex := make([]*voter, n)
+	for i := range voters {
+		byIndex[i] = &voters[i]
+	}
+	slices.SortStableFunc(byIndex, func(a, b *voter) int { return cmp.Compare(a.idx, b.idx) })
+	for rank := 1; rank < n; rank++ {
+		if byIndex[rank-1].idx < byIndex[rank].idx {
+			byIndex[rank].bar = rank
 		}
 	}
-	fmt.Fprintf(&b, "committed: %s\n", committed)
+
+	var b strings.Builder
+	b.WriteString(strings.Repeat(" ", n))
+	b.WriteString("    idx\n")
+	for _, v := range voters {
+		if v.found {
+			b.WriteString(strings.Repeat("x", v.bar))
+			b.WriteByte('>')
+			b.WriteString(strings.Repeat(" ", n-v.bar))
+		} else {
+			b.WriteByte('?')
+			b.WriteString(strings.Repeat(" ", n))
+		}
+		fmt.Fprintf(&b, " %5d    (id=%d)\n", uint64(v.idx), v.id)
+	}
 	return b.String()
 }

@@ -199,15 +199,50 @@ func TestJointConfigVoteResult(t *testing.T) {
 	}
 }
 
+// TestDescribe pins the layout of etcd/raft's Describe, which its quorum
+// scripts print: a header, then per voter in ID order a bar ("x"s and ">"
+// whose length grows with the voter's rank by index, "?" for a voter
+// without an index), the index and the ID. etcd's
+// quorum/testdata/*_commit.txt scripts showed our earlier, different layout.
 func TestDescribe(t *testing.T) {
-	acked := mapAckIndexer{1: 5, 2: 7, 4: math.MaxUint64}
-	assert.Equal(t,
-		"voter 1: acked 5\nvoter 2: acked 7\nvoter 3: acked ?\ncommitted: 5\n",
-		majority(3, 2, 1).Describe(acked))
-	assert.Equal(t, "no voters\ncommitted: ∞\n", majority().Describe(acked))
-	assert.Equal(t,
-		"voter 1: acked 5\nvoter 2: acked 7\nvoter 3: acked ?\nvoter 4: acked ∞\ncommitted: 5\n",
-		JointConfig{majority(1, 2, 3), majority(2, 4)}.Describe(acked))
+	for _, tc := range []struct {
+		name  string
+		cfg   interface{ Describe(AckedIndexer) string }
+		acked mapAckIndexer
+		want  string
+	}{
+		{"empty", majority(), mapAckIndexer{1: 5}, "<empty majority quorum>"},
+		{"one voter, unknown", majority(1), nil, "" +
+			"     idx\n" +
+			"?      0    (id=1)\n"},
+		{"distinct indexes", majority(1, 2, 3), mapAckIndexer{1: 100, 2: 101, 3: 99}, "" +
+			"       idx\n" +
+			"x>     100    (id=1)\n" +
+			"xx>    101    (id=2)\n" +
+			">       99    (id=3)\n"},
+		// A voter whose index equals the one ranked just below it gets
+		// the shortest bar, as in etcd.
+		{"ties", majority(1, 2, 3, 4), mapAckIndexer{1: 7, 2: 5, 3: 7, 4: 9}, "" +
+			"        idx\n" +
+			"x>        7    (id=1)\n" +
+			">         5    (id=2)\n" +
+			">         7    (id=3)\n" +
+			"xxx>      9    (id=4)\n"},
+		{"unknown voters rank as index 0", majority(1, 2, 3), mapAckIndexer{2: 4}, "" +
+			"       idx\n" +
+			"?        0    (id=1)\n" +
+			"xx>      4    (id=2)\n" +
+			"?        0    (id=3)\n"},
+		{"joint: the voters of both halves", JointConfig{majority(1, 2), majority(2, 3)}, mapAckIndexer{1: 5, 2: 7, 3: 6}, "" +
+			"       idx\n" +
+			">        5    (id=1)\n" +
+			"xx>      7    (id=2)\n" +
+			"x>       6    (id=3)\n"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, tc.cfg.Describe(tc.acked))
+		})
+	}
 }
 
 // naiveCommitted is an obviously correct, slow reference for CommittedIndex:

@@ -66,7 +66,7 @@ func buildList(t *testing.T, goMod string, imports []string) map[string]string {
 func TestSwitchingRaisesNoVersion(t *testing.T) {
 	root, err := filepath.Abs("../..")
 	require.NoError(t, err)
-	pkgs := []string{"", "/raftpb", "/tracker", "/quorum", "/confchange"}
+	pkgs := []string{"", "/raftpb", "/tracker", "/quorum", "/confchange", "/rafttest"}
 	var etcdImports, ourImports []string
 	for _, p := range pkgs {
 		etcdImports = append(etcdImports, "go.etcd.io/raft/v3"+p)

@@ -9,7 +9,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/pontoon-raft/raft/compat/dropin/internal/rewrite"
+	"github.com/pontoon-raft/raft/compat/internal/rewrite"
 )
 
 func main() {
@@ -17,7 +17,7 @@ func main() {
 	if len(os.Args) > 1 {
 		dir = os.Args[1]
 	}
-	if err := rewrite.WriteDir(filepath.Join(dir, "etcdprog"), filepath.Join(dir, "pontoonprog")); err != nil {
+	if err := rewrite.DropIn.WriteDir(filepath.Join(dir, "etcdprog"), filepath.Join(dir, "pontoonprog")); err != nil {
 		fmt.Fprintf(os.Stderr, "gen: %v\n", err)
 		os.Exit(1)
 	}
