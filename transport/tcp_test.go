@@ -42,8 +42,22 @@ func TestTCPDeliversEveryGroupInOrder(t *testing.T) {
 
 	n2.Send([]GroupMessage{{Group: 3, Message: pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Index: 9}}})
 	n1.r.waitFor(t, "the answer", func() bool { return len(n1.r.messages()) == 1 })
-	n2.obs.read(func(o *countingObserver) { assert.Equal(t, 400, o.received) })
-	n1.obs.read(func(o *countingObserver) { assert.Equal(t, 400, o.sent) })
+	// The observer hears of a write after it returns, possibly after the
+	// peer has already received it.
+	count := func(obs *countingObserver, sent bool) func() bool {
+		return func() bool {
+			n := 0
+			obs.read(func(o *countingObserver) {
+				n = o.received
+				if sent {
+					n = o.sent
+				}
+			})
+			return n == 400
+		}
+	}
+	n2.r.waitFor(t, "400 messages counted as received", count(n2.obs, false))
+	n1.r.waitFor(t, "400 messages counted as sent", count(n1.obs, true))
 }
 
 func TestTCPOneSendIsOneFrame(t *testing.T) {
