@@ -42,13 +42,15 @@ type Changer struct {
 	LastIndex uint64
 }
 
+// The errors of invalid changes carry etcd/raft's wording, which
+// applications (and etcd's own test scripts) may match.
 var (
-	errAlreadyJoint     = errors.New("confchange: configuration is already joint")
-	errNotJoint         = errors.New("confchange: configuration is not joint, there is nothing to leave")
-	errZeroVoterJoint   = errors.New("confchange: can't make a zero-voter config joint")
-	errSimpleInJoint    = errors.New("confchange: can't apply a simple configuration change to a joint configuration")
-	errRemovedAllVoters = errors.New("confchange: removed all voters")
-	errManyVoterChanges = errors.New("confchange: more than one voter changed without entering a joint configuration")
+	errAlreadyJoint     = errors.New("config is already joint")
+	errNotJoint         = errors.New("can't leave a non-joint config")
+	errZeroVoterJoint   = errors.New("can't make a zero-voter config joint")
+	errSimpleInJoint    = errors.New("can't apply simple config change in joint config")
+	errRemovedAllVoters = errors.New("removed all voters")
+	errManyVoterChanges = errors.New("more than one voter changed without entering joint config")
 )
 
 // EnterJoint starts a joint configuration: the current voters become the

@@ -75,3 +75,15 @@ func runConfChange(t *testing.T, c *confchange.Changer, d *datadriven.TestData) 
 	c.Tracker.Config, c.Tracker.Progress = cfg, prs
 	return fmt.Sprintf("%s\n%s", cfg, prs)
 }
+
+// confChangeFixed: the Changer's errors had wording of our own until
+// "confchange: errors in etcd/raft's wording".
+var confChangeFixed = []fixedDirective{
+	{script: "joint_autoleave.txt", line: 20},
+	{script: "joint_safety.txt", line: 1}, {script: "joint_safety.txt", line: 5}, {script: "joint_safety.txt", line: 9},
+	{script: "joint_safety.txt", line: 20}, {script: "joint_safety.txt", line: 30}, {script: "joint_safety.txt", line: 39},
+	{script: "joint_safety.txt", line: 53}, {script: "joint_safety.txt", line: 57}, {script: "joint_safety.txt", line: 62},
+	{script: "simple_safety.txt", line: 1}, {script: "simple_safety.txt", line: 20}, {script: "simple_safety.txt", line: 25},
+	{script: "simple_safety.txt", line: 30}, {script: "simple_safety.txt", line: 35}, {script: "simple_safety.txt", line: 40},
+	{script: "simple_safety.txt", line: 55},
+}

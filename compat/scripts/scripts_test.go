@@ -116,7 +116,7 @@ func TestEtcdScripts(t *testing.T) {
 		fixed  []fixedDirective
 	}{
 		{raftCorpus, raftFixed},
-		{confChangeCorpus, nil},
+		{confChangeCorpus, confChangeFixed},
 		{quorumCorpus, quorumFixed},
 	} {
 		t.Run(c.corpus.name, func(t *testing.T) {
