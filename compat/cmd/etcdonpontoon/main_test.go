@@ -68,4 +68,6 @@ func TestCopyRenamesEveryImport(t *testing.T) {
 		return err
 	}))
 	assert.Greater(t, n, 20)
+	assert.DirExists(t, filepath.Join(dst, "internal", "corehook"), "packages the core imports are copied too")
+	assert.NoDirExists(t, filepath.Join(dst, "wal"), "packages etcd/raft does not have are not")
 }

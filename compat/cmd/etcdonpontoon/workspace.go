@@ -25,7 +25,30 @@ const (
 
 // pontoonPackages are the packages of Pontoon's module that replace
 // etcd/raft's; the others (wal, transport, ...) are not part of etcd/raft.
-var pontoonPackages = []string{".", "raftpb", "quorum", "tracker", "confchange", "rafttest"}
+// The copy holds them and every package of ours they import.
+var pontoonPackages = []string{".", "./raftpb", "./quorum", "./tracker", "./confchange", "./rafttest"}
+
+// pontoonDeps lists, relative to the repository, the directories of the
+// packages in pontoonPackages and of every package of ours they import.
+func (w workspace) pontoonDeps() ([]string, error) {
+	cmd := exec.Command("go", append([]string{"list", "-deps", "-f", "{{.ImportPath}}"}, pontoonPackages...)...)
+	cmd.Dir = w.repo
+	out, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("listing Pontoon's packages: %w", err)
+	}
+	const module = "github.com/pontoon-raft/raft"
+	var dirs []string
+	for _, p := range strings.Fields(string(out)) {
+		switch {
+		case p == module:
+			dirs = append(dirs, ".")
+		case strings.HasPrefix(p, module+"/"):
+			dirs = append(dirs, strings.TrimPrefix(p, module+"/"))
+		}
+	}
+	return dirs, nil
+}
 
 // workspace is the work directory: a driver module per variant, and the
 // renamed copy of Pontoon.
@@ -72,12 +95,13 @@ func (w workspace) copyPontoon(dst string) error {
 	if err := os.RemoveAll(dst); err != nil {
 		return err
 	}
-	for _, pkg := range pontoonPackages {
+	pkgs, err := w.pontoonDeps()
+	if err != nil {
+		return err
+	}
+	for _, pkg := range pkgs {
 		src := filepath.Join(w.repo, pkg)
 		entries, err := os.ReadDir(src)
-		if os.IsNotExist(err) {
-			continue // rafttest before it exists
-		}
 		if err != nil {
 			return err
 		}
