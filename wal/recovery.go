@@ -1,0 +1,512 @@
+package wal
+
+import (
+	"bytes"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+
+	pb "github.com/pontoon-raft/raft/raftpb"
+)
+
+// Open opens the engine in dir, creating the directory and an empty engine
+// if there is none, and recovers every group's state from the segments.
+//
+// Recovery reads the segments the newest one's checkpoint says are needed
+// and replays them in order. A torn write at the end of the newest segment
+// (the one write that can have been in flight at a crash) is cut off. Any
+// other damage fails Open with an error wrapping ErrCorrupt that names the
+// file and offset: a record whose checksum does not match, a missing
+// segment, a segment of another engine, a checkpoint that disagrees with
+// the records before it. Nothing damaged is ever applied.
+func Open(dir string, opts Options) (*Engine, error) {
+	opts, err := opts.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	if err := opts.FS.MkdirAll(dir); err != nil {
+		return nil, err
+	}
+	lock, err := opts.FS.Lock(join(dir, lockName))
+	if err != nil {
+		return nil, fmt.Errorf("wal: locking %s: %w", dir, err)
+	}
+	e := &Engine{fs: opts.FS, dir: dir, opts: opts, lock: lock, groups: map[uint64]*group{}}
+	e.cond.L = &e.mu
+	if err := e.recover(); err != nil {
+		for _, s := range e.segs {
+			s.file.Close()
+		}
+		lock.Close()
+		return nil, err
+	}
+	e.mergeWriterStats()
+	e.publishTable()
+	e.pending = newBatch()
+	return e, nil
+}
+
+// corruptError describes damage at offset of the named file.
+func corruptError(path string, offset int64, format string, args ...any) error {
+	return fmt.Errorf("%w: %s at offset %d: %s", ErrCorrupt, path, offset, fmt.Sprintf(format, args...))
+}
+
+func (e *Engine) recover() error {
+	names, err := e.fs.List(e.dir)
+	if err != nil {
+		return err
+	}
+	var numbers []uint64
+	present := map[uint64]bool{}
+	for _, name := range names {
+		if strings.HasSuffix(name, tmpSuffix) {
+			// A file whose creation did not finish: never used.
+			if err := e.fs.Remove(join(e.dir, name)); err != nil && !isNotExist(err) {
+				return err
+			}
+			continue
+		}
+		if n, ok := parseSegmentName(name); ok {
+			numbers = append(numbers, n)
+			present[n] = true
+		}
+	}
+	sort.Slice(numbers, func(i, j int) bool { return numbers[i] < numbers[j] })
+	id, haveID, err := e.readIdentity()
+	if err != nil {
+		return err
+	}
+	if len(numbers) == 0 {
+		if haveID {
+			return fmt.Errorf("%w: %s has an engine identity file but no segment files", ErrCorrupt, e.dir)
+		}
+		return e.create()
+	}
+	newest := numbers[len(numbers)-1]
+	head, err := e.readHead(newest)
+	if err != nil {
+		return err
+	}
+	switch {
+	case haveID && id != e.engineID:
+		return corruptError(join(e.dir, segmentName(newest)), 0, "segment of engine %#x, the directory belongs to engine %#x", e.engineID, id)
+	case !haveID:
+		// Creation stopped between the first segment and the identity.
+		if err := e.writeIdentity(); err != nil {
+			return err
+		}
+	}
+	first := head.firstNeeded
+	if first == 0 || first > newest {
+		return corruptError(join(e.dir, segmentName(newest)), segmentHeaderSize, "checkpoint needs segments from %d, the segment is %d", first, newest)
+	}
+	for n := first; n <= newest; n++ {
+		if !present[n] {
+			return fmt.Errorf("%w: segment file %s is missing (segments %d to %d are needed)", ErrCorrupt, join(e.dir, segmentName(n)), first, newest)
+		}
+	}
+	var total int64
+	for n := first; n <= newest; n++ {
+		f, err := e.fs.Open(join(e.dir, segmentName(n)))
+		if err != nil {
+			return err
+		}
+		s := &segment{number: n, file: f, salt: segmentSalt(e.engineID, n), groups: map[uint64]struct{}{}}
+		e.segs = append(e.segs, s)
+		size, err := f.Size()
+		if err != nil {
+			return err
+		}
+		total += size
+	}
+	// Every live entry takes at least 5 bytes in some segment.
+	maxEntries := uint64(total / 5)
+	var data []byte
+	for i, s := range e.segs {
+		size, err := s.file.Size()
+		if err != nil {
+			return err
+		}
+		if size > 3*maxFramePayload {
+			return corruptError(join(e.dir, segmentName(s.number)), 0, "segment of %d bytes is larger than any the engine writes", size)
+		}
+		if int64(cap(data)) < size {
+			data = make([]byte, size)
+		}
+		data = data[:size]
+		if _, err := s.file.ReadAt(data, 0); err != nil && err != io.EOF {
+			return fmt.Errorf("wal: reading %s: %w", segmentName(s.number), err)
+		}
+		if err := e.replaySegment(s, data, i == 0, i == len(e.segs)-1, maxEntries); err != nil {
+			return err
+		}
+		e.stats.RecoveredSegments++
+		e.stats.RecoveredBytes += size
+	}
+	for id, g := range e.groups {
+		for i, p := range g.pos {
+			if p.seg == 0 {
+				return fmt.Errorf("%w: group %d entry %d is in none of segments %d to %d", ErrCorrupt, id, g.meta.first+uint64(i), first, newest)
+			}
+		}
+	}
+	if err := e.sealUnsealed(); err != nil {
+		return err
+	}
+	// Segments older than the newest checkpoint needs are left over from
+	// removals a crash undid. Their removal must be durable before any new
+	// Save is acknowledged: one of them may lack its seal, and if it came
+	// back together with the loss of the newest segment, nothing would
+	// tell that the newest segment had existed.
+	stale := false
+	for _, n := range numbers {
+		if n < first {
+			e.obsolete = append(e.obsolete, join(e.dir, segmentName(n)))
+			stale = true
+		}
+	}
+	if stale {
+		e.removeObsolete()
+		if len(e.obsolete) > 0 {
+			return fmt.Errorf("wal: cannot remove old segment %s", e.obsolete[0])
+		}
+		if err := e.fs.SyncDir(e.dir); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// create starts an empty engine: segment 1 with an empty checkpoint.
+func (e *Engine) create() error {
+	var id [8]byte
+	if _, err := io.ReadFull(e.opts.Rand, id[:]); err != nil {
+		return fmt.Errorf("wal: choosing an engine id: %w", err)
+	}
+	e.engineID = binary.LittleEndian.Uint64(id[:]) | 1
+	e.nextSeq = 1
+	ckpt, err := e.checkpoint(1)
+	if err != nil {
+		return err
+	}
+	s, err := e.createSegment(1, ckpt)
+	if err != nil {
+		return err
+	}
+	e.segs = []*segment{s}
+	return e.writeIdentity()
+}
+
+// readHead reads the header and checkpoint of segment number, and adopts
+// its engine id.
+func (e *Engine) readHead(number uint64) (checkpointHead, error) {
+	path := join(e.dir, segmentName(number))
+	f, err := e.fs.Open(path)
+	if err != nil {
+		return checkpointHead{}, err
+	}
+	defer f.Close()
+	head := make([]byte, segmentHeaderSize+frameHeaderSize)
+	if _, err := f.ReadAt(head, 0); err != nil {
+		return checkpointHead{}, corruptError(path, 0, "reading the header: %v", err)
+	}
+	h, err := decodeSegmentHeader(head)
+	if err != nil {
+		return checkpointHead{}, corruptError(path, 0, "%v", err)
+	}
+	if h.number != number {
+		return checkpointHead{}, corruptError(path, 0, "header names segment %d", h.number)
+	}
+	e.engineID = h.engineID
+	n := binary.LittleEndian.Uint32(head[segmentHeaderSize+1:])
+	if n > maxFramePayload {
+		return checkpointHead{}, corruptError(path, segmentHeaderSize, "checkpoint length %d", n)
+	}
+	frame := make([]byte, frameOverhead+int(n))
+	if _, err := f.ReadAt(frame, segmentHeaderSize); err != nil {
+		return checkpointHead{}, corruptError(path, segmentHeaderSize, "reading the checkpoint: %v", err)
+	}
+	kind, payload, _, st := parseFrame(frame, 0, segmentHeaderSize, segmentSalt(h.engineID, number))
+	if st != frameOK || kind != kindCheckpoint {
+		return checkpointHead{}, corruptError(path, segmentHeaderSize, "no valid checkpoint")
+	}
+	ck, err := decodeCheckpointHead(payload)
+	if err != nil {
+		return checkpointHead{}, corruptError(path, segmentHeaderSize, "checkpoint: %v", err)
+	}
+	return ck, nil
+}
+
+// replaySegment checks and applies the frames of segment s, whose bytes are
+// data. The first segment's checkpoint sets every group's state; later
+// checkpoints must match the state replay has reached.
+func (e *Engine) replaySegment(s *segment, data []byte, isFirst, isNewest bool, maxEntries uint64) error {
+	path := join(e.dir, segmentName(s.number))
+	h, err := decodeSegmentHeader(data)
+	switch {
+	case err != nil:
+		return corruptError(path, 0, "%v", err)
+	case h.number != s.number:
+		return corruptError(path, 0, "header names segment %d", h.number)
+	case h.engineID != e.engineID:
+		return corruptError(path, 0, "segment of another engine (id %#x, this engine is %#x)", h.engineID, e.engineID)
+	}
+	pos := segmentHeaderSize
+	kind, payload, end, st := parseFrame(data, pos, 0, s.salt)
+	if st != frameOK || kind != kindCheckpoint {
+		return corruptError(path, int64(pos), "no valid checkpoint")
+	}
+	ck, err := decodeCheckpointHead(payload)
+	if err != nil {
+		return corruptError(path, int64(pos), "checkpoint: %v", err)
+	}
+	if isFirst {
+		e.nextSeq = ck.nextSeq
+		err := decodeGroupStates(ck.groups, maxEntries, func(id uint64, m groupMeta) error {
+			g := e.newGroup(id)
+			g.meta = m
+			g.pos = make([]entryPos, m.last+1-m.first)
+			e.groups[id] = g
+			return nil
+		})
+		if err != nil {
+			return corruptError(path, int64(pos), "checkpoint: %v", err)
+		}
+	} else {
+		if ck.nextSeq != e.nextSeq {
+			return corruptError(path, int64(pos), "checkpoint starts at batch %d, but the segments before end at batch %d", ck.nextSeq, e.nextSeq-1)
+		}
+		if !bytes.Equal(appendGroupStates(nil, e.groups), ck.groups) {
+			return corruptError(path, int64(pos), "checkpoint disagrees with the state the segments before it give")
+		}
+	}
+	s.firstSeq = ck.nextSeq
+	pos = end
+	s.dataStart = int64(pos)
+	sealed := false
+	for {
+		kind, payload, end, st := parseFrame(data, pos, 0, s.salt)
+		if st == frameEOF {
+			break
+		}
+		if st == frameOK {
+			if sealed {
+				return corruptError(path, int64(pos), "a record follows the seal")
+			}
+			switch kind {
+			case kindBatch:
+				if err := e.replayBatch(s, payload, int64(pos+frameHeaderSize), maxEntries); err != nil {
+					return corruptError(path, int64(pos), "%v", err)
+				}
+			case kindSeal:
+				r := reader{b: payload}
+				next, nextSeq := r.uvarint(), r.uvarint()
+				if r.err != nil || r.pos != len(payload) || next != s.number+1 || nextSeq != e.nextSeq {
+					return corruptError(path, int64(pos), "bad seal (next segment %d, next batch %d)", next, nextSeq)
+				}
+				sealed = true
+			default:
+				return corruptError(path, int64(pos), "a second checkpoint")
+			}
+			pos = end
+			continue
+		}
+		// A damaged or incomplete frame. It can only be the one write that
+		// was in flight at a crash, and only if nothing valid follows it
+		// and its damage looks like lost sectors.
+		if off, ok := findValidFrame(data, pos+1, s.salt); ok {
+			return corruptError(path, int64(pos), "damaged record (a valid record follows at offset %d)", off)
+		}
+		if !tornEvidence(data, pos, end, st) {
+			return corruptError(path, int64(pos), "damaged record (checksum mismatch, and no part of it is missing: not a torn write)")
+		}
+		if isNewest {
+			if err := s.file.Truncate(int64(pos)); err != nil {
+				return err
+			}
+			if err := s.file.Sync(); err != nil {
+				return err
+			}
+			e.stats.TruncatedTailBytes += int64(len(data) - pos)
+		}
+		break
+	}
+	s.size = int64(pos)
+	if sealed && isNewest {
+		return corruptError(path, int64(pos), "segment is sealed but its successor %s is missing", segmentName(s.number+1))
+	}
+	if !sealed && !isNewest {
+		s.unsealed = true
+	}
+	return nil
+}
+
+// sealUnsealed writes the seal a crash kept from reaching a segment that
+// has a successor, replacing whatever torn bytes follow its last record.
+// Without the seal, losing the successor later would go unnoticed.
+func (e *Engine) sealUnsealed() error {
+	for i, s := range e.segs {
+		if !s.unsealed {
+			continue
+		}
+		next := e.segs[i+1]
+		if err := s.file.Truncate(s.size); err != nil {
+			return err
+		}
+		seal := newFrame(binary.AppendUvarint(binary.AppendUvarint(nil, next.number), next.firstSeq))
+		sealFrame(seal, kindSeal, s.salt, s.size)
+		if err := e.appendSync(s, seal); err != nil {
+			return err
+		}
+		s.unsealed = false
+	}
+	return nil
+}
+
+// replayBatch decodes, checks and applies the ops of one batch frame whose
+// payload starts at file offset payloadOff.
+func (e *Engine) replayBatch(s *segment, payload []byte, payloadOff int64, maxEntries uint64) error {
+	r := reader{b: payload}
+	if seq := r.uvarint(); r.err == nil && seq != e.nextSeq {
+		return fmt.Errorf("batch %d where batch %d was expected", seq, e.nextSeq)
+	}
+	var arena []entryPos
+	for !r.done() {
+		arena = arena[:0]
+		o, ents, err := e.decodeOp(&r, uint32(s.number), payloadOff, arena)
+		if err != nil {
+			return err
+		}
+		arena = ents
+		meta, pos := emptyMeta(), []entryPos(nil)
+		if g := e.groups[o.group]; g != nil {
+			meta, pos = g.meta, g.pos
+		}
+		if err := check(meta, pos, &o, ents); err != nil {
+			return fmt.Errorf("group %d: %v", o.group, err)
+		}
+		if o.flags&(opEntries|opRewrite) != 0 && uint64(len(pos))+uint64(len(ents)) > maxEntries {
+			return fmt.Errorf("group %d holds more entries than the segments can", o.group)
+		}
+		e.applyOp(&o, ents, uint32(s.number))
+	}
+	if r.err != nil {
+		return r.err
+	}
+	e.nextSeq++
+	return nil
+}
+
+// decodeOp decodes one op (see encoding.go), appending its entries'
+// positions to arena.
+func (e *Engine) decodeOp(r *reader, seg uint32, payloadOff int64, arena []entryPos) (op, []entryPos, error) {
+	o := op{group: r.uvarint(), flags: r.byte()}
+	last := uint64(0)
+	if g := e.groups[o.group]; g != nil {
+		last = g.meta.last
+	}
+	readEntries := func(first, count, runTerm uint64) {
+		if r.err != nil {
+			return
+		}
+		if count > uint64(len(r.b)-r.pos)/5 {
+			r.fail(fmt.Errorf("%d entries cannot fit in %d bytes", count, len(r.b)-r.pos))
+			return
+		}
+		o.first, o.entStart, o.entCount = first, len(arena), int(count)
+		for k := uint64(0); k < count && r.err == nil; k++ {
+			start, end, typ, dataLen, hasData, term := r.skipEntry(runTerm == 0)
+			if runTerm != 0 {
+				term = runTerm
+			}
+			if typ > pb.EntryConfChangeV2 {
+				r.fail(fmt.Errorf("entry %d has type %d", first+k, typ))
+			}
+			arena = append(arena, entryPos{
+				term: term, seg: seg, off: uint32(payloadOff) + uint32(start), size: uint32(end - start),
+				pbSize: entryPBSize(term, first+k, typ, dataLen, hasData),
+			})
+		}
+	}
+	if o.flags&opSnapshot != 0 {
+		o.snap = r.snapshot()
+		last = o.snap.Metadata.Index
+	}
+	if o.flags&opEntries != 0 {
+		first := last + 1 + uint64(r.varint())
+		count, runTerm := r.uvarint(), r.uvarint()
+		readEntries(first, count, runTerm)
+		last = first + count - 1
+	}
+	if o.flags&opHardState != 0 {
+		o.hs.Term, o.hs.Vote = r.uvarint(), r.uvarint()
+		back := r.uvarint()
+		if back > last {
+			r.fail(fmt.Errorf("hard state commit is %d below last index %d", back, last))
+		}
+		o.hs.Commit = last - back
+	}
+	if o.flags&opLocalSnapshot != 0 {
+		o.local = r.snapshot()
+	}
+	if o.flags&opCompact != 0 {
+		o.compactIndex, o.compactTerm = r.uvarint(), r.uvarint()
+	}
+	if o.flags&opRewrite != 0 {
+		first, count := r.uvarint(), r.uvarint()
+		readEntries(first, count, 0)
+	}
+	if r.err != nil {
+		return op{}, nil, r.err
+	}
+	return o, arena[o.entStart : o.entStart+o.entCount], nil
+}
+
+// findValidFrame returns the offset of the first frame at or after from
+// that verifies.
+func findValidFrame(data []byte, from int, salt uint64) (int, bool) {
+	for off := from; off+frameOverhead <= len(data); off++ {
+		if !validKind(data[off]) {
+			continue
+		}
+		if _, _, _, st := parseFrame(data, off, 0, salt); st == frameOK {
+			return off, true
+		}
+	}
+	return 0, false
+}
+
+// tornSectorBytes is the granularity at which a torn write loses data: a
+// sector that did not reach the disk reads back as zeros.
+const tornSectorBytes = 512
+
+// tornEvidence reports whether the bad frame at pos, which parseFrame says
+// ends at end, looks like a write that only partly reached the disk: it is
+// verifiably incomplete, or some sector-aligned part of it is all zeros
+// (a frame never legitimately starts or ends with zeros, see record.go).
+// A frame whose bytes are all there but do not verify was damaged after it
+// was written.
+func tornEvidence(data []byte, pos, end int, st frameStatus) bool {
+	if st == frameTruncated {
+		return true
+	}
+	end = min(end, len(data))
+	for block := pos - pos%tornSectorBytes; block < end; block += tornSectorBytes {
+		lo, hi := max(block, pos), min(block+tornSectorBytes, end)
+		if allZero(data[lo:hi]) {
+			return true
+		}
+	}
+	return false
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}

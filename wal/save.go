@@ -1,0 +1,469 @@
+package wal
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+
+	"github.com/pontoon-raft/raft"
+	pb "github.com/pontoon-raft/raft/raftpb"
+)
+
+// ErrInvalidUpdate is wrapped by the error Save returns for an update that
+// cannot be applied to its group: entries that leave a gap or are not
+// consecutive, a HardState that commits beyond the log, a compaction beyond
+// the snapshot, and similar misuse. Where raft.MemoryStorage would return
+// raft.ErrSnapOutOfDate or raft.ErrCompacted, Save wraps those instead.
+// Nothing of a Save that fails this way is written.
+var ErrInvalidUpdate = errors.New("wal: invalid update")
+
+// Update is one group's part of a Save. Its parts are applied in the order
+// of the fields, and a Save is atomic: after a crash, either all of its
+// updates are recovered or none.
+type Update struct {
+	// Group is the id of the Raft group.
+	Group uint64
+
+	// Snapshot is Ready.Snapshot: a snapshot the node installs. If not
+	// empty it becomes the group's snapshot and the log is reset to start
+	// right after it. Its Data is stored as given (see
+	// Options.MaxSnapshotDataBytes).
+	Snapshot pb.Snapshot
+
+	// Entries is Ready.Entries. They must be consecutive and start at most
+	// one past the last index; stored entries from the first one's index on
+	// are replaced, and entries at or below the compaction point are
+	// ignored, as raft.MemoryStorage.Append does. Save keeps sharing their
+	// Data (for the tail cache): it must not be modified afterwards.
+	Entries []pb.Entry
+
+	// HardState is Ready.HardState; an empty one leaves the stored one.
+	HardState pb.HardState
+
+	// LocalSnapshot, if not empty, records a snapshot the application took
+	// of its own state machine (for instance with a SnapshotStore) as the
+	// group's snapshot, without touching the log. Its index must not be
+	// beyond the last index and its term must be the log's term there.
+	LocalSnapshot pb.Snapshot
+
+	// CompactIndex, if not zero, discards the entries up to and including
+	// it, which must not be beyond the group's snapshot (after
+	// LocalSnapshot), so the snapshot always covers what was discarded.
+	CompactIndex uint64
+
+	// Remove deletes the group and everything stored for it. An update
+	// that removes must carry nothing else.
+	Remove bool
+}
+
+// frameReserve is the room kept at the start of a batch buffer for the
+// frame header and the sequence number, which are filled in when the batch
+// is written.
+const frameReserve = frameHeaderSize + binary.MaxVarintLen64
+
+// batch collects the encoded updates of the Saves that one write carries.
+type batch struct {
+	buf    []byte     // frameReserve bytes, then the ops
+	ops    []op       // decoded form of the ops in buf, for applying
+	ents   []entryPos // the ops' entries; off is relative to buf until written
+	groups []*group   // groups whose pending flag this batch holds
+
+	// Set by the writer.
+	start   int    // offset of the frame in buf
+	seg     uint32 // segment the frame went to
+	fileOff int64  // file offset of buf[0] (the frame starts at fileOff+start)
+	done    bool
+	err     error
+	waiters int
+}
+
+func newBatch() *batch { return &batch{buf: make([]byte, frameReserve, 64<<10)} }
+
+// reset empties b for reuse, dropping references to callers' entries.
+func (b *batch) reset() {
+	clear(b.ops)
+	clear(b.groups)
+	*b = batch{buf: b.buf[:frameReserve], ops: b.ops[:0], ents: b.ents[:0], groups: b.groups[:0]}
+}
+
+type batchMark struct{ buf, ops, ents, groups int }
+
+func (b *batch) mark() batchMark {
+	return batchMark{len(b.buf), len(b.ops), len(b.ents), len(b.groups)}
+}
+
+// rollback undoes what was added since m.
+func (b *batch) rollback(m batchMark) {
+	for _, g := range b.groups[m.groups:] {
+		g.pending = false
+	}
+	clear(b.ops[m.ops:])
+	clear(b.groups[m.groups:])
+	b.buf, b.ops, b.ents, b.groups = b.buf[:m.buf], b.ops[:m.ops], b.ents[:m.ents], b.groups[:m.groups]
+}
+
+// frame writes the sequence number for seq, appends the trailer's place
+// and returns the frame, to be sealed by sealFrame.
+func (b *batch) frame(seq uint64) []byte {
+	var tmp [binary.MaxVarintLen64]byte
+	n := binary.PutUvarint(tmp[:], seq)
+	b.start = frameReserve - frameHeaderSize - n
+	copy(b.buf[frameReserve-n:], tmp[:n])
+	b.buf = append(b.buf, 0)
+	return b.buf[b.start:]
+}
+
+// Save makes the updates durable: when it returns nil they have been
+// written and fsynced, and the groups' Storages show them. Concurrent Saves
+// share one write and one fsync (group commit); no goroutine is started:
+// the first caller writes everything queued while the others wait, and one
+// of those writes the next batch. A group may appear only once in updates;
+// a Save touching a group that another Save is still writing waits for it.
+//
+// An update that cannot be applied fails the whole Save with an error
+// wrapping ErrInvalidUpdate, raft.ErrSnapOutOfDate or raft.ErrCompacted,
+// and nothing is written. A failed write or fsync fails this Save, the
+// Saves sharing its write, and every later one (ErrFailed).
+func (e *Engine) Save(updates []Update) error {
+	if len(updates) == 0 {
+		return nil
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for {
+		if e.closed {
+			return ErrClosed
+		}
+		if e.err != nil {
+			return e.err
+		}
+		if !e.anyPending(updates) {
+			break
+		}
+		e.cond.Wait()
+	}
+	var b *batch
+	for {
+		var err error
+		var full bool
+		b, full, err = e.enqueue(updates)
+		if err != nil {
+			return err
+		}
+		if !full {
+			break
+		}
+		// The pending batch is too full to take this Save as well: wait
+		// for a writer to take it, then start the next one.
+		for e.pending == b && !e.closed && e.err == nil {
+			if !e.writing {
+				e.lead()
+				continue
+			}
+			e.cond.Wait()
+		}
+		if e.closed {
+			return ErrClosed
+		}
+		if e.err != nil {
+			return e.err
+		}
+	}
+	if b == nil {
+		e.stats.Saves++ // nothing to write: every entry was already compacted
+		return nil
+	}
+	b.waiters++
+	for !b.done {
+		if !e.writing {
+			e.lead()
+			continue
+		}
+		e.cond.Wait()
+	}
+	err := b.err
+	if b.waiters--; b.waiters == 0 && e.spare == nil && cap(b.buf) <= 16<<20 {
+		b.reset()
+		e.spare = b
+	}
+	if err == nil {
+		e.stats.Saves++
+	}
+	return err
+}
+
+// softBatchBytes is the size beyond which a batch takes no more Saves; a
+// single Save may still be as large as maxFramePayload.
+const softBatchBytes = 16 << 20
+
+// enqueue encodes updates into the pending batch and returns it, or nil if
+// there was nothing to write. full reports that the batch already held
+// other Saves and this one would have made it too large; nothing was
+// added then.
+func (e *Engine) enqueue(updates []Update) (b *batch, full bool, err error) {
+	b = e.pending
+	m := b.mark()
+	for i := range updates {
+		u := &updates[i]
+		g := e.groupLocked(u.Group)
+		if g.pending {
+			b.rollback(m)
+			return nil, false, fmt.Errorf("%w: group %d appears twice in one Save", ErrInvalidUpdate, u.Group)
+		}
+		g.pending = true
+		b.groups = append(b.groups, g)
+		if err := e.encodeUpdate(b, g, u); err != nil {
+			b.rollback(m)
+			return nil, false, fmt.Errorf("wal: group %d: %w", u.Group, err)
+		}
+	}
+	size := len(b.buf) - frameReserve
+	switch {
+	case len(b.ops) == m.ops:
+		b.rollback(m)
+		return nil, false, nil
+	case m.buf > frameReserve && size > softBatchBytes:
+		b.rollback(m)
+		return b, true, nil
+	case size > maxFramePayload:
+		b.rollback(m)
+		return nil, false, fmt.Errorf("%w: the Save encodes to %d bytes, more than %d", ErrInvalidUpdate, size-(m.buf-frameReserve), maxFramePayload)
+	}
+	return b, false, nil
+}
+
+func (e *Engine) anyPending(updates []Update) bool {
+	for i := range updates {
+		if g := e.groups[updates[i].Group]; g != nil && g.pending {
+			return true
+		}
+	}
+	return false
+}
+
+// lead takes the writer role, writes the pending batch and applies it. It
+// is called, and returns, with e.mu held.
+func (e *Engine) lead() {
+	b := e.pending
+	if e.spare != nil {
+		e.pending, e.spare = e.spare, nil
+	} else {
+		e.pending = newBatch()
+	}
+	if e.err != nil {
+		e.finish(b, e.err)
+		return
+	}
+	e.writing = true
+	e.mu.Unlock()
+	err := e.writeBatch(b)
+	e.mu.Lock()
+	e.mergeWriterStats()
+	if err != nil {
+		e.err = fmt.Errorf("%w: %w", ErrFailed, err)
+		e.finish(b, e.err)
+	} else {
+		e.applyBatch(b)
+		e.finish(b, nil)
+	}
+	e.writing = false
+	e.cond.Broadcast()
+}
+
+// mergeWriterStats adds the writer's counters to e.stats. The caller
+// holds e.mu and the writer role.
+func (e *Engine) mergeWriterStats() {
+	w := &e.wstats
+	s := &e.stats
+	s.Writes += w.Writes
+	s.Syncs += w.Syncs
+	s.BytesWritten += w.BytesWritten
+	s.Rotations += w.Rotations
+	s.SegmentsRemoved += w.SegmentsRemoved
+	s.RewrittenEntries += w.RewrittenEntries
+	s.RewrittenBytes += w.RewrittenBytes
+	*w = Stats{}
+}
+
+// finish completes b with err and frees its groups for the next Saves.
+func (e *Engine) finish(b *batch, err error) {
+	for _, g := range b.groups {
+		g.pending = false
+	}
+	for i := range b.ops {
+		b.ops[i].cache = nil
+	}
+	b.done, b.err = true, err
+	e.cond.Broadcast()
+}
+
+// applyBatch applies a written batch to the groups. The caller holds e.mu
+// and the writer role.
+func (e *Engine) applyBatch(b *batch) {
+	for i := range b.ops {
+		o := &b.ops[i]
+		ents := b.ents[o.entStart : o.entStart+o.entCount]
+		for j := range ents {
+			ents[j].seg = b.seg
+			ents[j].off += uint32(b.fileOff)
+		}
+		e.applyOp(o, ents, b.seg)
+	}
+}
+
+// applyOp applies one durable op. The caller holds e.mu and the writer role.
+func (e *Engine) applyOp(o *op, ents []entryPos, seg uint32) {
+	g := e.groupLocked(o.group)
+	g.mu.Lock()
+	g.apply(o, ents, e)
+	if o.flags&opRemove != 0 {
+		g.removed = true
+		delete(e.groups, o.group)
+	}
+	g.mu.Unlock()
+	if len(ents) > 0 && g.lastSeg != seg {
+		e.segmentFor(seg).groups[g.id] = struct{}{}
+		g.lastSeg = seg
+	}
+}
+
+// encodeUpdate checks u against g's durable state and appends it to b. The
+// caller holds e.mu and g.pending, so g's state cannot change meanwhile.
+func (e *Engine) encodeUpdate(b *batch, g *group, u *Update) error {
+	o := op{group: g.id, entStart: len(b.ents)}
+	if u.Remove {
+		if !raft.IsEmptySnap(u.Snapshot) || len(u.Entries) > 0 || !raft.IsEmptyHardState(u.HardState) ||
+			!raft.IsEmptySnap(u.LocalSnapshot) || u.CompactIndex != 0 {
+			return fmt.Errorf("%w: an update that removes the group carries other changes", ErrInvalidUpdate)
+		}
+		o.flags = opRemove
+	}
+	base := g.meta.first // first index entries may start at
+	if !raft.IsEmptySnap(u.Snapshot) {
+		if err := e.checkSnapshotData(&u.Snapshot); err != nil {
+			return err
+		}
+		o.flags |= opSnapshot
+		o.snap = u.Snapshot
+		base = u.Snapshot.Metadata.Index + 1
+	}
+	ents := u.Entries
+	for i := range ents {
+		if ents[i].Type > pb.EntryConfChangeV2 {
+			return fmt.Errorf("%w: entry %d has type %d, which the engine cannot store", ErrInvalidUpdate, ents[i].Index, ents[i].Type)
+		}
+		if i > 0 && ents[i].Index != ents[i-1].Index+1 {
+			return fmt.Errorf("%w: entry %d follows entry %d", ErrInvalidUpdate, ents[i].Index, ents[i-1].Index)
+		}
+	}
+	if n := len(ents); n > 0 && ents[n-1].Index >= base {
+		if ents[0].Index < base {
+			ents = ents[base-ents[0].Index:]
+		}
+		o.flags |= opEntries
+		o.first, o.entCount, o.cache = ents[0].Index, len(ents), ents
+		for i := range ents {
+			b.ents = append(b.ents, entryPos{term: ents[i].Term, pbSize: uint32(ents[i].Size())})
+		}
+	}
+	if !raft.IsEmptyHardState(u.HardState) {
+		o.flags |= opHardState
+		o.hs = u.HardState
+	}
+	if !raft.IsEmptySnap(u.LocalSnapshot) {
+		if err := e.checkSnapshotData(&u.LocalSnapshot); err != nil {
+			return err
+		}
+		o.flags |= opLocalSnapshot
+		o.local = u.LocalSnapshot
+	}
+	if u.CompactIndex != 0 {
+		o.flags |= opCompact
+		o.compactIndex = u.CompactIndex
+		o.compactTerm = e.termForCompaction(g, &o, b.ents[o.entStart:])
+	}
+	if o.flags == 0 {
+		return nil
+	}
+	if err := check(g.meta, g.pos, &o, b.ents[o.entStart:]); err != nil {
+		if errors.Is(err, errInvalid) {
+			return fmt.Errorf("%w: %v", ErrInvalidUpdate, err)
+		}
+		return err
+	}
+	b.buf = encodeOp(b.buf, &o, ents, b.ents[o.entStart:], g.meta.last)
+	b.ops = append(b.ops, o)
+	return nil
+}
+
+func (e *Engine) checkSnapshotData(s *pb.Snapshot) error {
+	if len(s.Data) > e.opts.MaxSnapshotDataBytes {
+		return fmt.Errorf("%w: snapshot data of %d bytes exceeds MaxSnapshotDataBytes %d", ErrInvalidUpdate, len(s.Data), e.opts.MaxSnapshotDataBytes)
+	}
+	return nil
+}
+
+// termForCompaction returns the term of the entry o compacts up to, as the
+// group will hold it when o's earlier parts are applied, or 0 if that index
+// is out of range (check then reports why).
+func (e *Engine) termForCompaction(g *group, o *op, ents []entryPos) uint64 {
+	i := o.compactIndex
+	m := g.meta
+	if o.flags&opEntries != 0 && i >= o.first && i < o.first+uint64(o.entCount) {
+		return ents[i-o.first].term
+	}
+	if o.flags&opSnapshot != 0 {
+		if i == o.snap.Metadata.Index {
+			return o.snap.Metadata.Term
+		}
+		return 0
+	}
+	if i+1 < m.first || i > m.last || (o.flags&opEntries != 0 && i >= o.first) {
+		return 0
+	}
+	return g.termAt(i)
+}
+
+// encodeOp appends o to buf (see the format in encoding.go). ents are the
+// pb entries of o and pos their positions, whose off and size it fills in
+// relative to buf. prevLast is the group's last index before o.
+func encodeOp(buf []byte, o *op, ents []pb.Entry, pos []entryPos, prevLast uint64) []byte {
+	buf = binary.AppendUvarint(buf, o.group)
+	buf = append(buf, o.flags)
+	last := prevLast
+	if o.flags&opSnapshot != 0 {
+		buf = appendSnapshot(buf, &o.snap)
+		last = o.snap.Metadata.Index
+	}
+	if o.flags&opEntries != 0 {
+		buf = binary.AppendVarint(buf, int64(o.first-(last+1)))
+		buf = binary.AppendUvarint(buf, uint64(len(ents)))
+		runTerm := ents[0].Term
+		for i := range ents {
+			if ents[i].Term != runTerm {
+				runTerm = 0
+				break
+			}
+		}
+		buf = binary.AppendUvarint(buf, runTerm)
+		for i := range ents {
+			start := len(buf)
+			buf = appendEntry(buf, o.group, ents[i].Index, &ents[i], runTerm == 0)
+			pos[i].off, pos[i].size = uint32(start), uint32(len(buf)-start)
+		}
+		last = o.first + uint64(len(ents)) - 1
+	}
+	if o.flags&opHardState != 0 {
+		buf = binary.AppendUvarint(buf, o.hs.Term)
+		buf = binary.AppendUvarint(buf, o.hs.Vote)
+		buf = binary.AppendUvarint(buf, last-o.hs.Commit)
+	}
+	if o.flags&opLocalSnapshot != 0 {
+		buf = appendSnapshot(buf, &o.local)
+	}
+	if o.flags&opCompact != 0 {
+		buf = binary.AppendUvarint(buf, o.compactIndex)
+		buf = binary.AppendUvarint(buf, o.compactTerm)
+	}
+	return buf
+}
