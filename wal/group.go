@@ -58,23 +58,23 @@ type op struct {
 	cache        []pb.Entry // the entries themselves, for the tail cache (writes only)
 }
 
-// errInvalid is wrapped by the checks below; callers rewrap it as
-// ErrInvalidUpdate (Save) or ErrCorrupt (recovery).
-var errInvalid = errors.New("invalid")
+// errInconsistent is what check reports for a record that recovery read:
+// a record that verified but cannot be applied.
+var errInconsistent = errors.New("inconsistent record")
 
 // check verifies that o can be applied to a group with metadata m whose
 // entries are known through pos (for terms), returning an error wrapping
-// errInvalid, raft.ErrSnapOutOfDate or raft.ErrCompacted otherwise.
-// ents are o's entries.
-func check(m groupMeta, pos []entryPos, o *op, ents []entryPos) error {
+// invalid, raft.ErrSnapOutOfDate or raft.ErrCompacted otherwise. ents are
+// o's entries.
+func check(m groupMeta, pos []entryPos, o *op, ents []entryPos, invalid error) error {
 	if o.flags&^opAll != 0 || o.flags == 0 {
-		return fmt.Errorf("%w: op flags %#x", errInvalid, o.flags)
+		return fmt.Errorf("%w: op flags %#x", invalid, o.flags)
 	}
 	if o.flags&opRemove != 0 && o.flags != opRemove {
-		return fmt.Errorf("%w: a removal carries other updates (flags %#x)", errInvalid, o.flags)
+		return fmt.Errorf("%w: a removal carries other updates (flags %#x)", invalid, o.flags)
 	}
 	if o.flags&opRewrite != 0 && o.flags != opRewrite {
-		return fmt.Errorf("%w: a rewrite carries other updates (flags %#x)", errInvalid, o.flags)
+		return fmt.Errorf("%w: a rewrite carries other updates (flags %#x)", invalid, o.flags)
 	}
 	installed := false
 	if o.flags&opSnapshot != 0 {
@@ -101,30 +101,35 @@ func check(m groupMeta, pos []entryPos, o *op, ents []entryPos) error {
 	}
 	if o.flags&(opEntries|opRewrite) != 0 {
 		if o.entCount == 0 {
-			return fmt.Errorf("%w: an entries op without entries", errInvalid)
+			return fmt.Errorf("%w: an entries op without entries", invalid)
 		}
 		if o.first < m.first {
-			return fmt.Errorf("%w: entries from %d start below the first retained index %d", errInvalid, o.first, m.first)
+			return fmt.Errorf("%w: entries from %d start below the first retained index %d", invalid, o.first, m.first)
 		}
 		if o.first > m.last+1 {
-			return fmt.Errorf("%w: entries from %d leave a gap after the last index %d", errInvalid, o.first, m.last)
+			return fmt.Errorf("%w: entries from %d leave a gap after the last index %d", invalid, o.first, m.last)
 		}
 		end := o.first + uint64(o.entCount) - 1
 		if o.flags&opRewrite != 0 {
 			if end > m.last {
-				return fmt.Errorf("%w: rewritten entries [%d, %d] are beyond the last index %d", errInvalid, o.first, end, m.last)
+				return fmt.Errorf("%w: rewritten entries [%d, %d] are beyond the last index %d", invalid, o.first, end, m.last)
 			}
 			for i, p := range ents {
 				if t, ok := termAt(o.first + uint64(i)); ok && t != p.term {
-					return fmt.Errorf("%w: rewritten entry %d has term %d, the log has %d", errInvalid, o.first+uint64(i), p.term, t)
+					return fmt.Errorf("%w: rewritten entry %d has term %d, the log has %d", invalid, o.first+uint64(i), p.term, t)
 				}
 			}
 			return nil
 		}
 		m.last = end
 	}
-	if o.flags&opHardState != 0 && o.hs.Commit > m.last {
-		return fmt.Errorf("%w: hard state commits %d beyond the last index %d", errInvalid, o.hs.Commit, m.last)
+	if o.flags&opHardState != 0 {
+		m.hs = o.hs
+	}
+	if m.hs.Commit > m.last {
+		// Raft never removes a committed entry: a snapshot or a conflicting
+		// append that does comes with a HardState that moves the commit.
+		return fmt.Errorf("%w: the commit index %d would be beyond the last index %d", invalid, m.hs.Commit, m.last)
 	}
 	if o.flags&opLocalSnapshot != 0 {
 		si := o.local.Metadata.Index
@@ -132,12 +137,12 @@ func check(m groupMeta, pos []entryPos, o *op, ents []entryPos) error {
 		case si <= m.snap.Metadata.Index:
 			return fmt.Errorf("snapshot %d is not newer than %d: %w", si, m.snap.Metadata.Index, raft.ErrSnapOutOfDate)
 		case si > m.last:
-			return fmt.Errorf("%w: snapshot %d is beyond the last index %d", errInvalid, si, m.last)
+			return fmt.Errorf("%w: snapshot %d is beyond the last index %d", invalid, si, m.last)
 		case si < m.first-1:
 			return fmt.Errorf("snapshot %d is below the compaction point %d: %w", si, m.first-1, raft.ErrCompacted)
 		}
 		if t, ok := termAt(si); ok && t != o.local.Metadata.Term {
-			return fmt.Errorf("%w: snapshot %d has term %d, the log has %d", errInvalid, si, o.local.Metadata.Term, t)
+			return fmt.Errorf("%w: snapshot %d has term %d, the log has %d", invalid, si, o.local.Metadata.Term, t)
 		}
 		m.snap = o.local
 	}
@@ -147,12 +152,12 @@ func check(m groupMeta, pos []entryPos, o *op, ents []entryPos) error {
 		case ci < m.first:
 			return fmt.Errorf("compact index %d is at or below the compaction point %d: %w", ci, m.first-1, raft.ErrCompacted)
 		case ci > m.last:
-			return fmt.Errorf("%w: compact index %d is beyond the last index %d", errInvalid, ci, m.last)
+			return fmt.Errorf("%w: compact index %d is beyond the last index %d", invalid, ci, m.last)
 		case ci > m.snap.Metadata.Index:
-			return fmt.Errorf("%w: compact index %d is beyond the snapshot index %d", errInvalid, ci, m.snap.Metadata.Index)
+			return fmt.Errorf("%w: compact index %d is beyond the snapshot index %d", invalid, ci, m.snap.Metadata.Index)
 		}
 		if t, ok := termAt(ci); ok && t != o.compactTerm {
-			return fmt.Errorf("%w: compaction at %d has term %d, the log has %d", errInvalid, ci, o.compactTerm, t)
+			return fmt.Errorf("%w: compaction at %d has term %d, the log has %d", invalid, ci, o.compactTerm, t)
 		}
 	}
 	return nil

@@ -220,9 +220,13 @@ func (e *Engine) readHead(number uint64) (checkpointHead, error) {
 		return checkpointHead{}, corruptError(path, 0, "header names segment %d", h.number)
 	}
 	e.engineID = h.engineID
+	size, err := f.Size()
+	if err != nil {
+		return checkpointHead{}, err
+	}
 	n := binary.LittleEndian.Uint32(head[segmentHeaderSize+1:])
-	if n > maxFramePayload {
-		return checkpointHead{}, corruptError(path, segmentHeaderSize, "checkpoint length %d", n)
+	if int64(n) > size-segmentHeaderSize-frameOverhead {
+		return checkpointHead{}, corruptError(path, segmentHeaderSize, "checkpoint length %d in a file of %d bytes", n, size)
 	}
 	frame := make([]byte, frameOverhead+int(n))
 	if _, err := f.ReadAt(frame, segmentHeaderSize); err != nil {
@@ -384,7 +388,7 @@ func (e *Engine) replayBatch(s *segment, payload []byte, payloadOff int64, maxEn
 		if g := e.groups[o.group]; g != nil {
 			meta, pos = g.meta, g.pos
 		}
-		if err := check(meta, pos, &o, ents); err != nil {
+		if err := check(meta, pos, &o, ents, errInconsistent); err != nil {
 			return fmt.Errorf("group %d: %v", o.group, err)
 		}
 		if o.flags&(opEntries|opRewrite) != 0 && uint64(len(pos))+uint64(len(ents)) > maxEntries {

@@ -385,10 +385,7 @@ func (e *Engine) encodeUpdate(b *batch, g *group, u *Update) error {
 	if o.flags == 0 {
 		return nil
 	}
-	if err := check(g.meta, g.pos, &o, b.ents[o.entStart:]); err != nil {
-		if errors.Is(err, errInvalid) {
-			return fmt.Errorf("%w: %v", ErrInvalidUpdate, err)
-		}
+	if err := check(g.meta, g.pos, &o, b.ents[o.entStart:], ErrInvalidUpdate); err != nil {
 		return err
 	}
 	b.buf = encodeOp(b.buf, &o, ents, b.ents[o.entStart:], g.meta.last)

@@ -41,6 +41,7 @@ func TestSaveRejectsInvalidUpdates(t *testing.T) {
 		{"entries not consecutive", wal.Update{Group: 1, Entries: []pb.Entry{ent(11, 2, ""), ent(13, 2, "")}}, wal.ErrInvalidUpdate},
 		{"unknown entry type", wal.Update{Group: 1, Entries: []pb.Entry{{Index: 11, Term: 2, Type: 7}}}, wal.ErrInvalidUpdate},
 		{"commit beyond the log", wal.Update{Group: 1, HardState: pb.HardState{Term: 2, Commit: 11}}, wal.ErrInvalidUpdate},
+		{"replacing committed entries", wal.Update{Group: 1, Entries: []pb.Entry{ent(7, 3, "")}}, wal.ErrInvalidUpdate},
 		{"remove with entries", wal.Update{Group: 1, Remove: true, Entries: []pb.Entry{ent(11, 2, "")}}, wal.ErrInvalidUpdate},
 		{"compact beyond the snapshot", wal.Update{Group: 1, CompactIndex: 6}, wal.ErrInvalidUpdate},
 		{"compact beyond the log", wal.Update{Group: 1, CompactIndex: 11}, wal.ErrInvalidUpdate},
@@ -91,7 +92,7 @@ func TestSaveIgnoresCompactedEntries(t *testing.T) {
 	writes := e.Stats().Writes
 	require.NoError(t, e.Save([]wal.Update{{Group: 1, Entries: []pb.Entry{ent(2, 2, "old"), ent(3, 2, "old")}}}))
 	assert.Equal(t, writes, e.Stats().Writes, "entries at or below the compaction point need no write")
-	require.NoError(t, e.Save([]wal.Update{{Group: 1, Entries: []pb.Entry{ent(3, 2, "old"), ent(4, 3, "new")}}}))
+	require.NoError(t, e.Save([]wal.Update{{Group: 1, Entries: []pb.Entry{ent(3, 2, "old"), ent(4, 3, "new")}, HardState: pb.HardState{Term: 3, Commit: 4}}}))
 	ents, err := e.Storage(1).Entries(4, 5, 100)
 	require.NoError(t, err)
 	assert.Equal(t, []pb.Entry{ent(4, 3, "new")}, ents, "the part above the compaction point replaces the suffix")
