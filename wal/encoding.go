@@ -13,17 +13,28 @@ import (
 // A batch frame's payload is the batch's sequence number (uvarint) followed
 // by ops until the end of the payload. An op is
 //
-//	uvarint group, byte flags, then, in this order, the parts its flags name:
+//	uvarint group, uvarint flags, then, in this order, the parts its flags name:
 //	opSnapshot:      snapshot (see appendSnapshot)
-//	opEntries:       varint first-(last+1), uvarint count, uvarint run term, entries
-//	opHardState:     uvarint term, uvarint vote, uvarint last-commit
+//	opEntries:       varint first-(last+1)  unless hintAppend
+//	                 uvarint count          unless hintOneEntry
+//	                 uvarint run term       unless hintRunTerm
+//	                 entries
+//	opHardState:     uvarint term, vote     unless hintCommitOnly
+//	                 uvarint last-commit
 //	opLocalSnapshot: snapshot
 //	opCompact:       uvarint index, uvarint term
 //	opRewrite:       uvarint first, uvarint count, entries (each with its term)
 //
 // where last is the group's last index at that point of the op: values
-// relative to it stay one or two bytes long however long the log grows.
-// A run term of zero means every entry carries its own term.
+// relative to it stay one or two bytes long however long the log grows. A
+// run term of zero means every entry carries its own term. The hints leave
+// out what the group's state before the op implies, which recovery knows as
+// it replays in order: hintAppend, entries start right after the last one;
+// hintOneEntry, there is one; hintRunTerm, all have the term of the
+// group's HardState before the op; hintCommitOnly, the HardState keeps its
+// term and vote. A Raft node's usual Ready (one entry of the current term
+// and a commit index) thus costs 3 bytes of op plus its group id and the
+// entry.
 //
 // An entry is
 //
@@ -36,14 +47,20 @@ import (
 // Entries are checked by their own checksum whenever they are read back, so
 // damage that happens after recovery is reported too.
 const (
-	opRemove        = 1 << 0
-	opSnapshot      = 1 << 1
-	opEntries       = 1 << 2
-	opHardState     = 1 << 3
-	opLocalSnapshot = 1 << 4
-	opCompact       = 1 << 5
-	opRewrite       = 1 << 6
-	opAll           = 1<<7 - 1
+	opEntries       = 1 << 0
+	opHardState     = 1 << 1
+	hintAppend      = 1 << 2
+	hintRunTerm     = 1 << 3
+	hintCommitOnly  = 1 << 4
+	hintOneEntry    = 1 << 5
+	opSnapshot      = 1 << 6
+	opLocalSnapshot = 1 << 7
+	opCompact       = 1 << 8
+	opRemove        = 1 << 9
+	opRewrite       = 1 << 10
+
+	opAll   = opEntries | opHardState | opSnapshot | opLocalSnapshot | opCompact | opRemove | opRewrite
+	hintAll = hintAppend | hintRunTerm | hintCommitOnly | hintOneEntry
 )
 
 const entryCRCBytes = 4
@@ -70,11 +87,21 @@ func entryPBSize(term, index uint64, typ pb.EntryType, dataLen int, hasData bool
 func sov(x uint64) int { return (bits.Len64(x|1) + 6) / 7 }
 
 func entryCRCSeed(group, index, term uint64) uint32 {
-	var b [24]byte
-	binary.LittleEndian.PutUint64(b[:], group)
-	binary.LittleEndian.PutUint64(b[8:], index)
-	binary.LittleEndian.PutUint64(b[16:], term)
-	return crc32.Update(0, castagnoli, b[:])
+	return crcUint64s(group, index, term)
+}
+
+// crcUint64s returns the CRC-32C of the little-endian bytes of vs, as
+// crc32.Checksum would, without a byte slice: one passed to crc32 escapes
+// to the heap, and this runs for every entry written and read.
+func crcUint64s(vs ...uint64) uint32 {
+	crc := ^uint32(0)
+	for _, v := range vs {
+		for i := 0; i < 8; i++ {
+			crc = castagnoli[byte(crc)^byte(v)] ^ crc>>8
+			v >>= 8
+		}
+	}
+	return ^crc
 }
 
 // appendEntry appends the encoding of e (index index of group) to buf. With
@@ -196,18 +223,6 @@ func (r *reader) varint() int64 {
 	}
 	r.pos += n
 	return v
-}
-
-func (r *reader) byte() byte {
-	if r.err != nil {
-		return 0
-	}
-	if r.pos >= len(r.b) {
-		r.fail(errShort)
-		return 0
-	}
-	r.pos++
-	return r.b[r.pos-1]
 }
 
 func (r *reader) bytes(n uint64) []byte {

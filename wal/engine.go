@@ -32,15 +32,16 @@ type Engine struct {
 	opts Options
 	lock io.Closer
 
-	mu      sync.Mutex
-	cond    sync.Cond // signalled when a batch completes or the writer role frees up
-	groups  map[uint64]*group
-	pending *batch // the batch Saves are appending to
-	spare   *batch // a completed batch kept for reuse
-	writing bool   // a goroutine holds the writer role
-	closed  bool
-	err     error // sticky, wraps ErrFailed
-	stats   Stats
+	mu          sync.Mutex
+	cond        sync.Cond // signalled when a batch completes or the writer role frees up, if condWaiters > 0
+	condWaiters int
+	groups      map[uint64]*group
+	pending     *batch    // the batch Saves are appending to
+	spare       batchBufs // buffers of a completed batch, for the next one
+	writing     bool      // a goroutine holds the writer role
+	closed      bool
+	err         error // sticky, wraps ErrFailed
+	stats       Stats
 
 	// Writer state: touched only by the goroutine holding the writer role
 	// (writing == true), or during Open and Close.
@@ -208,7 +209,7 @@ func (e *Engine) Stats() Stats {
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	for e.writing {
-		e.cond.Wait()
+		e.condWait()
 	}
 	if e.closed {
 		e.mu.Unlock()
@@ -219,7 +220,6 @@ func (e *Engine) Close() error {
 	if b := e.pending; len(b.ops) > 0 {
 		e.finish(b, ErrClosed)
 	}
-	e.cond.Broadcast()
 	e.mu.Unlock()
 
 	var err error

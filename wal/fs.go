@@ -19,16 +19,17 @@ import (
 // XFS, btrfs) and faultfs models exactly:
 //   - bytes written to a file are durable once a later File.Sync on it
 //     returns nil; before that any subset of them may survive a crash;
-//   - a region a file was extended into reads as zeros if the bytes written
-//     there did not survive a crash (stale data is never exposed);
+//   - bytes written over zeros (a region the file was extended or
+//     allocated into) read as zeros if they did not survive a crash:
+//     stale data is never exposed;
 //   - a created, renamed or removed directory entry is durable once SyncDir
 //     on its directory returns nil; before that the directory's changes
 //     survive a crash as a prefix of the order they were made in.
 type FS interface {
 	// Create creates the named file, truncating it if it exists, and opens
-	// it for reading and appending.
+	// it for reading and writing.
 	Create(name string) (File, error)
-	// Open opens an existing file for reading and appending.
+	// Open opens an existing file for reading and writing.
 	Open(name string) (File, error)
 	// Remove deletes the named file.
 	Remove(name string) error
@@ -46,18 +47,25 @@ type FS interface {
 	Lock(name string) (io.Closer, error)
 }
 
-// File is an open file of an FS. Writes always append at the end of the
-// file. A File is safe for concurrent ReadAt calls alongside one writer.
+// File is an open file of an FS. It is safe for concurrent ReadAt calls
+// alongside one writer.
 type File interface {
 	io.ReaderAt
-	// Write appends p at the end of the file. On error, any prefix of p may
-	// have been written.
-	Write(p []byte) (int, error)
-	// Sync makes everything written so far durable. After a failed Sync the
-	// state of the unsynced bytes is unknown; the engine never retries.
+	// WriteAt writes p at offset off, extending the file if needed. On
+	// error, any prefix of p may have been written.
+	WriteAt(p []byte, off int64) (int, error)
+	// Sync makes everything written so far durable, the size included.
+	// After a failed Sync the state of the unsynced bytes is unknown; the
+	// engine never retries.
 	Sync() error
-	// Truncate changes the size of the file.
+	// Truncate changes the size of the file; bytes it extends the file by
+	// read as zeros.
 	Truncate(size int64) error
+	// Allocate makes the file at least size bytes long, the new bytes
+	// reading as zeros, and reserves disk space for them where the system
+	// can. The engine allocates each segment up front so that the fsync
+	// after an append has no file size to update.
+	Allocate(size int64) error
 	// Size returns the current size of the file.
 	Size() (int64, error)
 	// Close closes the file.
@@ -72,7 +80,7 @@ var _ FS = OSFS{}
 
 // Create implements FS.
 func (OSFS) Create(name string) (File, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(name, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return nil, err
 	}
@@ -81,7 +89,7 @@ func (OSFS) Create(name string) (File, error) {
 
 // Open implements FS.
 func (OSFS) Open(name string) (File, error) {
-	f, err := os.OpenFile(name, os.O_RDWR|os.O_APPEND, 0)
+	f, err := os.OpenFile(name, os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -140,6 +148,14 @@ func (OSFS) Lock(name string) (io.Closer, error) {
 type osFile struct{ *os.File }
 
 func (f osFile) Sync() error { return syncFile(f.File) }
+
+func (f osFile) Allocate(size int64) error {
+	cur, err := f.Size()
+	if err != nil || cur >= size {
+		return err
+	}
+	return allocateFile(f.File, cur, size)
+}
 
 func (f osFile) Size() (int64, error) {
 	st, err := f.Stat()

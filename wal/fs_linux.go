@@ -18,3 +18,20 @@ func syncFile(f *os.File) error {
 		}
 	}
 }
+
+// allocateFile reserves [from, size) with fallocate(2), extending the file;
+// where the file system cannot, it extends the file with a hole.
+func allocateFile(f *os.File, from, size int64) error {
+	for {
+		err := syscall.Fallocate(int(f.Fd()), 0, from, size-from)
+		switch err {
+		case nil:
+			return nil
+		case syscall.EINTR:
+			continue
+		case syscall.EOPNOTSUPP, syscall.ENOSYS:
+			return f.Truncate(size)
+		}
+		return &os.PathError{Op: "fallocate", Path: f.Name(), Err: err}
+	}
+}

@@ -46,7 +46,7 @@ type group struct {
 // entries are ents[entStart:entStart+entCount] of the batch's arena.
 type op struct {
 	group        uint64
-	flags        uint8
+	flags        uint16 // op kinds (opAll); the encoding's hints are not kept
 	snap         pb.Snapshot
 	local        pb.Snapshot
 	hs           pb.HardState
@@ -200,6 +200,14 @@ func (g *group) apply(o *op, ents []entryPos, lt liveTracker) {
 	}
 	if o.flags&opEntries != 0 {
 		g.dropFrom(o.first, lt)
+		if need := len(g.pos) + len(ents); need > cap(g.pos) {
+			// Double rather than let append grow by a quarter: a log
+			// grows until the next compaction, and copying a long index
+			// every few appends showed in profiles.
+			grown := make([]entryPos, len(g.pos), max(need, 2*cap(g.pos), 16))
+			copy(grown, g.pos)
+			g.pos = grown
+		}
 		g.pos = append(g.pos, ents...)
 		for _, p := range ents {
 			lt.retain(p)

@@ -58,7 +58,7 @@ func (e *Engine) writeIdentity() error {
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(b)
+	_, err = f.WriteAt(b, 0)
 	if err == nil {
 		err = f.Sync()
 	}

@@ -113,12 +113,7 @@ func segmentSalt(engineID, number uint64) uint64 {
 }
 
 // frameSeed returns the checksum state a frame at offset starts from.
-func frameSeed(salt uint64, offset int64) uint32 {
-	var b [16]byte
-	binary.LittleEndian.PutUint64(b[:], salt)
-	binary.LittleEndian.PutUint64(b[8:], uint64(offset))
-	return crc32.Update(0, castagnoli, b[:])
-}
+func frameSeed(salt uint64, offset int64) uint32 { return crcUint64s(salt, uint64(offset)) }
 
 // sealFrame fills in the header and trailer of a frame whose payload is
 // already in frame[frameHeaderSize:len(frame)-1], for a frame that will be

@@ -7,8 +7,6 @@ import (
 	"io"
 	"sort"
 	"strings"
-
-	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
 // Open opens the engine in dir, creating the directory and an empty engine
@@ -44,7 +42,7 @@ func Open(dir string, opts Options) (*Engine, error) {
 	}
 	e.mergeWriterStats()
 	e.publishTable()
-	e.pending = newBatch()
+	e.pending = newBatch(batchBufs{})
 	return e, nil
 }
 
@@ -291,10 +289,10 @@ func (e *Engine) replaySegment(s *segment, data []byte, isFirst, isNewest bool, 
 	s.dataStart = int64(pos)
 	sealed := false
 	for {
-		kind, payload, end, st := parseFrame(data, pos, 0, s.salt)
-		if st == frameEOF {
-			break
+		if allZero(data[pos:]) {
+			break // the end of the data, and space allocated for more
 		}
+		kind, payload, end, st := parseFrame(data, pos, 0, s.salt)
 		if st == frameOK {
 			if sealed {
 				return corruptError(path, int64(pos), "a record follows the seal")
@@ -327,13 +325,18 @@ func (e *Engine) replaySegment(s *segment, data []byte, isFirst, isNewest bool, 
 			return corruptError(path, int64(pos), "damaged record (checksum mismatch, and no part of it is missing: not a torn write)")
 		}
 		if isNewest {
+			// Cut the torn bytes off and allocate the space again, so
+			// that everything after the data reads as zeros.
 			if err := s.file.Truncate(int64(pos)); err != nil {
+				return err
+			}
+			if err := s.file.Allocate(int64(len(data))); err != nil {
 				return err
 			}
 			if err := s.file.Sync(); err != nil {
 				return err
 			}
-			e.stats.TruncatedTailBytes += int64(len(data) - pos)
+			e.stats.TruncatedTailBytes += int64(lastNonZero(data[pos:]))
 		}
 		break
 	}
@@ -369,105 +372,6 @@ func (e *Engine) sealUnsealed() error {
 	return nil
 }
 
-// replayBatch decodes, checks and applies the ops of one batch frame whose
-// payload starts at file offset payloadOff.
-func (e *Engine) replayBatch(s *segment, payload []byte, payloadOff int64, maxEntries uint64) error {
-	r := reader{b: payload}
-	if seq := r.uvarint(); r.err == nil && seq != e.nextSeq {
-		return fmt.Errorf("batch %d where batch %d was expected", seq, e.nextSeq)
-	}
-	var arena []entryPos
-	for !r.done() {
-		arena = arena[:0]
-		o, ents, err := e.decodeOp(&r, uint32(s.number), payloadOff, arena)
-		if err != nil {
-			return err
-		}
-		arena = ents
-		meta, pos := emptyMeta(), []entryPos(nil)
-		if g := e.groups[o.group]; g != nil {
-			meta, pos = g.meta, g.pos
-		}
-		if err := check(meta, pos, &o, ents, errInconsistent); err != nil {
-			return fmt.Errorf("group %d: %v", o.group, err)
-		}
-		if o.flags&(opEntries|opRewrite) != 0 && uint64(len(pos))+uint64(len(ents)) > maxEntries {
-			return fmt.Errorf("group %d holds more entries than the segments can", o.group)
-		}
-		e.applyOp(&o, ents, uint32(s.number))
-	}
-	if r.err != nil {
-		return r.err
-	}
-	e.nextSeq++
-	return nil
-}
-
-// decodeOp decodes one op (see encoding.go), appending its entries'
-// positions to arena.
-func (e *Engine) decodeOp(r *reader, seg uint32, payloadOff int64, arena []entryPos) (op, []entryPos, error) {
-	o := op{group: r.uvarint(), flags: r.byte()}
-	last := uint64(0)
-	if g := e.groups[o.group]; g != nil {
-		last = g.meta.last
-	}
-	readEntries := func(first, count, runTerm uint64) {
-		if r.err != nil {
-			return
-		}
-		if count > uint64(len(r.b)-r.pos)/5 {
-			r.fail(fmt.Errorf("%d entries cannot fit in %d bytes", count, len(r.b)-r.pos))
-			return
-		}
-		o.first, o.entStart, o.entCount = first, len(arena), int(count)
-		for k := uint64(0); k < count && r.err == nil; k++ {
-			start, end, typ, dataLen, hasData, term := r.skipEntry(runTerm == 0)
-			if runTerm != 0 {
-				term = runTerm
-			}
-			if typ > pb.EntryConfChangeV2 {
-				r.fail(fmt.Errorf("entry %d has type %d", first+k, typ))
-			}
-			arena = append(arena, entryPos{
-				term: term, seg: seg, off: uint32(payloadOff) + uint32(start), size: uint32(end - start),
-				pbSize: entryPBSize(term, first+k, typ, dataLen, hasData),
-			})
-		}
-	}
-	if o.flags&opSnapshot != 0 {
-		o.snap = r.snapshot()
-		last = o.snap.Metadata.Index
-	}
-	if o.flags&opEntries != 0 {
-		first := last + 1 + uint64(r.varint())
-		count, runTerm := r.uvarint(), r.uvarint()
-		readEntries(first, count, runTerm)
-		last = first + count - 1
-	}
-	if o.flags&opHardState != 0 {
-		o.hs.Term, o.hs.Vote = r.uvarint(), r.uvarint()
-		back := r.uvarint()
-		if back > last {
-			r.fail(fmt.Errorf("hard state commit is %d below last index %d", back, last))
-		}
-		o.hs.Commit = last - back
-	}
-	if o.flags&opLocalSnapshot != 0 {
-		o.local = r.snapshot()
-	}
-	if o.flags&opCompact != 0 {
-		o.compactIndex, o.compactTerm = r.uvarint(), r.uvarint()
-	}
-	if o.flags&opRewrite != 0 {
-		first, count := r.uvarint(), r.uvarint()
-		readEntries(first, count, 0)
-	}
-	if r.err != nil {
-		return op{}, nil, r.err
-	}
-	return o, arena[o.entStart : o.entStart+o.entCount], nil
-}
-
 // findValidFrame returns the offset of the first frame at or after from
 // that verifies.
 func findValidFrame(data []byte, from int, salt uint64) (int, bool) {
@@ -487,16 +391,36 @@ func findValidFrame(data []byte, from int, salt uint64) (int, bool) {
 const tornSectorBytes = 512
 
 // tornEvidence reports whether the bad frame at pos, which parseFrame says
-// ends at end, looks like a write that only partly reached the disk: it is
-// verifiably incomplete, or some sector-aligned part of it is all zeros
-// (a frame never legitimately starts or ends with zeros, see record.go).
+// ends at end, looks like a write that only partly reached the disk. A
+// write cut short leaves zeros after the point where it stopped, and a
+// sector that did not reach the disk reads as zeros; a frame never
+// legitimately begins or ends with zeros (see record.go). So the frame is
+// torn if:
+//   - a verified header claims more bytes than the file has, or the file
+//     ends inside the header;
+//   - the header verifies, so the frame's extent is known, and its
+//     trailer is zero or a sector-aligned part of it is all zeros;
+//   - the header does not verify, and a sector-aligned part of it is all
+//     zeros, or nothing but zeros follows it (the write stopped inside
+//     the header). Zeros further on prove nothing: the space after the
+//     data is allocated and reads as zeros anyway.
+//
 // A frame whose bytes are all there but do not verify was damaged after it
 // was written.
 func tornEvidence(data []byte, pos, end int, st frameStatus) bool {
-	if st == frameTruncated {
+	switch st {
+	case frameTruncated:
 		return true
+	case frameBadHeader:
+		end = pos + frameHeaderSize
+		if allZero(data[end:]) {
+			return true
+		}
+	case frameBadPayload:
+		if data[end-1] == 0 {
+			return true
+		}
 	}
-	end = min(end, len(data))
 	for block := pos - pos%tornSectorBytes; block < end; block += tornSectorBytes {
 		lo, hi := max(block, pos), min(block+tornSectorBytes, end)
 		if allZero(data[lo:hi]) {
@@ -506,7 +430,23 @@ func tornEvidence(data []byte, pos, end int, st frameStatus) bool {
 	return false
 }
 
+// lastNonZero returns the length of b without its trailing zeros.
+func lastNonZero(b []byte) int {
+	for i := len(b) - 1; i >= 0; i-- {
+		if b[i] != 0 {
+			return i + 1
+		}
+	}
+	return 0
+}
+
 func allZero(b []byte) bool {
+	for len(b) >= 8 {
+		if binary.LittleEndian.Uint64(b) != 0 {
+			return false
+		}
+		b = b[8:]
+	}
 	for _, c := range b {
 		if c != 0 {
 			return false

@@ -105,6 +105,8 @@ func TestRecoveryCutsTornTail(t *testing.T) {
 			return d
 		}, true},
 		{"zeros follow the last frame", func(d []byte, f frameInfo) []byte { return append(d, make([]byte, 1000)...) }, false},
+		{"the write stopped inside the last frame", func(d []byte, f frameInfo) []byte { clear(d[f.off+777 : f.end]); return d }, true},
+		{"the write stopped inside the last frame's header", func(d []byte, f frameInfo) []byte { clear(d[f.off+7 : f.end]); return d }, true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -116,10 +118,11 @@ func TestRecoveryCutsTornTail(t *testing.T) {
 			var cut int
 			modify(t, newest, func(d []byte) []byte {
 				d = tt.damage(d, lastFrame)
-				cut = len(d) - lastFrame.off
+				from := lastFrame.off
 				if !tt.lostLast {
-					cut = len(d) - lastFrame.end
+					from = lastFrame.end
 				}
+				cut = lastNonZero(d[from:]) // the torn bytes; zeros are allocated space
 				return d
 			})
 			e, err := Open(dir, Options{SegmentBytes: 4096})
@@ -170,8 +173,10 @@ func TestRecoveryReportsCorruption(t *testing.T) {
 			func(f frameInfo) int { return segmentHeaderSize }, "no valid checkpoint"},
 		{"a damaged segment header", target{1, 0}, func(d []byte, f frameInfo) []byte { d[3] ^= 1; return d },
 			func(f frameInfo) int { return 0 }, "checksum"},
-		{"garbage after the last record", target{-1, -1}, func(d []byte, f frameInfo) []byte { return append(d, []byte("not a frame at all")...) },
+		{"garbage after the last record", target{-1, -1}, func(d []byte, f frameInfo) []byte { copy(d[f.end:], "not a frame at all"); return d },
 			func(f frameInfo) int { return f.end }, "not a torn write"},
+		{"the last record's trailer", target{-1, -1}, func(d []byte, f frameInfo) []byte { d[f.end-1] ^= 0x80; return d },
+			func(f frameInfo) int { return f.off }, "not a torn write"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

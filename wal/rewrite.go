@@ -66,7 +66,7 @@ func (e *Engine) rewriteOldSegments() error {
 	}
 	e.mu.Unlock()
 
-	b := newBatch()
+	b := newBatch(batchBufs{})
 	for _, g := range groups {
 		// Only the writer changes positions, and we hold that role; the
 		// read lock orders us after any reader.
@@ -123,7 +123,7 @@ func (e *Engine) encodeRewrites(b *batch, g *group, chosen map[uint32]bool) erro
 		}
 		o := op{group: g.id, flags: opRewrite, first: runFirst, entStart: len(b.ents), entCount: len(ents)}
 		b.buf = binary.AppendUvarint(b.buf, g.id)
-		b.buf = append(b.buf, opRewrite)
+		b.buf = binary.AppendUvarint(b.buf, opRewrite)
 		b.buf = binary.AppendUvarint(b.buf, runFirst)
 		b.buf = binary.AppendUvarint(b.buf, uint64(len(ents)))
 		for k := range ents {

@@ -61,29 +61,51 @@ type Update struct {
 // is written.
 const frameReserve = frameHeaderSize + binary.MaxVarintLen64
 
-// batch collects the encoded updates of the Saves that one write carries.
-type batch struct {
+// batchBufs are the buffers a batch encodes into; the writer hands them on
+// to the next batch once it has applied its own.
+type batchBufs struct {
 	buf    []byte     // frameReserve bytes, then the ops
 	ops    []op       // decoded form of the ops in buf, for applying
 	ents   []entryPos // the ops' entries; off is relative to buf until written
 	groups []*group   // groups whose pending flag this batch holds
+}
+
+// batch collects the encoded updates of the Saves that one write carries.
+type batch struct {
+	batchBufs
+	waiters int // Saves in the batch
 
 	// Set by the writer.
 	start   int    // offset of the frame in buf
 	seg     uint32 // segment the frame went to
 	fileOff int64  // file offset of buf[0] (the frame starts at fileOff+start)
-	done    bool
-	err     error
-	waiters int
+	done    bool   // under Engine.mu; doneCh is closed at the same time
+	err     error  // set before doneCh is closed
+	doneCh  chan struct{}
+	// leadCh receives a token when the writer role frees up while this
+	// batch is the pending one: the waiter that takes it writes the batch.
+	// Waking one waiter, not all, keeps hundreds of writers from stampeding.
+	leadCh chan struct{}
 }
 
-func newBatch() *batch { return &batch{buf: make([]byte, frameReserve, 64<<10)} }
+func newBatch(bufs batchBufs) *batch {
+	if bufs.buf == nil {
+		bufs.buf = make([]byte, frameReserve, 64<<10)
+	}
+	return &batch{batchBufs: bufs, doneCh: make(chan struct{}), leadCh: make(chan struct{}, 1)}
+}
 
-// reset empties b for reuse, dropping references to callers' entries.
-func (b *batch) reset() {
+// release empties b's buffers for the next batch, dropping references to
+// callers' entries, and returns them.
+func (b *batch) release() batchBufs {
 	clear(b.ops)
 	clear(b.groups)
-	*b = batch{buf: b.buf[:frameReserve], ops: b.ops[:0], ents: b.ents[:0], groups: b.groups[:0]}
+	bufs := batchBufs{buf: b.buf[:frameReserve], ops: b.ops[:0], ents: b.ents[:0], groups: b.groups[:0]}
+	b.batchBufs = batchBufs{}
+	if cap(bufs.buf) > 16<<20 {
+		return batchBufs{}
+	}
+	return bufs
 }
 
 type batchMark struct{ buf, ops, ents, groups int }
@@ -129,18 +151,19 @@ func (e *Engine) Save(updates []Update) error {
 		return nil
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	for {
 		if e.closed {
+			e.mu.Unlock()
 			return ErrClosed
 		}
 		if e.err != nil {
+			e.mu.Unlock()
 			return e.err
 		}
 		if !e.anyPending(updates) {
 			break
 		}
-		e.cond.Wait()
+		e.condWait()
 	}
 	var b *batch
 	for {
@@ -148,48 +171,63 @@ func (e *Engine) Save(updates []Update) error {
 		var full bool
 		b, full, err = e.enqueue(updates)
 		if err != nil {
+			e.mu.Unlock()
 			return err
 		}
 		if !full {
 			break
 		}
-		// The pending batch is too full to take this Save as well: wait
-		// for a writer to take it, then start the next one.
+		// The pending batch is too full to take this Save as well: help
+		// it out, then start the next one.
 		for e.pending == b && !e.closed && e.err == nil {
-			if !e.writing {
-				e.lead()
-				continue
-			}
-			e.cond.Wait()
+			e.waitOrLead(b)
 		}
-		if e.closed {
-			return ErrClosed
-		}
-		if e.err != nil {
-			return e.err
+		if e.closed || e.err != nil {
+			e.mu.Unlock()
+			return e.Save(updates)
 		}
 	}
 	if b == nil {
 		e.stats.Saves++ // nothing to write: every entry was already compacted
+		e.mu.Unlock()
 		return nil
 	}
 	b.waiters++
 	for !b.done {
-		if !e.writing {
-			e.lead()
-			continue
+		if !e.waitOrLead(b) {
+			return b.err // done, and e.mu released
 		}
-		e.cond.Wait()
 	}
-	err := b.err
-	if b.waiters--; b.waiters == 0 && e.spare == nil && cap(b.buf) <= 16<<20 {
-		b.reset()
-		e.spare = b
+	e.mu.Unlock()
+	return b.err
+}
+
+// waitOrLead writes the pending batch b if the writer role is free, or
+// waits until b is done or the role frees up. The caller holds e.mu. It
+// returns false, with e.mu released, if it woke because b is done; true,
+// with e.mu held, otherwise.
+func (e *Engine) waitOrLead(b *batch) bool {
+	if !e.writing && e.pending == b {
+		e.lead()
+		return true
 	}
-	if err == nil {
-		e.stats.Saves++
+	e.mu.Unlock()
+	select {
+	case <-b.doneCh:
+		return false
+	case <-b.leadCh:
+		e.mu.Lock()
+		return true
 	}
-	return err
+}
+
+// condWait waits on e.cond, which is signalled when a batch completes and
+// when the writer role frees up, for as long as someone waits on it. The
+// caller holds e.mu.
+func (e *Engine) condWait() {
+	e.condWaiters++
+	e.cond.Wait()
+	e.condWaiters--
 }
 
 // softBatchBytes is the size beyond which a batch takes no more Saves; a
@@ -245,11 +283,8 @@ func (e *Engine) anyPending(updates []Update) bool {
 // is called, and returns, with e.mu held.
 func (e *Engine) lead() {
 	b := e.pending
-	if e.spare != nil {
-		e.pending, e.spare = e.spare, nil
-	} else {
-		e.pending = newBatch()
-	}
+	e.pending = newBatch(e.spare)
+	e.spare = batchBufs{}
 	if e.err != nil {
 		e.finish(b, e.err)
 		return
@@ -264,10 +299,19 @@ func (e *Engine) lead() {
 		e.finish(b, e.err)
 	} else {
 		e.applyBatch(b)
+		e.stats.Saves += uint64(b.waiters)
 		e.finish(b, nil)
 	}
 	e.writing = false
-	e.cond.Broadcast()
+	if e.pending.waiters > 0 {
+		select {
+		case e.pending.leadCh <- struct{}{}:
+		default:
+		}
+	}
+	if e.condWaiters > 0 {
+		e.cond.Broadcast()
+	}
 }
 
 // mergeWriterStats adds the writer's counters to e.stats. The caller
@@ -285,16 +329,20 @@ func (e *Engine) mergeWriterStats() {
 	*w = Stats{}
 }
 
-// finish completes b with err and frees its groups for the next Saves.
+// finish completes b with err, frees its groups for the next Saves and
+// keeps its buffers for the next batch.
 func (e *Engine) finish(b *batch, err error) {
 	for _, g := range b.groups {
 		g.pending = false
 	}
-	for i := range b.ops {
-		b.ops[i].cache = nil
+	if bufs := b.release(); e.spare.buf == nil {
+		e.spare = bufs
 	}
 	b.done, b.err = true, err
-	e.cond.Broadcast()
+	close(b.doneCh)
+	if e.condWaiters > 0 {
+		e.cond.Broadcast()
+	}
 }
 
 // applyBatch applies a written batch to the groups. The caller holds e.mu
@@ -388,7 +436,7 @@ func (e *Engine) encodeUpdate(b *batch, g *group, u *Update) error {
 	if err := check(g.meta, g.pos, &o, b.ents[o.entStart:], ErrInvalidUpdate); err != nil {
 		return err
 	}
-	b.buf = encodeOp(b.buf, &o, ents, b.ents[o.entStart:], g.meta.last)
+	b.buf = encodeOp(b.buf, &o, ents, b.ents[o.entStart:], &g.meta)
 	b.ops = append(b.ops, o)
 	return nil
 }
@@ -423,26 +471,50 @@ func (e *Engine) termForCompaction(g *group, o *op, ents []entryPos) uint64 {
 
 // encodeOp appends o to buf (see the format in encoding.go). ents are the
 // pb entries of o and pos their positions, whose off and size it fills in
-// relative to buf. prevLast is the group's last index before o.
-func encodeOp(buf []byte, o *op, ents []pb.Entry, pos []entryPos, prevLast uint64) []byte {
-	buf = binary.AppendUvarint(buf, o.group)
-	buf = append(buf, o.flags)
-	last := prevLast
-	if o.flags&opSnapshot != 0 {
-		buf = appendSnapshot(buf, &o.snap)
+// relative to buf. prev is the group's metadata before o.
+func encodeOp(buf []byte, o *op, ents []pb.Entry, pos []entryPos, prev *groupMeta) []byte {
+	flags := o.flags
+	last := prev.last
+	if flags&opSnapshot != 0 {
 		last = o.snap.Metadata.Index
 	}
-	if o.flags&opEntries != 0 {
-		buf = binary.AppendVarint(buf, int64(o.first-(last+1)))
-		buf = binary.AppendUvarint(buf, uint64(len(ents)))
-		runTerm := ents[0].Term
+	runTerm := uint64(0)
+	if flags&opEntries != 0 {
+		runTerm = ents[0].Term
 		for i := range ents {
 			if ents[i].Term != runTerm {
 				runTerm = 0
 				break
 			}
 		}
-		buf = binary.AppendUvarint(buf, runTerm)
+		if o.first == last+1 {
+			flags |= hintAppend
+		}
+		if len(ents) == 1 {
+			flags |= hintOneEntry
+		}
+		if runTerm != 0 && runTerm == prev.hs.Term {
+			flags |= hintRunTerm
+		}
+	}
+	if flags&opHardState != 0 && o.hs.Term == prev.hs.Term && o.hs.Vote == prev.hs.Vote {
+		flags |= hintCommitOnly
+	}
+	buf = binary.AppendUvarint(buf, o.group)
+	buf = binary.AppendUvarint(buf, uint64(flags))
+	if flags&opSnapshot != 0 {
+		buf = appendSnapshot(buf, &o.snap)
+	}
+	if flags&opEntries != 0 {
+		if flags&hintAppend == 0 {
+			buf = binary.AppendVarint(buf, int64(o.first-(last+1)))
+		}
+		if flags&hintOneEntry == 0 {
+			buf = binary.AppendUvarint(buf, uint64(len(ents)))
+		}
+		if flags&hintRunTerm == 0 {
+			buf = binary.AppendUvarint(buf, runTerm)
+		}
 		for i := range ents {
 			start := len(buf)
 			buf = appendEntry(buf, o.group, ents[i].Index, &ents[i], runTerm == 0)
@@ -450,15 +522,17 @@ func encodeOp(buf []byte, o *op, ents []pb.Entry, pos []entryPos, prevLast uint6
 		}
 		last = o.first + uint64(len(ents)) - 1
 	}
-	if o.flags&opHardState != 0 {
-		buf = binary.AppendUvarint(buf, o.hs.Term)
-		buf = binary.AppendUvarint(buf, o.hs.Vote)
+	if flags&opHardState != 0 {
+		if flags&hintCommitOnly == 0 {
+			buf = binary.AppendUvarint(buf, o.hs.Term)
+			buf = binary.AppendUvarint(buf, o.hs.Vote)
+		}
 		buf = binary.AppendUvarint(buf, last-o.hs.Commit)
 	}
-	if o.flags&opLocalSnapshot != 0 {
+	if flags&opLocalSnapshot != 0 {
 		buf = appendSnapshot(buf, &o.local)
 	}
-	if o.flags&opCompact != 0 {
+	if flags&opCompact != 0 {
 		buf = binary.AppendUvarint(buf, o.compactIndex)
 		buf = binary.AppendUvarint(buf, o.compactTerm)
 	}

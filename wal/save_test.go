@@ -242,7 +242,9 @@ func TestFailedFsyncIsSticky(t *testing.T) {
 }
 
 func TestNoSpace(t *testing.T) {
-	fs := faultfs.New(faultfs.Config{Seed: 1, CapacityBytes: 3000})
+	// Room for the first segment (4 KiB, allocated up front) and the
+	// identity file, not for a second segment.
+	fs := faultfs.New(faultfs.Config{Seed: 1, CapacityBytes: 6000})
 	e := openTest(t, fs)
 	var err error
 	i := uint64(1)
@@ -252,12 +254,11 @@ func TestNoSpace(t *testing.T) {
 	require.ErrorIs(t, err, wal.ErrFailed)
 	assert.ErrorIs(t, err, syscall.ENOSPC)
 	require.NoError(t, e.Close())
-	e = openTest(t, fs) // a restart without a crash: the torn write is cut off
+	e = openTest(t, fs) // a restart without a crash
 	defer e.Close()
 	last, err := e.Storage(1).LastIndex()
 	require.NoError(t, err)
 	assert.Equal(t, i-2, last, "every acknowledged Save is there, the failed one is not")
-	assert.Positive(t, e.Stats().TruncatedTailBytes)
 }
 
 func TestClosedEngine(t *testing.T) {

@@ -60,11 +60,11 @@ func (b *batch) startFor(seq uint64) int {
 	return frameReserve - frameHeaderSize - binary.PutUvarint(tmp[:], seq)
 }
 
-// appendSync appends one frame to s and makes it durable. Every frame gets
-// its own fsync: recovery relies on at most one frame being unsynced at any
-// time (see recoverSegment).
+// appendSync writes one frame at the end of s's data and makes it durable.
+// Every frame gets its own fsync: recovery relies on at most one frame
+// being unsynced at any time (see replaySegment).
 func (e *Engine) appendSync(s *segment, frame []byte) error {
-	n, err := s.file.Write(frame)
+	n, err := s.file.WriteAt(frame, s.size)
 	e.wstats.BytesWritten += uint64(n)
 	if err != nil {
 		return fmt.Errorf("writing %s at offset %d: %w", segmentName(s.number), s.size, err)
@@ -137,10 +137,13 @@ func (e *Engine) createSegment(number uint64, ckpt []byte) (*segment, error) {
 		_ = e.fs.Remove(tmp)
 		return nil, err
 	}
-	n, err := f.Write(buf)
+	n, err := f.WriteAt(buf, 0)
 	e.wstats.BytesWritten += uint64(n)
 	if err != nil {
 		return fail(fmt.Errorf("writing %s: %w", tmp, err))
+	}
+	if err := f.Allocate(e.opts.SegmentBytes); err != nil {
+		return fail(fmt.Errorf("allocating %s: %w", tmp, err))
 	}
 	e.wstats.Syncs += 2
 	if err := f.Sync(); err != nil {

@@ -125,6 +125,7 @@ func OpenSnapshotStore(fs FS, dir string) (*SnapshotStore, error) {
 type SnapshotWriter struct {
 	s     *SnapshotStore
 	f     File
+	off   int64 // where the next chunk goes
 	tmp   string
 	ref   SnapshotRef
 	buf   []byte // the chunk being filled, at most snapChunkBytes
@@ -149,10 +150,11 @@ func (s *SnapshotStore) Create(group, term, index uint64) (*SnapshotWriter, erro
 	h = binary.LittleEndian.AppendUint32(h, crc32.Checksum(h, castagnoli))
 	w := &SnapshotWriter{s: s, f: f, tmp: tmp, ref: SnapshotRef{Group: group, Term: term, Index: index},
 		buf: make([]byte, 8, 8+snapChunkBytes)}
-	if _, err := f.Write(h); err != nil {
+	if _, err := f.WriteAt(h, 0); err != nil {
 		w.Abort()
 		return nil, err
 	}
+	w.off = int64(len(h))
 	return w, nil
 }
 
@@ -183,7 +185,8 @@ func (w *SnapshotWriter) flush() {
 	}
 	binary.LittleEndian.PutUint32(w.buf[0:], uint32(len(data)))
 	binary.LittleEndian.PutUint32(w.buf[4:], crc32.Checksum(data, castagnoli))
-	_, w.err = w.f.Write(w.buf)
+	_, w.err = w.f.WriteAt(w.buf, w.off)
+	w.off += int64(len(w.buf))
 	w.buf = w.buf[:8]
 }
 
@@ -203,7 +206,7 @@ func (w *SnapshotWriter) Commit() (SnapshotRef, error) {
 	binary.LittleEndian.PutUint32(end[16:], w.ref.CRC)
 	binary.LittleEndian.PutUint32(end[4:], crc32.Checksum(end[8:], castagnoli))
 	final := join(w.s.dir, snapName(w.ref.Group, w.ref.Term, w.ref.Index))
-	_, err := w.f.Write(end)
+	_, err := w.f.WriteAt(end, w.off)
 	if err == nil {
 		err = w.f.Sync()
 	}

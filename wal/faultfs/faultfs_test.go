@@ -7,15 +7,25 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/pontoon-raft/raft/wal"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
-func write(t *testing.T, f interface{ Write([]byte) (int, error) }, s string) {
+// write appends s to f.
+func write(t *testing.T, f wal.File, s string) {
 	t.Helper()
-	n, err := f.Write([]byte(s))
+	n, err := appendTo(f, []byte(s))
 	require.NoError(t, err)
 	require.Equal(t, len(s), n)
+}
+
+func appendTo(f wal.File, p []byte) (int, error) {
+	size, err := f.Size()
+	if err != nil {
+		return 0, err
+	}
+	return f.WriteAt(p, size)
 }
 
 func contents(t *testing.T, fsys *FS, name string) string {
@@ -117,7 +127,7 @@ func TestCrashAfterCutsAWrite(t *testing.T) {
 	require.NoError(t, fsys.SyncDir("/"))
 	fsys.CrashAfter(2)
 	write(t, f, "first ")
-	n, err := f.Write([]byte("second write"))
+	n, err := appendTo(f, []byte("second write"))
 	assert.ErrorIs(t, err, ErrCrashed)
 	assert.Zero(t, n)
 	assert.True(t, fsys.Down())
@@ -151,7 +161,7 @@ func TestNoSpace(t *testing.T) {
 	f, err := fsys.Create("/a")
 	require.NoError(t, err)
 	write(t, f, "12345678")
-	n, err := f.Write([]byte("abcdef"))
+	n, err := appendTo(f, []byte("abcdef"))
 	assert.ErrorIs(t, err, syscall.ENOSPC)
 	assert.Less(t, n, 3, "only what fits may be written")
 	assert.Equal(t, "12345678abcdef"[:8+n], contents(t, fsys, "/a"))
@@ -159,7 +169,7 @@ func TestNoSpace(t *testing.T) {
 	fsys = New(Config{Seed: 1, Faults: Faults{NoSpaceRate: 1}})
 	f, err = fsys.Create("/a")
 	require.NoError(t, err)
-	n, err = f.Write([]byte("abcdef"))
+	n, err = appendTo(f, []byte("abcdef"))
 	assert.ErrorIs(t, err, syscall.ENOSPC)
 	assert.Less(t, n, 6)
 	assert.Equal(t, 2, fsys.Stats().NoSpaceErrors+1)
@@ -240,4 +250,19 @@ func TestDeterministic(t *testing.T) {
 		return out
 	}
 	assert.Equal(t, run(), run())
+}
+
+func TestAllocate(t *testing.T) {
+	fsys := New(Config{Seed: 1, SurvivalRate: 1e-9, CapacityBytes: 100})
+	f, err := fsys.Create("/a")
+	require.NoError(t, err)
+	require.NoError(t, fsys.SyncDir("/"))
+	require.NoError(t, f.Allocate(64))
+	require.NoError(t, f.Sync())
+	n, err := f.WriteAt([]byte("data"), 0)
+	require.NoError(t, err)
+	require.Equal(t, 4, n)
+	assert.ErrorIs(t, f.Allocate(200), syscall.ENOSPC)
+	fsys.Crash()
+	assert.Equal(t, string(make([]byte, 64)), contents(t, fsys, "/a"), "allocated bytes are zeros; the unsynced write is gone")
 }

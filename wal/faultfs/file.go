@@ -47,47 +47,56 @@ func (f *file) ReadAt(p []byte, off int64) (int, error) {
 	return n, nil
 }
 
-// Write appends p, unsynced. It may fail with ENOSPC after writing a
-// prefix, or crash the FS after writing a prefix.
-func (f *file) Write(p []byte) (int, error) {
+// WriteAt writes p at off, unsynced, extending the file with zeros if off
+// is beyond its end. It may fail with ENOSPC after writing a prefix, or
+// crash the FS after writing a prefix.
+func (f *file) WriteAt(p []byte, off int64) (int, error) {
 	f.fs.mu.Lock()
 	defer f.fs.mu.Unlock()
 	if err := f.live("write"); err != nil {
 		return 0, err
+	}
+	if off < 0 {
+		return 0, pathErr("write", f.name, syscall.EINVAL)
 	}
 	fs := f.fs
 	if err := fs.step(); err != nil {
 		if fs.down {
 			// The crash cuts this write at a random byte.
 			n := fs.rng.IntN(len(p) + 1)
-			f.append(p[:n])
+			f.write(p[:n], off)
 			fs.stats.CrashesInWrite++
 		}
 		return 0, err
 	}
 	room := int64(len(p))
 	if c := fs.cfg.CapacityBytes; c > 0 {
-		room = min(room, max(0, c-fs.used()))
+		grow := max(0, off+int64(len(p))-int64(len(f.ino.data)))
+		if free := max(0, c-fs.used()); grow > free {
+			room = max(0, int64(len(p))-(grow-free))
+		}
 	}
 	if room < int64(len(p)) || (len(p) > 0 && fs.rng.Float64() < fs.faults.NoSpaceRate) {
 		n := fs.rng.Int64N(room + 1)
 		if n == int64(len(p)) {
 			n--
 		}
-		f.append(p[:n])
+		f.write(p[:n], off)
 		fs.stats.NoSpaceErrors++
 		return int(n), pathErr("write", f.name, syscall.ENOSPC)
 	}
-	f.append(p)
+	f.write(p, off)
 	return len(p), nil
 }
 
-func (f *file) append(p []byte) {
+func (f *file) write(p []byte, off int64) {
 	if len(p) == 0 {
 		return
 	}
-	off := int64(len(f.ino.data))
-	f.ino.data = append(f.ino.data, p...)
+	if end := off + int64(len(p)); end > int64(len(f.ino.data)) {
+		f.ino.data = resize(f.ino.data, end)
+	}
+	copy(f.ino.data[off:], p)
 	f.ino.unsynced = append(f.ino.unsynced, change{off: off, data: append([]byte(nil), p...)})
 }
 
@@ -137,6 +146,30 @@ func (f *file) Truncate(size int64) error {
 	}
 	f.ino.data = resize(f.ino.data, size)
 	f.ino.unsynced = append(f.ino.unsynced, change{truncate: true, size: size})
+	return nil
+}
+
+// Allocate extends the file with zeros to size, unsynced, like a
+// truncation that grows it. It fails with ENOSPC, allocating nothing, if
+// that would exceed Config.CapacityBytes.
+func (f *file) Allocate(size int64) error {
+	f.fs.mu.Lock()
+	defer f.fs.mu.Unlock()
+	if err := f.live("allocate"); err != nil {
+		return err
+	}
+	if err := f.fs.step(); err != nil {
+		return err
+	}
+	grow := size - int64(len(f.ino.data))
+	if c := f.fs.cfg.CapacityBytes; c > 0 && grow > c-f.fs.used() {
+		f.fs.stats.NoSpaceErrors++
+		return pathErr("allocate", f.name, syscall.ENOSPC)
+	}
+	if grow > 0 {
+		f.ino.data = resize(f.ino.data, size)
+		f.ino.unsynced = append(f.ino.unsynced, change{truncate: true, size: size})
+	}
 	return nil
 }
 
