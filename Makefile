@@ -4,7 +4,7 @@ GO ?= go
 GOGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/gogo/protobuf)
 PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gogofast
 
-.PHONY: test test-core test-compat test-kvstore proto lint sim bench-compare bench-catchup
+.PHONY: test test-core test-compat test-kvstore proto lint sim bench-compare bench-catchup bench-wal wal-sweep
 
 # Everything: the library (with the fuzz seed corpora), the etcd/raft
 # comparison modules and the kvstore example (a 20 s end-to-end run).
@@ -64,3 +64,16 @@ $(PROTOC_GEN): go.mod
 # Catching up a follower 100,000 entries behind, with and without compaction.
 bench-catchup:
 	$(GO) test -run '^$$' -bench CatchUp -benchmem -count 3 .
+
+# The storage engines side by side, fsync on (bench/wal, a module of its
+# own): Pontoon's wal, etcd's WAL, raft-boltdb and Pebble, 1/16/256 writers,
+# 128 B and 4 KiB entries, then recovery of 1 GiB of log. About 20 minutes;
+# `make bench-wal QUICK=1` takes about 4. See BENCHMARKS.md, "Storage engine
+# (wal)". Go benchmarks of the engine alone:
+#   go test -run '^$$' -bench . -benchmem ./wal
+bench-wal:
+	cd bench/wal && $(GO) run . $(if $(QUICK),-quick)
+
+# A larger crash/fault sweep of the wal engine than `go test` runs.
+wal-sweep:
+	WAL_SEEDS=$${WAL_SEEDS:-20000} $(GO) test -run TestCrashSweep -count=1 -v -timeout 60m ./wal
