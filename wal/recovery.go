@@ -121,27 +121,19 @@ func (e *Engine) recover() error {
 	}
 	// Every live entry takes at least 5 bytes in some segment.
 	maxEntries := uint64(total / 5)
-	var data []byte
+	var window []byte // reused by every segment
 	for i, s := range e.segs {
 		size, err := s.file.Size()
 		if err != nil {
 			return err
 		}
-		if size > 3*maxFramePayload {
-			return corruptError(join(e.dir, segmentName(s.number)), 0, "segment of %d bytes is larger than any the engine writes", size)
-		}
-		if int64(cap(data)) < size {
-			data = make([]byte, size)
-		}
-		data = data[:size]
-		if _, err := s.file.ReadAt(data, 0); err != nil && err != io.EOF {
-			return fmt.Errorf("wal: reading %s: %w", segmentName(s.number), err)
-		}
-		if err := e.replaySegment(s, data, i == 0, i == len(e.segs)-1, maxEntries); err != nil {
+		d := &segmentBytes{f: s.file, size: size, buf: window[:0]}
+		if err := e.replaySegment(s, d, i == 0, i == len(e.segs)-1, maxEntries); err != nil {
 			return err
 		}
+		window = d.buf
 		e.stats.RecoveredSegments++
-		e.stats.RecoveredBytes += size
+		e.stats.RecoveredBytes += s.size
 	}
 	for id, g := range e.groups {
 		for i, p := range g.pos {
@@ -241,12 +233,16 @@ func (e *Engine) readHead(number uint64) (checkpointHead, error) {
 	return ck, nil
 }
 
-// replaySegment checks and applies the frames of segment s, whose bytes are
-// data. The first segment's checkpoint sets every group's state; later
+// replaySegment checks and applies the frames of segment s, read through
+// d. The first segment's checkpoint sets every group's state; later
 // checkpoints must match the state replay has reached.
-func (e *Engine) replaySegment(s *segment, data []byte, isFirst, isNewest bool, maxEntries uint64) error {
+func (e *Engine) replaySegment(s *segment, d *segmentBytes, isFirst, isNewest bool, maxEntries uint64) error {
 	path := join(e.dir, segmentName(s.number))
-	h, err := decodeSegmentHeader(data)
+	head, err := d.at(0, segmentHeaderSize)
+	if err != nil {
+		return err
+	}
+	h, err := decodeSegmentHeader(head)
 	switch {
 	case err != nil:
 		return corruptError(path, 0, "%v", err)
@@ -255,14 +251,17 @@ func (e *Engine) replaySegment(s *segment, data []byte, isFirst, isNewest bool, 
 	case h.engineID != e.engineID:
 		return corruptError(path, 0, "segment of another engine (id %#x, this engine is %#x)", h.engineID, e.engineID)
 	}
-	pos := segmentHeaderSize
-	kind, payload, end, st := parseFrame(data, pos, 0, s.salt)
+	pos := int64(segmentHeaderSize)
+	kind, payload, end, st, err := d.frame(pos, s.salt)
+	if err != nil {
+		return err
+	}
 	if st != frameOK || kind != kindCheckpoint {
-		return corruptError(path, int64(pos), "no valid checkpoint")
+		return corruptError(path, pos, "no valid checkpoint")
 	}
 	ck, err := decodeCheckpointHead(payload)
 	if err != nil {
-		return corruptError(path, int64(pos), "checkpoint: %v", err)
+		return corruptError(path, pos, "checkpoint: %v", err)
 	}
 	if isFirst {
 		e.nextSeq = ck.nextSeq
@@ -274,43 +273,48 @@ func (e *Engine) replaySegment(s *segment, data []byte, isFirst, isNewest bool, 
 			return nil
 		})
 		if err != nil {
-			return corruptError(path, int64(pos), "checkpoint: %v", err)
+			return corruptError(path, pos, "checkpoint: %v", err)
 		}
 	} else {
 		if ck.nextSeq != e.nextSeq {
-			return corruptError(path, int64(pos), "checkpoint starts at batch %d, but the segments before end at batch %d", ck.nextSeq, e.nextSeq-1)
+			return corruptError(path, pos, "checkpoint starts at batch %d, but the segments before end at batch %d", ck.nextSeq, e.nextSeq-1)
 		}
 		if !bytes.Equal(appendGroupStates(nil, e.groups), ck.groups) {
-			return corruptError(path, int64(pos), "checkpoint disagrees with the state the segments before it give")
+			return corruptError(path, pos, "checkpoint disagrees with the state the segments before it give")
 		}
 	}
 	s.firstSeq = ck.nextSeq
 	pos = end
-	s.dataStart = int64(pos)
+	s.dataStart = pos
 	sealed := false
 	for {
-		if allZero(data[pos:]) {
+		if zero, err := d.zeroFrom(pos); err != nil {
+			return err
+		} else if zero {
 			break // the end of the data, and space allocated for more
 		}
-		kind, payload, end, st := parseFrame(data, pos, 0, s.salt)
+		kind, payload, end, st, err := d.frame(pos, s.salt)
+		if err != nil {
+			return err
+		}
 		if st == frameOK {
 			if sealed {
-				return corruptError(path, int64(pos), "a record follows the seal")
+				return corruptError(path, pos, "a record follows the seal")
 			}
 			switch kind {
 			case kindBatch:
-				if err := e.replayBatch(s, payload, int64(pos+frameHeaderSize), maxEntries); err != nil {
-					return corruptError(path, int64(pos), "%v", err)
+				if err := e.replayBatch(s, payload, pos+frameHeaderSize, maxEntries); err != nil {
+					return corruptError(path, pos, "%v", err)
 				}
 			case kindSeal:
 				r := reader{b: payload}
 				next, nextSeq := r.uvarint(), r.uvarint()
 				if r.err != nil || r.pos != len(payload) || next != s.number+1 || nextSeq != e.nextSeq {
-					return corruptError(path, int64(pos), "bad seal (next segment %d, next batch %d)", next, nextSeq)
+					return corruptError(path, pos, "bad seal (next segment %d, next batch %d)", next, nextSeq)
 				}
 				sealed = true
 			default:
-				return corruptError(path, int64(pos), "a second checkpoint")
+				return corruptError(path, pos, "a second checkpoint")
 			}
 			pos = end
 			continue
@@ -318,31 +322,35 @@ func (e *Engine) replaySegment(s *segment, data []byte, isFirst, isNewest bool, 
 		// A damaged or incomplete frame. It can only be the one write that
 		// was in flight at a crash, and only if nothing valid follows it
 		// and its damage looks like lost sectors.
-		if off, ok := findValidFrame(data, pos+1, s.salt); ok {
-			return corruptError(path, int64(pos), "damaged record (a valid record follows at offset %d)", off)
+		rest, err := d.at(pos, int(d.size-pos))
+		if err != nil {
+			return err
 		}
-		if !tornEvidence(data, pos, end, st) {
-			return corruptError(path, int64(pos), "damaged record (checksum mismatch, and no part of it is missing: not a torn write)")
+		if off, ok := findValidFrame(rest, pos, s.salt); ok {
+			return corruptError(path, pos, "damaged record (a valid record follows at offset %d)", off)
+		}
+		if !tornEvidence(rest, pos, int(end-pos), st) {
+			return corruptError(path, pos, "damaged record (checksum mismatch, and no part of it is missing: not a torn write)")
 		}
 		if isNewest {
 			// Cut the torn bytes off and allocate the space again, so
 			// that everything after the data reads as zeros.
-			if err := s.file.Truncate(int64(pos)); err != nil {
+			if err := s.file.Truncate(pos); err != nil {
 				return err
 			}
-			if err := s.file.Allocate(int64(len(data))); err != nil {
+			if err := s.file.Allocate(d.size); err != nil {
 				return err
 			}
 			if err := s.file.Sync(); err != nil {
 				return err
 			}
-			e.stats.TruncatedTailBytes += int64(lastNonZero(data[pos:]))
+			e.stats.TruncatedTailBytes += int64(lastNonZero(rest))
 		}
 		break
 	}
-	s.size = int64(pos)
+	s.size = pos
 	if sealed && isNewest {
-		return corruptError(path, int64(pos), "segment is sealed but its successor %s is missing", segmentName(s.number+1))
+		return corruptError(path, pos, "segment is sealed but its successor %s is missing", segmentName(s.number+1))
 	}
 	if !sealed && !isNewest {
 		s.unsealed = true
@@ -372,30 +380,30 @@ func (e *Engine) sealUnsealed() error {
 	return nil
 }
 
-// findValidFrame returns the offset of the first frame at or after from
-// that verifies.
-func findValidFrame(data []byte, from int, salt uint64) (int, bool) {
-	for off := from; off+frameOverhead <= len(data); off++ {
+// findValidFrame returns the file offset of the first frame after the
+// start of data, which begins at file offset base, that verifies.
+func findValidFrame(data []byte, base int64, salt uint64) (int64, bool) {
+	for off := 1; off+frameOverhead <= len(data); off++ {
 		if !validKind(data[off]) {
 			continue
 		}
-		if _, _, _, st := parseFrame(data, off, 0, salt); st == frameOK {
-			return off, true
+		if _, _, _, st := parseFrame(data, off, base, salt); st == frameOK {
+			return base + int64(off), true
 		}
 	}
 	return 0, false
 }
 
 // tornSectorBytes is the granularity at which a torn write loses data: a
-// sector that did not reach the disk reads back as zeros.
+// sector that did not reach the disk reads as zeros.
 const tornSectorBytes = 512
 
-// tornEvidence reports whether the bad frame at pos, which parseFrame says
-// ends at end, looks like a write that only partly reached the disk. A
-// write cut short leaves zeros after the point where it stopped, and a
-// sector that did not reach the disk reads as zeros; a frame never
-// legitimately begins or ends with zeros (see record.go). So the frame is
-// torn if:
+// tornEvidence reports whether the bad frame at the start of data (file
+// offset base), which parseFrame says ends at data[end], looks like a
+// write that only partly reached the disk. A write cut short leaves zeros
+// after the point where it stopped, and a sector that did not reach the
+// disk reads as zeros; a frame never legitimately begins or ends with
+// zeros (see record.go). So the frame is torn if:
 //   - a verified header claims more bytes than the file has, or the file
 //     ends inside the header;
 //   - the header verifies, so the frame's extent is known, and its
@@ -407,12 +415,12 @@ const tornSectorBytes = 512
 //
 // A frame whose bytes are all there but do not verify was damaged after it
 // was written.
-func tornEvidence(data []byte, pos, end int, st frameStatus) bool {
+func tornEvidence(data []byte, base int64, end int, st frameStatus) bool {
 	switch st {
 	case frameTruncated:
 		return true
 	case frameBadHeader:
-		end = pos + frameHeaderSize
+		end = frameHeaderSize
 		if allZero(data[end:]) {
 			return true
 		}
@@ -421,11 +429,13 @@ func tornEvidence(data []byte, pos, end int, st frameStatus) bool {
 			return true
 		}
 	}
-	for block := pos - pos%tornSectorBytes; block < end; block += tornSectorBytes {
-		lo, hi := max(block, pos), min(block+tornSectorBytes, end)
+	end = min(end, len(data))
+	for lo := 0; lo < end; {
+		hi := min(lo+tornSectorBytes-int((base+int64(lo))%tornSectorBytes), end)
 		if allZero(data[lo:hi]) {
 			return true
 		}
+		lo = hi
 	}
 	return false
 }
