@@ -39,6 +39,7 @@ type Engine struct {
 	pending     *batch    // the batch Saves are appending to
 	spare       batchBufs // buffers of a completed batch, for the next one
 	writing     bool      // a goroutine holds the writer role
+	fullWaits   int       // Saves that found the pending batch full, for tests
 	closed      bool
 	err         error // sticky, wraps ErrFailed
 	stats       Stats
@@ -219,6 +220,9 @@ func (e *Engine) Close() error {
 	e.closedFlag.Store(true)
 	if b := e.pending; len(b.ops) > 0 {
 		e.finish(b, ErrClosed)
+	}
+	if e.condWaiters > 0 {
+		e.cond.Broadcast()
 	}
 	e.mu.Unlock()
 

@@ -7,3 +7,10 @@ func (e *Engine) QueuedSaves() int {
 	defer e.mu.Unlock()
 	return e.pending.waiters
 }
+
+// FullWaits returns how many Saves found the pending batch too full.
+func (e *Engine) FullWaits() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.fullWaits
+}

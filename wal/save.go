@@ -179,8 +179,11 @@ func (e *Engine) Save(updates []Update) error {
 		}
 		// The pending batch is too full to take this Save as well: help
 		// it out, then start the next one.
+		e.fullWaits++
 		for e.pending == b && !e.closed && e.err == nil {
-			e.waitOrLead(b)
+			if !e.waitOrLead(b) {
+				e.mu.Lock()
+			}
 		}
 		if e.closed || e.err != nil {
 			e.mu.Unlock()

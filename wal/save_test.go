@@ -180,6 +180,45 @@ func waitQueued(t *testing.T, e *wal.Engine, n int) {
 	}
 }
 
+// TestLargeSavesTakeSeparateWrites: a Save that would make the pending
+// batch too large waits for the next one, and both complete.
+func TestLargeSavesTakeSeparateWrites(t *testing.T) {
+	gate := &gateFS{FS: faultfs.New(faultfs.Config{Seed: 1}), entered: make(chan struct{}), release: make(chan struct{})}
+	opts := testOptions(gate, 1)
+	opts.SegmentBytes = 64 << 20
+	e, err := wal.Open(testDir, opts)
+	require.NoError(t, err)
+	defer e.Close()
+	start := e.Stats().Writes
+	big := func(g uint64) []wal.Update {
+		var ents []pb.Entry
+		for i := uint64(1); i <= 10; i++ {
+			ents = append(ents, pb.Entry{Index: i, Term: 1, Data: make([]byte, 1<<20)})
+		}
+		return []wal.Update{{Group: g, Entries: ents}}
+	}
+	gate.armed = true
+	errs := make(chan error, 3)
+	go func() { errs <- e.Save([]wal.Update{{Group: 1, Entries: []pb.Entry{ent(1, 1, "small")}}}) }()
+	<-gate.entered
+	go func() { errs <- e.Save(big(2)) }()
+	waitQueued(t, e, 1)
+	go func() { errs <- e.Save(big(3)) }()
+	for e.FullWaits() == 0 {
+		runtime.Gosched()
+	}
+	close(gate.release)
+	for i := 0; i < 3; i++ {
+		require.NoError(t, <-errs)
+	}
+	assert.Equal(t, uint64(3), e.Stats().Writes-start)
+	for g := uint64(2); g <= 3; g++ {
+		last, err := e.Storage(g).LastIndex()
+		require.NoError(t, err)
+		assert.Equal(t, uint64(10), last)
+	}
+}
+
 func TestSameGroupSavesAreOrdered(t *testing.T) {
 	e := openTest(t, faultfs.New(faultfs.Config{Seed: 1}))
 	defer e.Close()
