@@ -79,22 +79,26 @@ with indexes coded relative to the group's last index. Every entry carries
 its own CRC-32C over its group, index, term, type and data. A segment that
 has a successor ends with a seal frame naming it.
 
-A new segment is written under a temporary name, fsynced, renamed into
-place and the directory fsynced before the old one is sealed and before
-any batch goes into it. Recovery reads the checkpoint of the newest
-segment, replays the segments from the oldest one it needs, and checks each
-later checkpoint against the state replayed so far.
+A segment is allocated in full when it is created (fallocate), so that
+the fsync after a write into it has no file size to update; the space
+after the data reads as zeros. A new segment is written under a temporary
+name, fsynced, renamed into place and the directory fsynced before the old
+one is sealed and before any batch goes into it. Recovery reads the
+checkpoint of the newest segment, replays the segments from the oldest one
+it needs through a 4 MiB window, and checks each later checkpoint against
+the state replayed so far.
 
 # Crashes and damage
 
 Each frame gets its own write and its own fsync, so at any crash at most
-one frame is unsynced: the last one. Recovery cuts that frame off if it is
-verifiably incomplete (its verified header claims more bytes than the file
-has, or the file ends inside its header) or if a sector-aligned part of it
-reads as zeros, which is how a sector that never reached the disk looks; a
-frame never legitimately begins or ends with zeros. Any other bad frame is
-damage and fails recovery: one followed by a valid frame, or one whose
-bytes are all present but do not verify. Recovery also fails on a missing
+one frame is unsynced: the last one. Recovery cuts that frame off if it
+shows what a write that did not fully reach the disk leaves: a verified
+header claiming more bytes than the file has, a zero trailer or a zeroed
+sector-aligned part of the frame (a lost sector, or the rest of a write
+cut short), or an unverified header that is partly zeros or followed by
+nothing but zeros. A frame never legitimately begins or ends with zeros.
+Any other bad frame is damage and fails recovery: one followed by a valid
+frame, or one whose bytes are all present but do not verify. Recovery also fails on a missing
 segment (a gap, a sealed newest segment, or an identity file without
 segments), on a segment of another engine, and on a checkpoint that
 disagrees with the records before it. Leftovers of interrupted operations
@@ -122,7 +126,10 @@ copied, up to 1/4 of a segment per rotation, and deleted at the next one.
   - A bit flipped at rest in the final frame of the newest segment is
     mistaken for a torn write, and that frame's Save dropped, if the frame
     also holds a 512-byte aligned block of zeros of its own (entry data of
-    zeros). Damage anywhere else is always reported.
+    zeros). Stray bytes written into the allocated space after the data,
+    beyond the end of any frame, look like the sectors of a torn write
+    whose header was lost, and are cut off. Damage anywhere else is always
+    reported.
   - Snapshot Data is kept in memory and copied into every checkpoint: it is
     meant for a small descriptor such as a SnapshotRef
     (Options.MaxSnapshotDataBytes, 1 MiB by default).
