@@ -68,7 +68,7 @@ bench-catchup:
 # The storage engines side by side, fsync on (bench/wal, a module of its
 # own): Pontoon's wal, etcd's WAL, raft-boltdb and Pebble, 1/16/256 writers,
 # 128 B and 4 KiB entries, then recovery of 1 GiB of log. About 10 minutes;
-# `make bench-wal QUICK=1` takes about 3. See BENCHMARKS.md, "Storage engine
+# `make bench-wal QUICK=1` takes about 2. See BENCHMARKS.md, "Storage engine
 # (wal)". Go benchmarks of the engine alone:
 #   go test -run '^$$' -bench . -benchmem ./wal
 bench-wal:

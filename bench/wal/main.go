@@ -16,7 +16,7 @@
 // by 16 writers of 4 KiB entries and timed reopening it the way a node
 // restarts.
 //
-//	go run . -quick            # a short run (about 3 minutes)
+//	go run . -quick            # a short run (about 2 minutes)
 //	go run .                   # the table of BENCHMARKS.md (about 12 minutes)
 package main
 
