@@ -19,18 +19,6 @@ func leaseCluster(t *testing.T) *ctCluster {
 	return c
 }
 
-// A new leader has no lease until a quorum answered one of its heartbeat
-// rounds: its first read is confirmed by a round.
-func TestLeaseFirstReadConfirmedByRound(t *testing.T) {
-	c := leaseCluster(t)
-	commit := c.node(1).raft().raftLog.committed
-	c.node(1).rn.ReadIndex([]byte("first"))
-	assert.Empty(t, c.node(1).raft().readStates, "no lease yet: not answered inside ReadIndex")
-	c.stabilize()
-	assert.Equal(t, []ReadState{rtRS(commit, "first")}, rtTakeReads(c, 1))
-	assert.Positive(t, c.sent[pb.MsgHeartbeat], "confirmed by a heartbeat round")
-}
-
 // The lease runs from the send time of the acknowledged round, not until the
 // next CheckQuorum: an isolated leader stops answering from its lease after
 // 8 ticks, even though its CheckQuorum (which still counts the answers of
@@ -66,30 +54,6 @@ func TestLeaseCountsFromAcknowledgedRound(t *testing.T) {
 	c.tick(1)
 	c.stabilize()
 	assert.Equal(t, []ReadState{rtRS(commit, "expired")}, rtTakeReads(c, 1))
-}
-
-// A leader that sent MsgTimeoutNow has no lease for the rest of its term:
-// the transferee is elected without waiting for anyone's lease.
-func TestLeaseVoidAfterTimeoutNow(t *testing.T) {
-	c := leaseCluster(t)
-	c.tick(1)
-	c.stabilize()
-	c.filter = func(m *pb.Message) bool { return m.Type != pb.MsgTimeoutNow }
-	c.node(1).rn.TransferLeader(2)
-	c.stabilize()
-	require.Positive(t, c.dropped[pb.MsgTimeoutNow])
-	// The transfer times out; node 1 stays leader.
-	c.tickAll(10)
-	require.Equal(t, StateLeader, c.node(1).raft().state)
-	require.Equal(t, None, c.node(1).raft().leadTransferee)
-
-	c.resetCounters()
-	commit := c.node(1).raft().raftLog.committed
-	c.node(1).rn.ReadIndex([]byte("after transfer"))
-	assert.Empty(t, c.node(1).raft().readStates, "no lease: not answered inside ReadIndex")
-	c.stabilize()
-	assert.Equal(t, []ReadState{rtRS(commit, "after transfer")}, rtTakeReads(c, 1))
-	assert.Positive(t, c.sent[pb.MsgHeartbeat])
 }
 
 // A node that restarts (its HardState has a term) with ReadOnlyLeaseBased
