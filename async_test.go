@@ -386,67 +386,6 @@ func TestAsyncStorageStaleAppendAck(t *testing.T) {
 	})
 }
 
-// TestAsyncStorageLeaderCommitsWhileOwnWriteInFlight: the leader counts
-// durable copies only. Its own copy counts once its write's responses are
-// stepped; followers' copies once they answer. With both followers durable
-// the entry commits while the leader's write is in flight, but it is applied
-// on the leader only after that write.
-func TestAsyncStorageLeaderCommitsWhileOwnWriteInFlight(t *testing.T) {
-	newLeader := func(t *testing.T) (*RawNode, *MemoryStorage, pb.Message, uint64) {
-		s := atStorage(t, []uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 1}, 1)
-		rn := atNewRawNode(t, 1, s, true, 1)
-		atMakeLeader(t, rn, s)
-		require.NoError(t, rn.Propose([]byte("x")))
-		_, app, _, peers := atTakeReady(t, rn)
-		require.Len(t, peers, 2, "MsgApp to both followers at once")
-		return rn, s, *app, rn.raft.raftLog.lastIndex()
-	}
-	ackFrom := func(id, index uint64) pb.Message {
-		return pb.Message{Type: pb.MsgAppResp, From: id, To: 1, Term: 2, Index: index}
-	}
-
-	t.Run("both followers durable", func(t *testing.T) {
-		rn, s, app, x := newLeader(t)
-		require.NoError(t, rn.Step(ackFrom(2, x)))
-		assert.Equal(t, x-1, rn.raft.raftLog.committed, "one follower and no durable leader copy: no quorum")
-		require.NoError(t, rn.Step(ackFrom(3, x)))
-		assert.Equal(t, x, rn.raft.raftLog.committed, "two durable followers are a quorum")
-		assert.Equal(t, x-1, rn.raft.trk.Progress[1].Match, "the leader's own copy is not durable yet")
-
-		rd, a2, p, _ := atTakeReady(t, rn)
-		assert.Equal(t, x, rd.HardState.Commit)
-		assert.Nil(t, p, "committed, but not applied before it is durable on the leader")
-		assert.False(t, rn.HasReady())
-
-		atRunAppend(t, rn, s, app)
-		assert.Equal(t, x, rn.raft.trk.Progress[1].Match)
-		_, _, p, _ = atTakeReady(t, rn)
-		require.NotNil(t, p)
-		assert.Equal(t, []atID{{x, 2}}, atIDs(p.Entries))
-		atRunAppend(t, rn, s, *a2)
-	})
-
-	t.Run("one follower and the leader's own write", func(t *testing.T) {
-		rn, s, app, x := newLeader(t)
-		require.NoError(t, rn.Step(ackFrom(2, x)))
-		assert.Equal(t, x-1, rn.raft.raftLog.committed)
-		assert.False(t, rn.HasReady())
-
-		// The self-acknowledgement is among the held responses, ahead of
-		// the storage acknowledgement.
-		require.Equal(t, []pb.MessageType{pb.MsgAppResp, pb.MsgStorageAppendResp},
-			[]pb.MessageType{app.Responses[0].Type, app.Responses[1].Type})
-		atPersist(t, s, app)
-		require.NoError(t, rn.Step(app.Responses[0]))
-		assert.Equal(t, x, rn.raft.raftLog.committed, "follower 2 and the leader are a quorum")
-		assert.Nil(t, rn.raft.raftLog.nextCommittedEnts(false), "not stable until the storage acknowledgement")
-		require.NoError(t, rn.Step(app.Responses[1]))
-		_, _, p, _ := atTakeReady(t, rn)
-		require.NotNil(t, p)
-		assert.Equal(t, []atID{{x, 2}}, atIDs(p.Entries))
-	})
-}
-
 // TestAsyncStorageSnapshot: a snapshot reaches an asynchronous follower
 // through the append thread. Until the write is acknowledged the node does
 // not consider it stable or applied and hands no later committed entry to
