@@ -12,11 +12,11 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// ctRejoinAfterPartition isolates node 3 of a three-node cluster, lets the
+// rejoinAfterPartition isolates node 3 of a three-node cluster, lets the
 // others commit an entry, ticks node 3 alone for ten election timeouts, heals
 // the partition and lets everything run for a few more. It returns the term
 // node 3 had reached when it rejoined.
-func ctRejoinAfterPartition(t *testing.T, c *ctCluster) uint64 {
+func rejoinAfterPartition(t *testing.T, c *cluster) uint64 {
 	c.elect(1)
 	c.isolate(3)
 	require.NoError(t, c.propose(1, "while-3-was-away"))
@@ -37,8 +37,8 @@ func ctRejoinAfterPartition(t *testing.T, c *ctCluster) uint64 {
 // comes back with a much higher term and forces a new election.
 func TestPreVotePreventsDisruptionByRejoiningNode(t *testing.T) {
 	t.Run("prevote", func(t *testing.T) {
-		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.PreVote = true })
-		termAtRejoin := ctRejoinAfterPartition(t, c)
+		c := newCluster(t, 3, func(cfg *Config) { cfg.PreVote = true })
+		termAtRejoin := rejoinAfterPartition(t, c)
 		assert.Equal(t, uint64(1), termAtRejoin, "pre-candidates do not raise their term")
 		assert.Equal(t, []uint64{1}, c.leaders())
 		for _, id := range c.ids {
@@ -48,8 +48,8 @@ func TestPreVotePreventsDisruptionByRejoiningNode(t *testing.T) {
 		assert.Equal(t, []string{"while-3-was-away"}, c.node(3).appliedData(), "node 3 caught up")
 	})
 	t.Run("no prevote", func(t *testing.T) {
-		c := ctNewCluster(t, 3)
-		termAtRejoin := ctRejoinAfterPartition(t, c)
+		c := newCluster(t, 3)
+		termAtRejoin := rejoinAfterPartition(t, c)
 		assert.Greater(t, termAtRejoin, uint64(3), "a partitioned candidate keeps raising its term")
 		leaders := c.leaders()
 		require.Len(t, leaders, 1)
@@ -63,22 +63,22 @@ func TestPreVotePreventsDisruptionByRejoiningNode(t *testing.T) {
 // their term or vote, and winning the pre-vote starts the real election.
 func TestPreVoteMessages(t *testing.T) {
 	pv := func(c *Config) { c.PreVote = true }
-	r := ctRaftInState(t, StateFollower, pv)
+	r := newRaftInState(t, StateFollower, pv)
 	require.NoError(t, r.Step(pb.Message{Type: pb.MsgHup}))
 	require.Equal(t, StatePreCandidate, r.state)
 	assert.Equal(t, uint64(2), r.Term)
 	assert.Equal(t, None, r.Vote)
 	assert.Equal(t, pb.HardState{Term: 2, Commit: 1}, r.hardState())
-	msgs := ctTakeMsgs(r)
+	msgs := takeMsgs(r)
 	assert.Equal(t, []pb.Message{
 		{Type: pb.MsgPreVote, From: 1, To: 2, Term: 3, Index: 2, LogTerm: 2},
 		{Type: pb.MsgPreVote, From: 1, To: 3, Term: 3, Index: 2, LogTerm: 2},
 	}, msgs)
 
 	// A voter at term 2 grants without moving.
-	voter := ctRaft(t, 2, ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 2, Commit: 1}, 1, 2), pv)
+	voter := newTestRaft(t, 2, newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 2, Commit: 1}, 1, 2), pv)
 	require.NoError(t, voter.Step(msgs[0]))
-	assert.Equal(t, []pb.Message{{Type: pb.MsgPreVoteResp, From: 2, To: 1, Term: 3}}, ctTakeMsgs(voter))
+	assert.Equal(t, []pb.Message{{Type: pb.MsgPreVoteResp, From: 2, To: 1, Term: 3}}, takeMsgs(voter))
 	assert.Equal(t, uint64(2), voter.Term)
 	assert.Equal(t, None, voter.Vote)
 	assert.Equal(t, StateFollower, voter.state)
@@ -90,16 +90,7 @@ func TestPreVoteMessages(t *testing.T) {
 	assert.Equal(t, StateCandidate, r.state)
 	assert.Equal(t, uint64(3), r.Term)
 	assert.Equal(t, uint64(1), r.Vote)
-	assert.Equal(t, []pb.MessageType{pb.MsgVote, pb.MsgVote}, ctTypes(ctTakeMsgs(r)))
-}
-
-// ctTypes returns the types of msgs.
-func ctTypes(msgs []pb.Message) []pb.MessageType {
-	out := make([]pb.MessageType, len(msgs))
-	for i, m := range msgs {
-		out[i] = m.Type
-	}
-	return out
+	assert.Equal(t, []pb.MessageType{pb.MsgVote, pb.MsgVote}, msgTypes(takeMsgs(r)))
 }
 
 // TestCheckQuorumLeaderStepsDown: a leader cut off from the quorum steps
@@ -107,7 +98,7 @@ func ctTypes(msgs []pb.Message) []pb.MessageType {
 // while the majority side elects a new leader.
 func TestCheckQuorumLeaderStepsDown(t *testing.T) {
 	const et = 10
-	c := ctNewCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true })
+	c := newCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true })
 	c.elect(1)
 	c.isolate(1)
 	// The followers answered within the first window, so the first check
@@ -156,15 +147,15 @@ func TestCheckQuorumLease(t *testing.T) {
 		{"no check quorum", false, pb.MsgVote, 0, nil, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 2, Commit: 1}, 1, 2)
-			r := ctRaft(t, 2, s, func(c *Config) { c.CheckQuorum = tt.checkQuorum })
+			s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 2, Commit: 1}, 1, 2)
+			r := newTestRaft(t, 2, s, func(c *Config) { c.CheckQuorum = tt.checkQuorum })
 			require.NoError(t, r.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: 2, Commit: 1}))
-			ctTakeMsgs(r)
+			takeMsgs(r)
 			require.Equal(t, uint64(1), r.lead)
 			r.electionElapsed = tt.elapsed
 
 			require.NoError(t, r.Step(pb.Message{Type: tt.typ, From: 3, To: 2, Term: 3, Index: 2, LogTerm: 2, Context: tt.ctx}))
-			msgs := ctTakeMsgs(r)
+			msgs := takeMsgs(r)
 			if tt.ignored {
 				assert.Empty(t, msgs)
 				assert.Equal(t, uint64(2), r.Term)

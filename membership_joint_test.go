@@ -14,9 +14,9 @@ import (
 	"github.com/pontoon-raft/raft/tracker"
 )
 
-// mtJointCS is the joint configuration {1, 4, 5} && {1, 2, 3} of the
+// jointConf is the joint configuration {1, 4, 5} && {1, 2, 3} of the
 // quorum tests.
-var mtJointCS = pb.ConfState{Voters: []uint64{1, 4, 5}, VotersOutgoing: []uint64{1, 2, 3}}
+var jointConf = pb.ConfState{Voters: []uint64{1, 4, 5}, VotersOutgoing: []uint64{1, 2, 3}}
 
 // TestJointConfigElectionNeedsBothMajorities: in a joint configuration a
 // candidate (or pre-candidate) wins only with a majority of each half.
@@ -33,7 +33,7 @@ func TestJointConfigElectionNeedsBothMajorities(t *testing.T) {
 		{"PreVote/outgoing majority only", 2, []uint64{1, 2, 3}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := mtNewCluster(t, 5, mtJointCS, func(cfg *Config) { cfg.PreVote = tc.preVote })
+			c := newClusterWithConf(t, 5, jointConf, func(cfg *Config) { cfg.PreVote = tc.preVote })
 			var others []uint64
 			for _, id := range c.ids {
 				if !slices.Contains(tc.reachable, id) {
@@ -55,7 +55,7 @@ func TestJointConfigElectionNeedsBothMajorities(t *testing.T) {
 
 			c.heal()
 			c.elect(tc.candidate)
-			mtRequireConf(t, c, mtJointCS, c.ids...)
+			c.requireConf(jointConf, c.ids...)
 		})
 	}
 }
@@ -74,10 +74,10 @@ func TestJointConfigCheckQuorum(t *testing.T) {
 		{"incoming half cut off", [][]uint64{{1, 2, 3}, {4, 5}}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := mtNewCluster(t, 5, mtJointCS, func(cfg *Config) { cfg.CheckQuorum = true })
+			c := newClusterWithConf(t, 5, jointConf, func(cfg *Config) { cfg.CheckQuorum = true })
 			c.elect(1)
 			c.partition(tc.groups...)
-			mtTick(c, 1, 2*c.node(1).cfg.ElectionTick)
+			c.tickNode(1, 2*c.node(1).cfg.ElectionTick)
 			if tc.stepDown {
 				assert.Equal(t, StateFollower, c.node(1).raft().state)
 			} else {
@@ -99,24 +99,24 @@ func TestJointConfigReadIndex(t *testing.T) {
 		{"outgoing majority only", [][]uint64{{1, 2, 3}, {4, 5}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := mtNewCluster(t, 5, mtJointCS)
+			c := newClusterWithConf(t, 5, jointConf)
 			c.elect(1)
 			require.NoError(t, c.propose(1, "x"))
 			c.stabilize()
 			c.partition(tc.groups...)
 			c.node(1).rn.ReadIndex([]byte("read"))
-			mtTick(c, 1, 3)
+			c.tickNode(1, 3)
 			assert.Empty(t, c.takeReadStates(1), "one half did not confirm")
 
 			c.heal()
-			mtTick(c, 1, 1)
-			assert.Equal(t, []ReadState{{Index: mtCommitted(c, 1), RequestCtx: []byte("read")}}, c.takeReadStates(1))
+			c.tickNode(1, 1)
+			assert.Equal(t, []ReadState{{Index: c.committed(1), RequestCtx: []byte("read")}}, c.takeReadStates(1))
 		})
 	}
 }
 
-// mtTrackerConfig is the tracker.Config a ConfState describes.
-func mtTrackerConfig(cs pb.ConfState) tracker.Config {
+// trackerConfigOf is the tracker.Config a ConfState describes.
+func trackerConfigOf(cs pb.ConfState) tracker.Config {
 	set := func(ids []uint64) map[uint64]struct{} {
 		if len(ids) == 0 {
 			return nil
@@ -144,8 +144,8 @@ func TestConfChangeRestartInJointConfig(t *testing.T) {
 		require.NoError(t, s.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 10, Term: 2, ConfState: cs}}))
 		require.NoError(t, s.SetHardState(pb.HardState{Term: 2, Commit: 10}))
 		for i := 0; i < 2; i++ {
-			rn := ctRawNode(t, 1, s)
-			assert.Equal(t, mtTrackerConfig(cs), rn.Status().Config)
+			rn := newTestRawNode(t, 1, s)
+			assert.Equal(t, trackerConfigOf(cs), rn.Status().Config)
 			assert.Equal(t, cs, rn.raft.trk.ConfState())
 			learners := map[uint64]bool{}
 			rn.WithProgress(func(id uint64, typ ProgressType, _ tracker.Progress) {
@@ -161,15 +161,15 @@ func TestConfChangeRestartInJointConfig(t *testing.T) {
 	want := pb.ConfState{Voters: []uint64{1, 2, 4}, VotersOutgoing: []uint64{1, 2, 3},
 		Learners: []uint64{5}, LearnersNext: []uint64{3}, AutoLeave: true}
 	final := pb.ConfState{Voters: []uint64{1, 2, 4}, Learners: []uint64{3, 5}}
-	newJointCluster := func(t *testing.T) *ctCluster {
-		c := mtNewCluster(t, 5, pb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{5}})
+	newJointCluster := func(t *testing.T) *cluster {
+		c := newClusterWithConf(t, 5, pb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{5}})
 		c.elect(1)
-		c.filter = mtHoldLeaveEntries
-		mtProposeCC(t, c, 1, mtV2(t, pb.ConfChangeTransitionJointImplicit, "v4 l3"))
+		c.filter = holdLeaveEntries
+		c.proposeConfChange(1, confChangeV2(t, pb.ConfChangeTransitionJointImplicit, "v4 l3"))
 		c.stabilize()
 		// 4 never got the joint entry: its first MsgApp would carry the
 		// leave entry as well.
-		mtRequireConf(t, c, want, 1, 2, 3, 5)
+		c.requireConf(want, 1, 2, 3, 5)
 		return c
 	}
 
@@ -180,21 +180,21 @@ func TestConfChangeRestartInJointConfig(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, want, snap.Metadata.ConfState)
 		c.crash(2)
-		assert.Equal(t, mtTrackerConfig(want), c.node(2).rn.Status().Config)
+		assert.Equal(t, trackerConfigOf(want), c.node(2).rn.Status().Config)
 		assert.Equal(t, want, c.node(2).raft().trk.ConfState())
 
 		// The leave entry gets through: everyone, the restarted node too,
 		// leaves the joint configuration.
 		c.filter = nil
-		mtTick(c, 1, 3)
-		mtRequireConf(t, c, final, c.ids...)
+		c.tickNode(1, 3)
+		c.requireConf(final, c.ids...)
 	})
 
 	t.Run("leader crashes while joint", func(t *testing.T) {
 		c := newJointCluster(t)
 		c.compact(1)
 		c.crash(1)
-		assert.Equal(t, mtTrackerConfig(want), c.node(1).rn.Status().Config)
+		assert.Equal(t, trackerConfigOf(want), c.node(1).rn.Status().Config)
 		c.filter = nil
 		// The others elect a leader among themselves, which proposes the
 		// leave entry itself.
@@ -205,8 +205,8 @@ func TestConfChangeRestartInJointConfig(t *testing.T) {
 		require.Len(t, c.leaders(), 1)
 		lead := c.leaders()[0]
 		c.heal()
-		mtTick(c, lead, 3)
-		mtRequireConf(t, c, final, c.ids...)
+		c.tickNode(lead, 3)
+		c.requireConf(final, c.ids...)
 		leaves := 0
 		for _, e := range c.logOf(lead) {
 			if e.Type == pb.EntryConfChangeV2 && e.Data == nil {
@@ -218,10 +218,10 @@ func TestConfChangeRestartInJointConfig(t *testing.T) {
 	})
 }
 
-// mtHoldLeaveEntries is a network filter that loses every message carrying
+// holdLeaveEntries is a network filter that loses every message carrying
 // a leave-joint entry (EntryConfChangeV2 with nil Data), so that followers
 // stay in a joint configuration.
-func mtHoldLeaveEntries(m *pb.Message) bool {
+func holdLeaveEntries(m *pb.Message) bool {
 	for _, e := range m.Entries {
 		if e.Type == pb.EntryConfChangeV2 && e.Data == nil {
 			return false
@@ -235,17 +235,17 @@ func mtHoldLeaveEntries(m *pb.Message) bool {
 // again from CommittedEntries changes nothing, and the cluster then works.
 func TestConfChangeBootstrap(t *testing.T) {
 	storages := map[uint64]*MemoryStorage{}
-	for _, id := range ctIDs(3) {
+	for _, id := range idsUpTo(3) {
 		storages[id] = NewMemoryStorage()
 	}
-	c := ctNewClusterFromStorage(t, storages)
+	c := newClusterFromStorage(t, storages)
 	peers := []Peer{{ID: 1, Context: []byte("one")}, {ID: 2}, {ID: 3, Context: []byte("three")}}
 	for _, id := range c.ids {
 		require.NoError(t, c.node(id).rn.Bootstrap(peers))
-		mtRequireConf(t, c, mtVoters(1, 2, 3), id)
+		c.requireConf(votersConf(1, 2, 3), id)
 	}
 	first := map[uint64]Ready{}
-	c.onReady = func(n *ctNode, rd Ready) {
+	c.onReady = func(n *member, rd Ready) {
 		if _, ok := first[n.id]; !ok {
 			first[n.id] = rd
 		}
@@ -264,14 +264,14 @@ func TestConfChangeBootstrap(t *testing.T) {
 			require.NoError(t, cc.Unmarshal(e.Data))
 			assert.Equal(t, pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: peers[i].ID, Context: peers[i].Context}, cc)
 			// Applying once more is still harmless.
-			assert.Equal(t, mtVoters(1, 2, 3), *c.node(id).rn.ApplyConfChange(cc))
+			assert.Equal(t, votersConf(1, 2, 3), *c.node(id).rn.ApplyConfChange(cc))
 		}
 		assert.Equal(t, uint64(3), c.node(id).appliedIndex, "the harness applied them through ApplyConfChange")
 	}
-	mtRequireConf(t, c, mtVoters(1, 2, 3), c.ids...)
+	c.requireConf(votersConf(1, 2, 3), c.ids...)
 	c.elect(2)
 	require.NoError(t, c.propose(3, "x"))
 	c.stabilize()
-	mtRequireApplied(t, c, "x", c.ids...)
+	c.requireApplied("x", c.ids...)
 	c.requireSameLogs(c.ids...)
 }

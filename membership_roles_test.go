@@ -18,35 +18,35 @@ import (
 // once it has applied all of them, and proposes it once: no refused
 // proposals (empty entries) pile up while it applies the older ones.
 func TestJointConfigAutoLeaveWaitsForInheritedEntries(t *testing.T) {
-	cs := mtJointCS
+	cs := jointConf
 	cs.AutoLeave = true
 	storages := map[uint64]*MemoryStorage{}
-	for _, id := range ctIDs(5) {
-		s := mtStorage(cs)
-		require.NoError(t, s.Append(ctEnts(1, 1, 1, 1, 1, 1)))
+	for _, id := range idsUpTo(5) {
+		s := newTestStorage(cs, pb.HardState{})
+		require.NoError(t, s.Append(makeEnts(1, 1, 1, 1, 1, 1)))
 		require.NoError(t, s.SetHardState(pb.HardState{Term: 1}))
 		storages[id] = s
 	}
 	// One committed entry per Ready: the inherited entries are applied
 	// one by one.
-	c := ctNewClusterFromStorage(t, storages, func(cfg *Config) { cfg.MaxCommittedSizePerReady = 1 })
+	c := newClusterFromStorage(t, storages, func(cfg *Config) { cfg.MaxCommittedSizePerReady = 1 })
 	c.elect(1)
 	// 1..5 inherited, 6 the leader's empty entry, 7 the leave entry.
-	leave := mtEntry(c, 1, 7)
+	leave := c.entryAt(1, 7)
 	assert.Equal(t, pb.Entry{Type: pb.EntryConfChangeV2, Term: 2, Index: 7}, leave)
-	assert.Equal(t, uint64(7), mtLast(c, 1).Index, "nothing else was appended")
-	mtRequireConf(t, c, mtVoters(1, 4, 5), c.ids...)
+	assert.Equal(t, uint64(7), c.lastEntry(1).Index, "nothing else was appended")
+	c.requireConf(votersConf(1, 4, 5), c.ids...)
 }
 
 // TestConfChangeNoCampaignWithUnappliedConfChange: a node with a committed
 // conf change that the application has not applied yet does not campaign;
 // once it is applied, it does.
 func TestConfChangeNoCampaignWithUnappliedConfChange(t *testing.T) {
-	s := ctStorage([]uint64{1, 2}, pb.HardState{Term: 1, Commit: 1})
+	s := newTestStorage(votersConf(1, 2), pb.HardState{Term: 1, Commit: 1})
 	data, err := (&pb.ConfChange{Type: pb.ConfChangeRemoveNode, NodeID: 2}).Marshal()
 	require.NoError(t, err)
 	require.NoError(t, s.Append([]pb.Entry{{Index: 1, Term: 1, Type: pb.EntryConfChange, Data: data}}))
-	rn := ctRawNode(t, 1, s)
+	rn := newTestRawNode(t, 1, s)
 
 	require.NoError(t, rn.Campaign())
 	assert.Equal(t, StateFollower, rn.BasicStatus().RaftState)
@@ -68,7 +68,7 @@ func TestConfChangeNoCampaignWithUnappliedConfChange(t *testing.T) {
 // TestLearnerAnswersVotesThatDoNotCount: a learner grants or rejects a vote
 // request by the usual rules, but a candidate does not count its vote.
 func TestLearnerAnswersVotesThatDoNotCount(t *testing.T) {
-	c := mtNewCluster(t, 4, pb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}})
+	c := newClusterWithConf(t, 4, pb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}})
 	c.elect(1)
 	require.NoError(t, c.propose(1, "x"))
 	c.stabilize()

@@ -18,18 +18,18 @@ import (
 // joint configurations, with learners and demotions; it is what the node
 // itself reports from then on.
 func TestConfChangeApplyReturnsConfState(t *testing.T) {
-	rn := ctRawNode(t, 1, ctStorage([]uint64{1}, pb.HardState{}))
+	rn := newTestRawNode(t, 1, newTestStorage(votersConf(1), pb.HardState{}))
 	steps := []struct {
 		cc   pb.ConfChangeI
 		want pb.ConfState
 	}{
 		{pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: 2},
 			pb.ConfState{Voters: []uint64{1, 2}}},
-		{mtV2(t, pb.ConfChangeTransitionAuto, "v3 l4"),
+		{confChangeV2(t, pb.ConfChangeTransitionAuto, "v3 l4"),
 			pb.ConfState{Voters: []uint64{1, 2, 3}, VotersOutgoing: []uint64{1, 2}, Learners: []uint64{4}, AutoLeave: true}},
 		{pb.ConfChangeV2{},
 			pb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}}},
-		{mtV2(t, pb.ConfChangeTransitionJointExplicit, "l3"),
+		{confChangeV2(t, pb.ConfChangeTransitionJointExplicit, "l3"),
 			pb.ConfState{Voters: []uint64{1, 2}, VotersOutgoing: []uint64{1, 2, 3}, Learners: []uint64{4}, LearnersNext: []uint64{3}}},
 		{&pb.ConfChangeV2{Context: []byte("leave")},
 			pb.ConfState{Voters: []uint64{1, 2}, Learners: []uint64{3, 4}}},
@@ -55,7 +55,7 @@ func TestConfChangeApplyReturnsConfState(t *testing.T) {
 // not joint (refused alike). A proposed change reaches the log as its type
 // and encoding, context included.
 func TestConfChangeProposalsTheScriptsCannotMake(t *testing.T) {
-	c := mtNewCluster(t, 5, mtVoters(1, 2, 3))
+	c := newClusterWithConf(t, 5, votersConf(1, 2, 3))
 	c.elect(1)
 	var ents []pb.Entry
 	for _, id := range []uint64{4, 5} {
@@ -63,23 +63,23 @@ func TestConfChangeProposalsTheScriptsCannotMake(t *testing.T) {
 		require.NoError(t, err)
 		ents = append(ents, pb.Entry{Type: pb.EntryConfChange, Data: data})
 	}
-	last := mtLast(c, 1).Index
+	last := c.lastEntry(1).Index
 	require.NoError(t, c.node(1).rn.Step(pb.Message{Type: pb.MsgProp, From: 1, Entries: ents}))
-	assert.Equal(t, pb.EntryConfChange, mtEntry(c, 1, last+1).Type)
-	assert.Equal(t, pb.Entry{Type: pb.EntryNormal, Term: 1, Index: last + 2}, mtEntry(c, 1, last+2))
+	assert.Equal(t, pb.EntryConfChange, c.entryAt(1, last+1).Type)
+	assert.Equal(t, pb.Entry{Type: pb.EntryNormal, Term: 1, Index: last + 2}, c.entryAt(1, last+2))
 	c.stabilize()
-	mtRequireConf(t, c, pb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}}, 1, 2, 3, 4)
+	c.requireConf(pb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}}, 1, 2, 3, 4)
 
 	require.NoError(t, c.node(1).rn.Step(pb.Message{Type: pb.MsgProp, From: 1,
 		Entries: []pb.Entry{{Type: pb.EntryConfChangeV2}}}))
-	assert.Equal(t, pb.Entry{Type: pb.EntryNormal, Term: 1, Index: last + 3}, mtLast(c, 1))
+	assert.Equal(t, pb.Entry{Type: pb.EntryNormal, Term: 1, Index: last + 3}, c.lastEntry(1))
 	c.stabilize()
 
 	for _, cc := range []pb.ConfChangeI{
 		pb.ConfChange{Type: pb.ConfChangeAddLearnerNode, NodeID: 5, Context: []byte("ctx-v1")},
 		pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeRemoveNode, NodeID: 5}}, Context: []byte("ctx-v2")},
 	} {
-		e := mtProposeCC(t, c, 1, cc)
+		e := c.proposeConfChange(1, cc)
 		typ, data, err := pb.MarshalConfChange(cc)
 		require.NoError(t, err)
 		assert.Equal(t, typ, e.Type)
@@ -96,18 +96,18 @@ func TestConfChangeProposalsTheScriptsCannotMake(t *testing.T) {
 // proposal.)
 func TestConfChangeMalformedNeverAppended(t *testing.T) {
 	for _, disable := range []bool{false, true} {
-		c := mtNewCluster(t, 3, mtVoters(1, 2, 3), func(cfg *Config) { cfg.DisableConfChangeValidation = disable })
+		c := newClusterWithConf(t, 3, votersConf(1, 2, 3), func(cfg *Config) { cfg.DisableConfChangeValidation = disable })
 		c.elect(1)
-		last := mtLast(c, 1).Index
+		last := c.lastEntry(1).Index
 		for _, typ := range []pb.EntryType{pb.EntryConfChange, pb.EntryConfChangeV2} {
 			err := c.node(1).rn.Step(pb.Message{Type: pb.MsgProp, From: 1,
 				Entries: []pb.Entry{{Data: []byte("fine")}, {Type: typ, Data: []byte{0xff, 0xff}}}})
 			assert.ErrorIs(t, err, ErrMalformedMessage)
 		}
-		assert.Equal(t, last, mtLast(c, 1).Index, "nothing appended; validation disabled: %t", disable)
+		assert.Equal(t, last, c.lastEntry(1).Index, "nothing appended; validation disabled: %t", disable)
 		c.stabilize()
 		// The slot is free for the next change.
 		assert.Equal(t, pb.EntryConfChange,
-			mtProposeCC(t, c, 1, pb.ConfChange{Type: pb.ConfChangeAddLearnerNode, NodeID: 4}).Type)
+			c.proposeConfChange(1, pb.ConfChange{Type: pb.ConfChangeAddLearnerNode, NodeID: 4}).Type)
 	}
 }

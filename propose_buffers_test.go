@@ -14,8 +14,8 @@ import (
 // the application holds: entries and messages from an earlier Ready keep
 // their contents when later proposals reuse the buffers.
 func TestProposeBufferReuseDoesNotAliasHandedOutEntries(t *testing.T) {
-	s := ctStorage([]uint64{1, 2}, pb.HardState{})
-	rn, err := NewRawNode(ctConfig(1, s))
+	s := newTestStorage(votersConf(1, 2), pb.HardState{})
+	rn, err := NewRawNode(testConfig(1, s))
 	require.NoError(t, err)
 	require.NoError(t, rn.Campaign())
 	for rn.HasReady() {
@@ -46,7 +46,7 @@ func TestProposeBufferReuseDoesNotAliasHandedOutEntries(t *testing.T) {
 	assert.Equal(t, last1.Index+1, rd2.Entries[0].Index)
 
 	// The MsgApp to node 2 carries its own copies of the entries.
-	apps := ctFilter(rd2.Messages, pb.MsgApp)
+	apps := msgsOfType(rd2.Messages, pb.MsgApp)
 	require.NotEmpty(t, apps)
 	var sent []string
 	for _, m := range apps {
@@ -60,15 +60,15 @@ func TestProposeBufferReuseDoesNotAliasHandedOutEntries(t *testing.T) {
 // A follower forwards a proposal as a message: each forwarded message keeps
 // its own entry after later proposals.
 func TestFollowerProposalsForwardedWithOwnEntries(t *testing.T) {
-	s := ctStorage([]uint64{1, 2}, pb.HardState{})
-	rn, err := NewRawNode(ctConfig(1, s))
+	s := newTestStorage(votersConf(1, 2), pb.HardState{})
+	rn, err := NewRawNode(testConfig(1, s))
 	require.NoError(t, err)
 	require.NoError(t, rn.Step(pb.Message{From: 2, To: 1, Type: pb.MsgHeartbeat, Term: 2}))
 	require.Equal(t, uint64(2), rn.raft.lead)
 
 	require.NoError(t, rn.Propose([]byte("a")))
 	require.NoError(t, rn.Propose([]byte("b")))
-	props := ctFilter(rn.Ready().Messages, pb.MsgProp)
+	props := msgsOfType(rn.Ready().Messages, pb.MsgProp)
 	require.Len(t, props, 2)
 	assert.Equal(t, "a", string(props[0].Entries[0].Data))
 	assert.Equal(t, "b", string(props[1].Entries[0].Data))

@@ -15,21 +15,10 @@ import (
 // Tests of the RawNode API: Step's guards, the Ready/Advance contract,
 // Bootstrap and restart, status, AsyncStorageWrites and ReadIndex.
 
-func ctRawNode(t *testing.T, id uint64, s *MemoryStorage, opts ...func(*Config)) *RawNode {
-	t.Helper()
-	cfg := ctConfig(id, s)
-	for _, o := range opts {
-		o(cfg)
-	}
-	rn, err := NewRawNode(cfg)
-	require.NoError(t, err)
-	return rn
-}
-
 // TestRawNodeStepGuards: local-only message types never come from the
 // network, and responses only come from known peers (or local targets).
 func TestRawNodeStepGuards(t *testing.T) {
-	rn := ctRawNode(t, 1, ctStorage([]uint64{1, 2, 3}, pb.HardState{}))
+	rn := newTestRawNode(t, 1, newTestStorage(votersConf(1, 2, 3), pb.HardState{}))
 	for _, typ := range []pb.MessageType{pb.MsgHup, pb.MsgBeat, pb.MsgUnreachable, pb.MsgSnapStatus,
 		pb.MsgCheckQuorum, pb.MsgStorageAppend, pb.MsgStorageAppendResp, pb.MsgStorageApply, pb.MsgStorageApplyResp} {
 		assert.ErrorIs(t, rn.Step(pb.Message{Type: typ, From: 2, To: 1}), ErrStepLocalMsg, "%s", typ)
@@ -56,33 +45,17 @@ func TestRawNodeStepGuards(t *testing.T) {
 	assert.Equal(t, None, rn.BasicStatus().Lead)
 }
 
-// ctReady takes the next Ready, persists it to s and advances.
-func ctReady(t *testing.T, rn *RawNode, s *MemoryStorage) Ready {
-	t.Helper()
-	require.True(t, rn.HasReady())
-	rd := rn.Ready()
-	if !IsEmptySnap(rd.Snapshot) {
-		require.NoError(t, s.ApplySnapshot(rd.Snapshot))
-	}
-	require.NoError(t, s.Append(rd.Entries))
-	if !IsEmptyHardState(rd.HardState) {
-		require.NoError(t, s.SetHardState(rd.HardState))
-	}
-	rn.Advance(rd)
-	return rd
-}
-
 // TestRawNodeSingleNodeCycle walks a single-voter node through the Ready
 // contract batch by batch: its own vote and its own copy of an entry count
 // only at Advance, so each step takes one Ready cycle; HardState and Entries
 // are reported exactly once.
 func TestRawNodeSingleNodeCycle(t *testing.T) {
-	s := ctStorage([]uint64{1}, pb.HardState{})
-	rn := ctRawNode(t, 1, s)
+	s := newTestStorage(votersConf(1), pb.HardState{})
+	rn := newTestRawNode(t, 1, s)
 	require.False(t, rn.HasReady())
 
 	require.NoError(t, rn.Campaign())
-	rd := ctReady(t, rn, s)
+	rd := readyCycle(t, rn, s)
 	assert.Equal(t, &SoftState{RaftState: StateCandidate}, rd.SoftState)
 	assert.Equal(t, pb.HardState{Term: 1, Vote: 1}, rd.HardState)
 	assert.True(t, rd.MustSync)
@@ -90,7 +63,7 @@ func TestRawNodeSingleNodeCycle(t *testing.T) {
 	assert.Empty(t, rd.Entries)
 
 	// Advance counted our vote: leader, with the empty entry to persist.
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Equal(t, &SoftState{Lead: 1, RaftState: StateLeader}, rd.SoftState)
 	assert.True(t, IsEmptyHardState(rd.HardState), "unchanged HardState is not repeated")
 	assert.Equal(t, []pb.Entry{{Term: 1, Index: 1}}, rd.Entries)
@@ -98,7 +71,7 @@ func TestRawNodeSingleNodeCycle(t *testing.T) {
 	assert.True(t, rd.MustSync)
 
 	// Advance acknowledged the entry: committed.
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Nil(t, rd.SoftState)
 	assert.Equal(t, pb.HardState{Term: 1, Vote: 1, Commit: 1}, rd.HardState)
 	assert.Empty(t, rd.Entries, "entries are handed out once")
@@ -107,10 +80,10 @@ func TestRawNodeSingleNodeCycle(t *testing.T) {
 	assert.False(t, rn.HasReady())
 
 	require.NoError(t, rn.Propose([]byte("x")))
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Equal(t, []pb.Entry{{Term: 1, Index: 2, Data: []byte("x")}}, rd.Entries)
 	assert.Empty(t, rd.CommittedEntries)
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Empty(t, rd.Entries)
 	assert.Equal(t, []pb.Entry{{Term: 1, Index: 2, Data: []byte("x")}}, rd.CommittedEntries)
 	assert.Equal(t, uint64(2), rd.Commit)
@@ -131,18 +104,18 @@ func TestRawNodeSingleNodeCycle(t *testing.T) {
 // it attests, never earlier, so persisting a Ready before sending its
 // messages is enough (§5.1).
 func TestRawNodeDurableMessagesTravelWithState(t *testing.T) {
-	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{})
-	rn := ctRawNode(t, 2, s)
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{})
+	rn := newTestRawNode(t, 2, s)
 
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgVote, From: 1, To: 2, Term: 1}))
-	rd := ctReady(t, rn, s)
+	rd := readyCycle(t, rn, s)
 	assert.Equal(t, pb.HardState{Term: 1, Vote: 1}, rd.HardState)
 	assert.True(t, rd.MustSync)
 	assert.Equal(t, []pb.Message{{Type: pb.MsgVoteResp, From: 2, To: 1, Term: 1}}, rd.Messages)
 
 	ents := []pb.Entry{{Term: 1, Index: 1}, {Term: 1, Index: 2, Data: []byte("a")}}
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 1, Entries: ents, Commit: 1}))
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Equal(t, ents, rd.Entries)
 	assert.Equal(t, pb.HardState{Term: 1, Vote: 1, Commit: 1}, rd.HardState)
 	assert.Equal(t, ents[:1], rd.CommittedEntries, "committed entries may come from the same Ready's Entries")
@@ -151,7 +124,7 @@ func TestRawNodeDurableMessagesTravelWithState(t *testing.T) {
 
 	// A heartbeat answer attests nothing and needs no sync.
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: 1, Commit: 2}))
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.False(t, rd.MustSync)
 	assert.Equal(t, ents[1:], rd.CommittedEntries)
 	assert.Equal(t, []pb.Message{{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: 1}}, rd.Messages)
@@ -182,20 +155,20 @@ func TestMustSync(t *testing.T) {
 // the next Ready hands out for persisting and applying, and the node can
 // campaign at once.
 func TestRawNodeBootstrap(t *testing.T) {
-	rn := ctRawNode(t, 1, NewMemoryStorage())
+	rn := newTestRawNode(t, 1, NewMemoryStorage())
 	assert.Error(t, rn.Bootstrap(nil))
 
-	used := ctStorage([]uint64{1}, pb.HardState{Term: 1}, 1)
-	assert.Error(t, ctRawNode(t, 1, used).Bootstrap([]Peer{{ID: 1}}))
+	used := newTestStorage(votersConf(1), pb.HardState{Term: 1}, 1)
+	assert.Error(t, newTestRawNode(t, 1, used).Bootstrap([]Peer{{ID: 1}}))
 
 	s := NewMemoryStorage()
-	rn = ctRawNode(t, 1, s)
+	rn = newTestRawNode(t, 1, s)
 	require.NoError(t, rn.Bootstrap([]Peer{{ID: 1}, {ID: 2, Context: []byte("ctx-2")}}))
 	// As with etcd/raft, the node refuses to campaign while the bootstrap
 	// conf changes are committed but not yet applied by the application.
 	require.NoError(t, rn.Campaign())
 	assert.Equal(t, StateFollower, rn.BasicStatus().RaftState)
-	rd := ctReady(t, rn, s)
+	rd := readyCycle(t, rn, s)
 	assert.Equal(t, pb.HardState{Term: 1, Commit: 2}, rd.HardState)
 	require.Len(t, rd.Entries, 2)
 	assert.Equal(t, rd.Entries, rd.CommittedEntries)
@@ -211,7 +184,7 @@ func TestRawNodeBootstrap(t *testing.T) {
 	}
 	assert.Equal(t, []uint64{1, 2}, rn.Status().Config.Voters[0].Slice())
 	require.NoError(t, rn.Campaign())
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Equal(t, StateCandidate, rd.SoftState.RaftState)
 	assert.Equal(t, []pb.Message{{Type: pb.MsgVote, From: 1, To: 2, Term: 2, Index: 2, LogTerm: 1}}, rd.Messages)
 }
@@ -224,7 +197,7 @@ func TestRawNodeConfChangeAddsNode(t *testing.T) {
 	for id := uint64(1); id <= 4; id++ {
 		storages[id] = NewMemoryStorage()
 	}
-	c := ctNewClusterFromStorage(t, storages)
+	c := newClusterFromStorage(t, storages)
 	for id := uint64(1); id <= 3; id++ {
 		require.NoError(t, c.node(id).rn.Bootstrap([]Peer{{ID: 1}, {ID: 2}, {ID: 3}}))
 	}
@@ -244,7 +217,7 @@ func TestRawNodeConfChangeAddsNode(t *testing.T) {
 // TestRawNodeRestart: a node rebuilt from its storage keeps term, vote,
 // commit index and log; Applied says where application resumes.
 func TestRawNodeRestart(t *testing.T) {
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	for i := 0; i < 3; i++ {
 		require.NoError(t, c.propose(1, fmt.Sprint(i)))
@@ -279,7 +252,7 @@ func TestRawNodeRestart(t *testing.T) {
 // TestRawNodeStatus checks Status and BasicStatus fields on a leader and a
 // follower.
 func TestRawNodeStatus(t *testing.T) {
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	require.NoError(t, c.propose(1, "x"))
 	c.stabilize()

@@ -11,68 +11,15 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// rtTakeReads returns and clears the read states node id received.
-func rtTakeReads(c *ctCluster, id uint64) []ReadState {
-	n := c.node(id)
-	rs := n.readStates
-	n.readStates = nil
-	return rs
-}
-
-// rtStash takes every message queued on the network off it, to be delivered
-// later (or never) by the test.
-func rtStash(c *ctCluster) []pb.Message {
-	msgs := c.queue
-	c.queue = nil
-	return msgs
-}
-
-// rtPick returns the messages of type typ sent to `to` (0: to anyone).
-func rtPick(msgs []pb.Message, typ pb.MessageType, to uint64) []pb.Message {
-	var out []pb.Message
-	for _, m := range msgs {
-		if m.Type == typ && (to == None || m.To == to) {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// rtStep steps m into its recipient, failing the test on error.
-func rtStep(c *ctCluster, m pb.Message) {
-	c.t.Helper()
-	require.NoError(c.t, c.node(m.To).rn.Step(m), "stepping %s", DescribeMessage(m, nil))
-}
-
-// rtRoundTrip delivers msgs to their recipients and then carries their
-// direct answers back, without letting anything else happen.
-func rtRoundTrip(c *ctCluster, msgs ...pb.Message) {
-	c.t.Helper()
-	for _, m := range msgs {
-		rtStep(c, m)
-	}
-	c.processReadys()
-	c.deliver()
-	c.processReadys()
-}
-
-// rtLeaderCluster returns an n-node cluster whose node 1 leads and has
-// committed one proposal.
-func rtLeaderCluster(t *testing.T, n int, opts ...func(*Config)) *ctCluster {
-	t.Helper()
-	c := ctNewCluster(t, n, opts...)
-	c.elect(1)
-	require.NoError(t, c.propose(1, "a"))
-	c.stabilize()
-	c.resetCounters()
-	return c
-}
-
-func rtRS(index uint64, ctx string) ReadState {
+// readState is the ReadState of a read made with context ctx and answered
+// at index.
+func readState(index uint64, ctx string) ReadState {
 	return ReadState{Index: index, RequestCtx: []byte(ctx)}
 }
 
-func rtToken(seq uint64) []byte {
+// readToken is the heartbeat context a leader sends with its seq-th read
+// round.
+func readToken(seq uint64) []byte {
 	b := make([]byte, 8)
 	binary.LittleEndian.PutUint64(b, seq)
 	return b
@@ -93,15 +40,15 @@ func TestReadIndexMinorityLeaderNeverAnswers(t *testing.T) {
 		{"checkquorum+prevote", true, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			c := rtLeaderCluster(t, 5, func(cfg *Config) { cfg.CheckQuorum = tt.checkQuorum; cfg.PreVote = tt.preVote })
+			c := newLeaderCluster(t, 5, func(cfg *Config) { cfg.CheckQuorum = tt.checkQuorum; cfg.PreVote = tt.preVote })
 			c.partition([]uint64{1, 2}, []uint64{3, 4, 5})
 			c.node(1).rn.ReadIndex([]byte("on-leader"))
 			c.node(2).rn.ReadIndex([]byte("on-follower"))
 			const electionTimeouts = 5
 			c.tickAll(electionTimeouts * c.node(1).cfg.ElectionTick)
 
-			assert.Empty(t, rtTakeReads(c, 1))
-			assert.Empty(t, rtTakeReads(c, 2))
+			assert.Empty(t, c.takeReadStates(1))
+			assert.Empty(t, c.takeReadStates(2))
 			if tt.checkQuorum {
 				assert.NotEqual(t, StateLeader, c.node(1).raft().state, "CheckQuorum makes it step down")
 			} else {
@@ -117,7 +64,7 @@ func TestReadIndexMinorityLeaderNeverAnswers(t *testing.T) {
 			require.NotZero(t, lead, "the majority should have a leader")
 			c.node(lead).rn.ReadIndex([]byte("majority"))
 			c.stabilize()
-			rs := rtTakeReads(c, lead)
+			rs := c.takeReadStates(lead)
 			require.Len(t, rs, 1)
 			assert.Equal(t, "majority", string(rs[0].RequestCtx))
 
@@ -125,7 +72,7 @@ func TestReadIndexMinorityLeaderNeverAnswers(t *testing.T) {
 			c.tickAll(2 * c.node(1).cfg.ElectionTick)
 			assert.NotEqual(t, StateLeader, c.node(1).raft().state)
 			for _, id := range []uint64{1, 2} {
-				for _, rs := range rtTakeReads(c, id) {
+				for _, rs := range c.takeReadStates(id) {
 					assert.NotEqual(t, "on-leader", string(rs.RequestCtx))
 					assert.NotEqual(t, "on-follower", string(rs.RequestCtx))
 				}
@@ -139,37 +86,37 @@ func TestReadIndexMinorityLeaderNeverAnswers(t *testing.T) {
 // an etcd/raft v3.6 leader could send) and the leader ignores tokens it did
 // not issue.
 func TestReadIndexFollowerEchoesContextVerbatim(t *testing.T) {
-	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1}, 1)
-	r := ctRaft(t, 2, s)
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1}, 1)
+	r := newTestRaft(t, 2, s)
 	ctx := []byte("request-13by.")
 	require.Len(t, ctx, 13)
 	require.NoError(t, r.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: 1, Commit: 1, Context: ctx}))
-	msgs := ctTakeMsgs(r)
+	msgs := takeMsgs(r)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, pb.Message{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: 1, Context: ctx}, msgs[0])
-	for _, other := range [][]byte{nil, rtToken(7), {0}} {
+	for _, other := range [][]byte{nil, readToken(7), {0}} {
 		require.NoError(t, r.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: 1, Context: other}))
-		msgs = ctTakeMsgs(r)
+		msgs = takeMsgs(r)
 		require.Len(t, msgs, 1)
 		assert.True(t, bytes.Equal(other, msgs[0].Context), "context %x echoed as %x", other, msgs[0].Context)
 	}
 
 	// The leader side: foreign or forged tokens confirm nothing.
-	c := rtLeaderCluster(t, 3)
+	c := newLeaderCluster(t, 3)
 	c.node(1).rn.ReadIndex([]byte("r"))
 	c.processReadys()
-	rtStash(c)
-	for _, bad := range [][]byte{ctx, rtToken(2), rtToken(1 << 40), {1}} {
+	c.takeQueued()
+	for _, bad := range [][]byte{ctx, readToken(2), readToken(1 << 40), {1}} {
 		for _, from := range []uint64{2, 3} {
-			rtStep(c, pb.Message{Type: pb.MsgHeartbeatResp, From: from, To: 1, Term: 1, Context: bad})
+			c.stepOrFail(pb.Message{Type: pb.MsgHeartbeatResp, From: from, To: 1, Term: 1, Context: bad})
 		}
 		c.processReadys()
-		assert.Empty(t, rtTakeReads(c, 1), "context %x", bad)
-		rtStash(c)
+		assert.Empty(t, c.takeReadStates(1), "context %x", bad)
+		c.takeQueued()
 	}
-	rtStep(c, pb.Message{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: 1, Context: rtToken(1)})
+	c.stepOrFail(pb.Message{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: 1, Context: readToken(1)})
 	c.processReadys()
-	assert.Len(t, rtTakeReads(c, 1), 1)
+	assert.Len(t, c.takeReadStates(1), 1)
 }
 
 // TestReadIndexIgnoresMalformedRequests: a MsgReadIndex must carry exactly
@@ -177,7 +124,7 @@ func TestReadIndexFollowerEchoesContextVerbatim(t *testing.T) {
 func TestReadIndexIgnoresMalformedRequests(t *testing.T) {
 	bad := [][]pb.Entry{nil, {}, {{Data: []byte("a")}, {Data: []byte("b")}}}
 	for _, n := range []int{1, 3} {
-		c := rtLeaderCluster(t, n)
+		c := newLeaderCluster(t, n)
 		leader := c.node(1).raft()
 		for _, ents := range bad {
 			require.NoError(t, leader.Step(pb.Message{Type: pb.MsgReadIndex, Entries: ents}))
@@ -191,7 +138,7 @@ func TestReadIndexIgnoresMalformedRequests(t *testing.T) {
 		assert.Empty(t, leader.msgs, "%d nodes", n)
 	}
 
-	c := rtLeaderCluster(t, 3)
+	c := newLeaderCluster(t, 3)
 	follower := c.node(2).raft()
 	for _, ents := range bad {
 		require.NoError(t, follower.Step(pb.Message{Type: pb.MsgReadIndexResp, From: 1, To: 2, Term: 1, Index: 1, Entries: ents}))

@@ -26,31 +26,31 @@ func assertDropped(t *testing.T, err error, cause string) {
 // ErrProposalDropped, and that the error says which.
 func TestProposalDropped(t *testing.T) {
 	t.Run("follower without leader", func(t *testing.T) {
-		c := ctNewCluster(t, 3)
+		c := newCluster(t, 3)
 		assertDropped(t, c.propose(2, "x"), "no leader")
 	})
 	t.Run("candidate", func(t *testing.T) {
-		c := ctNewCluster(t, 3)
+		c := newCluster(t, 3)
 		c.isolate(1)
 		c.campaign(1)
 		require.Equal(t, StateCandidate, c.node(1).raft().state)
 		assertDropped(t, c.propose(1, "x"), "no leader")
 	})
 	t.Run("pre-candidate", func(t *testing.T) {
-		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.PreVote = true })
+		c := newCluster(t, 3, func(cfg *Config) { cfg.PreVote = true })
 		c.isolate(1)
 		c.campaign(1)
 		require.Equal(t, StatePreCandidate, c.node(1).raft().state)
 		assertDropped(t, c.propose(1, "x"), "no leader")
 	})
 	t.Run("forwarding disabled", func(t *testing.T) {
-		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.DisableProposalForwarding = true })
+		c := newCluster(t, 3, func(cfg *Config) { cfg.DisableProposalForwarding = true })
 		c.elect(1)
 		assertDropped(t, c.propose(2, "x"), "forwarding is disabled")
 		assert.NoError(t, c.propose(1, "y"), "the leader itself still accepts")
 	})
 	t.Run("leader transfer in progress", func(t *testing.T) {
-		c := ctNewCluster(t, 3)
+		c := newCluster(t, 3)
 		c.elect(1)
 		c.isolate(3)
 		require.NoError(t, c.propose(1, "a"))
@@ -67,7 +67,7 @@ func TestProposalDropped(t *testing.T) {
 		assert.NotContains(t, c.node(1).appliedData(), "y")
 	})
 	t.Run("uncommitted size limit", func(t *testing.T) {
-		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.MaxUncommittedEntriesSize = 100 })
+		c := newCluster(t, 3, func(cfg *Config) { cfg.MaxUncommittedEntriesSize = 100 })
 		c.elect(1)
 		c.isolate(1) // nothing commits
 		big := strings.Repeat("x", 60)
@@ -84,7 +84,7 @@ func TestProposalDropped(t *testing.T) {
 		assert.NoError(t, c.propose(1, big))
 	})
 	t.Run("oversized single proposal is accepted when nothing is uncommitted", func(t *testing.T) {
-		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.MaxUncommittedEntriesSize = 10 })
+		c := newCluster(t, 3, func(cfg *Config) { cfg.MaxUncommittedEntriesSize = 10 })
 		c.elect(1)
 		assert.NoError(t, c.propose(1, strings.Repeat("x", 50)))
 	})
@@ -93,12 +93,12 @@ func TestProposalDropped(t *testing.T) {
 // TestProposalForwarding: a follower forwards a proposal to the leader as a
 // MsgProp with Term 0 (§2.1), and the entry commits everywhere.
 func TestProposalForwarding(t *testing.T) {
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	c.record = true
 	require.NoError(t, c.propose(3, "fwd"))
 	c.stabilize()
-	props := ctFilter(c.delivered, pb.MsgProp)
+	props := msgsOfType(c.delivered, pb.MsgProp)
 	require.Len(t, props, 1)
 	assert.Equal(t, uint64(3), props[0].From)
 	assert.Equal(t, uint64(1), props[0].To)
@@ -112,7 +112,7 @@ func TestProposalForwarding(t *testing.T) {
 // TestLeaderAcceptsProposalFromNonMember: leaders accept MsgProp from any
 // sender (§2.2).
 func TestLeaderAcceptsProposalFromNonMember(t *testing.T) {
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	require.NoError(t, c.node(1).rn.Step(pb.Message{Type: pb.MsgProp, From: 42, To: 1,
 		Entries: []pb.Entry{{Data: []byte("from-42")}}}))

@@ -30,8 +30,8 @@ func TestCampaignAbandonedWhenNodeLeavesVoters(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 1}, 1)
-			r := ctRaft(t, 1, s, func(c *Config) { c.PreVote = tt.preVote })
+			s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1, Commit: 1}, 1)
+			r := newTestRaft(t, 1, s, func(c *Config) { c.PreVote = tt.preVote })
 			require.NoError(t, r.Step(pb.Message{Type: pb.MsgHup}))
 			want := StateCandidate
 			if tt.preVote {
@@ -67,17 +67,17 @@ func TestCampaignAbandonedWhenNodeLeavesVoters(t *testing.T) {
 // missed an acknowledged write; like any new leader it must first commit
 // an entry of its own term.
 func TestSingleVoterReadAfterRestartWaitsForItsTerm(t *testing.T) {
-	s := atStorage(t, []uint64{1}, pb.HardState{Term: 1, Commit: 1}, 1)
-	rn := atNewRawNode(t, 1, s, true, 1)
+	s := newTestStorage(votersConf(1), pb.HardState{Term: 1, Commit: 1}, 1)
+	rn := newTestRawNode(t, 1, s, asyncStorage, appliedAt(1))
 	require.NoError(t, rn.Campaign())
-	atDrain(t, rn, s)
+	drain(t, rn, s)
 	require.Equal(t, StateLeader, rn.raft.state)
 
 	require.NoError(t, rn.Propose([]byte("x")))
-	_, app, _, _ := atTakeReady(t, rn)
+	_, app, _, _ := takeAsyncReady(t, rn)
 	require.NotNil(t, app)
-	atRunAppend(t, rn, s, *app)
-	_, _, apply, _ := atTakeReady(t, rn)
+	runAppend(t, rn, s, *app)
+	_, _, apply, _ := takeAsyncReady(t, rn)
 	require.NotNil(t, apply, "the write is committed and handed to the apply thread")
 	written := apply.Entries[len(apply.Entries)-1].Index
 	// The apply thread applies it and the client is answered; the node
@@ -86,24 +86,24 @@ func TestSingleVoterReadAfterRestartWaitsForItsTerm(t *testing.T) {
 	require.NoError(t, err)
 	require.Less(t, hs.Commit, written)
 
-	rn = atNewRawNode(t, 1, s, true, hs.Commit)
+	rn = newTestRawNode(t, 1, s, asyncStorage, appliedAt(hs.Commit))
 	require.NoError(t, rn.Campaign())
-	_, app, _, _ = atTakeReady(t, rn)
+	_, app, _, _ = takeAsyncReady(t, rn)
 	require.NotNil(t, app)
-	atRunAppend(t, rn, s, *app)
+	runAppend(t, rn, s, *app)
 	require.Equal(t, StateLeader, rn.raft.state)
 
 	rn.ReadIndex([]byte("after restart"))
 	var reads []ReadState
 	for i := 0; rn.HasReady(); i++ {
 		require.Less(t, i, 100)
-		rd, app, apply, _ := atTakeReady(t, rn)
+		rd, app, apply, _ := takeAsyncReady(t, rn)
 		reads = append(reads, rd.ReadStates...)
 		if app != nil {
-			atRunAppend(t, rn, s, *app)
+			runAppend(t, rn, s, *app)
 		}
 		if apply != nil {
-			atStepResponses(t, rn, apply.Responses)
+			stepResponses(t, rn, apply.Responses)
 		}
 	}
 	require.Len(t, reads, 1)

@@ -18,8 +18,8 @@ import (
 // one no other node had. Once the entries are reported applied, the same
 // snapshot is installed.
 func TestSnapshotNotRestoredWhileEntriesAreApplied(t *testing.T) {
-	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 2, Commit: 1}, 1, 2)
-	rn, err := NewRawNode(ctConfig(2, s))
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 2, Commit: 1}, 1, 2)
+	rn, err := NewRawNode(testConfig(2, s))
 	require.NoError(t, err)
 	// The leader commits entry 2; the follower hands it out for applying.
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: 2, Commit: 2}))

@@ -18,37 +18,12 @@ import (
 // TestSnapshotSentWhenAckedFollowerNeedsCompactedEntries (replication_test.go)
 // and the MemoryStorage tests (storage_test.go) cover the rest.
 
-// ctStabilizeHolding runs c like stabilize, except that every message to
-// node held is taken off the network instead of delivered; it returns them
-// in send order. Nothing is reported for a held MsgSnap.
-func ctStabilizeHolding(c *ctCluster, held uint64) []pb.Message {
-	c.t.Helper()
-	var out []pb.Message
-	for i := 0; i < ctMaxRounds; i++ {
-		readys := c.processReadys()
-		msgs := c.queue
-		c.queue = nil
-		for _, m := range msgs {
-			if m.To == held {
-				out = append(out, m)
-			} else {
-				c.deliverOne(m)
-			}
-		}
-		if !readys && len(msgs) == 0 {
-			return out
-		}
-	}
-	c.t.Fatalf("cluster did not stabilize within %d rounds", ctMaxRounds)
-	return nil
-}
-
-// ctLaggingFollower returns a cluster led by node 1 in which node 3 missed
+// laggingFollowerCluster returns a cluster led by node 1 in which node 3 missed
 // five entries while isolated and was reported unreachable, and the
 // leader's log has been compacted past them; the links are healed again. It also returns the index of the
 // leader's snapshot.
-func ctLaggingFollower(t *testing.T) (*ctCluster, uint64) {
-	c := ctNewCluster(t, 3)
+func laggingFollowerCluster(t *testing.T) (*cluster, uint64) {
+	c := newCluster(t, 3)
 	c.elect(1)
 	c.isolate(3)
 	for i := 0; i < 5; i++ {
@@ -67,9 +42,9 @@ func ctLaggingFollower(t *testing.T) (*ctCluster, uint64) {
 	return c, snap.Metadata.Index
 }
 
-// ctHeartbeatRespFrom steps a heartbeat response from id into the leader:
+// heartbeatRespFrom steps a heartbeat response from id into the leader:
 // proof that id is reachable, which makes the leader send it what it lacks.
-func ctHeartbeatRespFrom(t *testing.T, c *ctCluster, id uint64) {
+func heartbeatRespFrom(t *testing.T, c *cluster, id uint64) {
 	t.Helper()
 	l := c.node(1)
 	require.NoError(t, l.rn.Step(pb.Message{Type: pb.MsgHeartbeatResp, From: id, To: 1, Term: l.raft().Term}))
@@ -91,22 +66,22 @@ func TestSnapshotStateLeftOnAppendResponse(t *testing.T) {
 		t.Run(fmt.Sprint(tt.respIndex), func(t *testing.T) {
 			// The leader's log holds 1..11 at term 1; its snapshot is at 11
 			// but it compacted only up to 7.
-			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1, Vote: 1, Commit: 11}, ctTerms(1, 11)...)
+			s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1, Vote: 1, Commit: 11}, repeatTerm(1, 11)...)
 			cs := pb.ConfState{Voters: []uint64{1, 2, 3}}
 			_, err := s.CreateSnapshot(11, &cs, nil)
 			require.NoError(t, err)
 			require.NoError(t, s.Compact(7))
-			r := ctRaft(t, 1, s)
+			r := newTestRaft(t, 1, s)
 			r.becomeCandidate()
 			r.becomeLeader()
-			ctTakeMsgs(r)
+			takeMsgs(r)
 			pr := r.trk.Progress[2]
 			pr.BecomeSnapshot(11)
 
 			require.NoError(t, r.Step(pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: r.Term, Index: tt.respIndex}))
 			assert.Equal(t, tt.wantState, pr.State)
 			assert.Equal(t, tt.respIndex, pr.Match)
-			apps := ctFilter(ctTakeMsgs(r), pb.MsgApp)
+			apps := msgsOfType(takeMsgs(r), pb.MsgApp)
 			if tt.wantState == tracker.StateSnapshot {
 				assert.Empty(t, apps)
 				assert.Equal(t, uint64(11), pr.PendingSnapshot)
@@ -127,15 +102,15 @@ func TestSnapshotStateLeftOnAppendResponse(t *testing.T) {
 func TestSnapshotRetryFetchesFreshSnapshot(t *testing.T) {
 	for _, failure := range []string{"temporarily unavailable", "reported failure"} {
 		t.Run(failure, func(t *testing.T) {
-			c, _ := ctLaggingFollower(t)
+			c, _ := laggingFollowerCluster(t)
 			l := c.node(1)
-			flaky := &ctFlakySnapStorage{MemoryStorage: l.storage}
+			flaky := &flakySnapStorage{MemoryStorage: l.storage}
 			l.raft().raftLog.storage = flaky
 			pr := l.raft().trk.Progress[3]
 
 			flaky.unavailable = failure == "temporarily unavailable"
-			ctHeartbeatRespFrom(t, c, 3)
-			held := ctStabilizeHolding(c, 3)
+			heartbeatRespFrom(t, c, 3)
+			held := c.stabilizeHolding(3)
 			if flaky.unavailable {
 				assert.Empty(t, held, "nothing can be sent")
 			} else {
@@ -153,7 +128,7 @@ func TestSnapshotRetryFetchesFreshSnapshot(t *testing.T) {
 			// replicating these entries sends it nothing.
 			for i := 0; i < 2; i++ {
 				require.NoError(t, c.propose(1, fmt.Sprint("more", i)))
-				assert.Empty(t, ctStabilizeHolding(c, 3))
+				assert.Empty(t, c.stabilizeHolding(3))
 			}
 			c.compact(1)
 			flaky.unavailable = false
@@ -161,9 +136,9 @@ func TestSnapshotRetryFetchesFreshSnapshot(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, uint64(8), fresh.Metadata.Index)
 
-			ctHeartbeatRespFrom(t, c, 3)
-			held = ctStabilizeHolding(c, 3)
-			snaps := ctFilter(held, pb.MsgSnap)
+			heartbeatRespFrom(t, c, 3)
+			held = c.stabilizeHolding(3)
+			snaps := msgsOfType(held, pb.MsgSnap)
 			require.Len(t, snaps, 1)
 			assert.Equal(t, fresh.Metadata, snaps[0].Snapshot.Metadata)
 			assert.Equal(t, tracker.StateSnapshot, pr.State)

@@ -12,7 +12,7 @@ import (
 )
 
 func TestStatusOfLeaderAndFollower(t *testing.T) {
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	require.NoError(t, c.propose(1, "a"))
 	c.stabilize()
@@ -57,7 +57,7 @@ func TestStatusOfLeaderAndFollower(t *testing.T) {
 }
 
 func TestStatusLeadTransfereeAndApplied(t *testing.T) {
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	c.isolate(3)
 	require.NoError(t, c.propose(1, "a"))
@@ -136,7 +136,7 @@ func TestStatusMarshalJSON(t *testing.T) {
 		Status{}.String())
 
 	// A live leader's status.
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	b, err = c.node(1).rn.Status().MarshalJSON()
 	require.NoError(t, err)

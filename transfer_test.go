@@ -17,20 +17,20 @@ import (
 // learners ignore MsgTimeoutNow, even from their leader.
 func TestTimeoutNowIgnoredUnlessVotingFollower(t *testing.T) {
 	for _, st := range []StateType{StateCandidate, StatePreCandidate} {
-		r := ctRaftInState(t, st, func(cfg *Config) { cfg.PreVote = st == StatePreCandidate })
+		r := newRaftInState(t, st, func(cfg *Config) { cfg.PreVote = st == StatePreCandidate })
 		term := r.Term
 		require.NoError(t, r.Step(pb.Message{Type: pb.MsgTimeoutNow, From: 2, To: r.id, Term: r.Term}))
 		assert.Equal(t, st, r.state)
 		assert.Equal(t, term, r.Term)
-		assert.Empty(t, ctTakeMsgs(r))
+		assert.Empty(t, takeMsgs(r))
 	}
 
 	s := NewMemoryStorage()
 	s.snapshot.Metadata.ConfState = pb.ConfState{Voters: []uint64{1, 2, 3}, Learners: []uint64{4}}
-	learner := ctRaft(t, 4, s)
+	learner := newTestRaft(t, 4, s)
 	learner.becomeFollower(1, 1)
 	require.NoError(t, learner.Step(pb.Message{Type: pb.MsgTimeoutNow, From: 1, To: 4, Term: 1}))
 	assert.Equal(t, StateFollower, learner.state)
 	assert.Equal(t, uint64(1), learner.Term)
-	assert.Empty(t, ctTakeMsgs(learner))
+	assert.Empty(t, takeMsgs(learner))
 }
