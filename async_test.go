@@ -1,6 +1,10 @@
 package raft
 
-// Single-node tests of Config.AsyncStorageWrites; helpers in async_helpers_test.go.
+// Single-node tests of Config.AsyncStorageWrites: the local messages of a
+// Ready, what is handed out while writes are in flight, acknowledgements that
+// arrive after the entries they cover were replaced, snapshots through the
+// append thread, and Advance. Cluster tests are in async_cluster_test.go,
+// scenarios in testdata/async_storage_*.txt.
 
 import (
 	"bytes"
@@ -14,7 +18,7 @@ import (
 )
 
 // TestAsyncStorageReadyMessages checks the local messages of one Ready
-// against spec §2.3, exactly: the MsgStorageAppend with its entries,
+// exactly: the MsgStorageAppend with its entries,
 // HardState fields and Responses (held peer responses, then the node's own
 // acknowledgement), the MsgStorageApply with its echoing response, and which
 // messages go to peers at once.

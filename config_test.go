@@ -162,7 +162,7 @@ func TestNewRawNodeNilConfig(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidConfig)
 }
 
-// TestLeaseDriftTicks: the lease lasts ElectionTick - 2 - LeaseDriftTicks
+// TestLeaseDriftTicksValidation: the lease lasts ElectionTick - 2 - LeaseDriftTicks
 // ticks, which must leave at least one tick.
 func TestLeaseDriftTicksValidation(t *testing.T) {
 	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1, Commit: 1}, 1)

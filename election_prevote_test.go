@@ -1,7 +1,8 @@
 package raft
 
-// Tests of PreVote (thesis §9.6), CheckQuorum and its lease (thesis §6.2),
-// and leader transfer past the lease.
+// Tests of PreVote (thesis §9.6) and of CheckQuorum (thesis §6.2) with its
+// lease (thesis §4.2.3). Leadership transfer past the lease is
+// testdata/transfer_up_to_date_follower.txt.
 
 import (
 	"testing"
@@ -58,7 +59,7 @@ func TestPreVotePreventsDisruptionByRejoiningNode(t *testing.T) {
 	})
 }
 
-// TestPreVoteMessages checks §2.2 for pre-votes: a pre-candidate asks for
+// TestPreVoteMessages checks the pre-vote exchange: a pre-candidate asks for
 // term+1 without moving to it or voting, voters answer without changing
 // their term or vote, and winning the pre-vote starts the real election.
 func TestPreVoteMessages(t *testing.T) {
@@ -123,7 +124,7 @@ func TestCheckQuorumLeaderStepsDown(t *testing.T) {
 	assert.NotEqual(t, uint64(1), c.leaders()[0])
 }
 
-// TestCheckQuorumLease checks the lease rule of §2.1: with CheckQuorum, a
+// TestCheckQuorumLease checks the lease (thesis §4.2.3): with CheckQuorum, a
 // follower that heard from its leader within ElectionTick ticks drops
 // MsgVote and MsgPreVote of a higher term silently, without changing its
 // term, unless the request carries the leader-transfer context.

@@ -1,7 +1,7 @@
 package raft
 
-// Tests of the role-independent term rules of spec §2.1: messages of a stale
-// or a higher term, in every role.
+// Tests of the rules every role follows for messages of a stale or a higher
+// term.
 
 import (
 	"fmt"
@@ -13,8 +13,8 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// TestStaleTermMessages checks Figure 2 "Reply false if term < currentTerm"
-// and the exact §2.1 answers to messages of a lower term: only MsgPreVote and,
+// TestStaleTermMessages checks the paper's Figure 2 "Reply false if term <
+// currentTerm" and the exact answers to messages of a lower term: only MsgPreVote and,
 // with CheckQuorum or PreVote, MsgApp/MsgHeartbeat get a reply, and nothing
 // changes the receiver's state.
 func TestStaleTermMessages(t *testing.T) {
@@ -64,7 +64,7 @@ func TestStaleTermMessages(t *testing.T) {
 	}
 }
 
-// TestHigherTermMessages checks the §2.1 rule for messages of a higher term:
+// TestHigherTermMessages checks the rule for messages of a higher term:
 // the receiver becomes a follower at that term, with the sender as leader
 // only for MsgApp, MsgHeartbeat and MsgSnap, except that MsgPreVote and a
 // granted MsgPreVoteResp never change the term.
@@ -129,7 +129,7 @@ func TestStaleLeaderStepsDownOnBareAppResp(t *testing.T) {
 }
 
 // TestVoteRequestWithLowerTermRejectedWithOurTerm: a vote request from an
-// earlier term is answered with a rejection carrying our term (Figure 2),
+// earlier term is answered with a rejection carrying our term (paper Figure 2),
 // so the candidate catches up instead of campaigning a term behind forever.
 func TestVoteRequestWithLowerTermRejectedWithOurTerm(t *testing.T) {
 	r := newRaftInState(t, StateFollower)

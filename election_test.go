@@ -11,9 +11,9 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// Tests of leader election (§5.2, §5.4.1). PreVote (thesis §9.6) and
+// Tests of leader election (paper §5.2, §5.4.1). PreVote (thesis §9.6) and
 // CheckQuorum (thesis §6.2) are in election_prevote_test.go, the
-// role-independent term rules of spec §2.1 in election_terms_test.go.
+// rules for messages of another term in election_terms_test.go.
 
 // newRaftInState returns node 1 of a three-voter group in the given role.
 // Its log is [1:t1 2:t2] and it starts at term 2.
@@ -34,7 +34,7 @@ func newRaftInState(t *testing.T, st StateType, opts ...func(*Config)) *raft {
 	return r
 }
 
-// TestElectionTimeoutStartsCampaign checks Figure 2 "Followers / Candidates:
+// TestElectionTimeoutStartsCampaign checks the paper's Figure 2 "Followers / Candidates:
 // if election timeout elapses, start a new election": term+1, vote for
 // self, RequestVote to every other voter with the last log position.
 func TestElectionTimeoutStartsCampaign(t *testing.T) {
@@ -61,7 +61,7 @@ func TestElectionTimeoutStartsCampaign(t *testing.T) {
 	}
 }
 
-// TestRandomizedElectionTimeout checks §5.2: the timeout is drawn from
+// TestRandomizedElectionTimeout checks paper §5.2: the timeout is drawn from
 // [ElectionTick, 2*ElectionTick) at every reset, covering the whole range,
 // and the number of ticks a follower waits is that timeout.
 func TestRandomizedElectionTimeout(t *testing.T) {
@@ -94,7 +94,7 @@ func TestRandomizedElectionTimeout(t *testing.T) {
 	assert.Greater(t, len(waited), 5, "followers of different seeds should time out at different ticks")
 }
 
-// TestVoteOncePerTerm checks Figure 2 "votedFor": one vote per term, repeated
+// TestVoteOncePerTerm checks the paper's Figure 2 "votedFor": one vote per term, repeated
 // to the same candidate (a retransmission), refused to others, and refused
 // while a leader of the term is known.
 func TestVoteOncePerTerm(t *testing.T) {
@@ -128,7 +128,7 @@ func TestVoteOncePerTerm(t *testing.T) {
 	assert.Equal(t, pb.Message{Type: pb.MsgVoteResp, From: 1, To: 4, Term: 4, Reject: true}, vote(4, 4))
 }
 
-// TestVoteRequiresUpToDateLog checks §5.4.1 for votes and pre-votes: grant
+// TestVoteRequiresUpToDateLog checks paper §5.4.1 for votes and pre-votes: grant
 // only if the candidate's last (term, index) is at least ours. Our log ends
 // at (term 2, index 3).
 func TestVoteRequiresUpToDateLog(t *testing.T) {
@@ -224,7 +224,7 @@ func TestMajorityWinsElection(t *testing.T) {
 
 // TestCandidateBecomesLeaderWithEmptyEntry checks the transition on the
 // deciding vote: a candidate counting a majority becomes leader and sends
-// every follower the empty entry of its term (§5.4.2, §8).
+// every follower the empty entry of its term (paper §5.4.2, §8).
 func TestCandidateBecomesLeaderWithEmptyEntry(t *testing.T) {
 	r := newRaftInState(t, StateFollower)
 	r.becomeCandidate()
@@ -270,7 +270,7 @@ func TestCandidateLosesOnMajorityRejection(t *testing.T) {
 	assert.Equal(t, None, r.lead)
 }
 
-// TestCandidateFollowsLeaderOfSameTerm checks Figure 2 "Candidates: if
+// TestCandidateFollowsLeaderOfSameTerm checks the paper's Figure 2 "Candidates: if
 // AppendEntries RPC received from new leader: convert to follower", for
 // pre-candidates too, and for heartbeats and snapshots.
 func TestCandidateFollowsLeaderOfSameTerm(t *testing.T) {
@@ -301,7 +301,7 @@ func TestCandidateFollowsLeaderOfSameTerm(t *testing.T) {
 
 // TestSplitVoteResolves: two candidates of the same term split a
 // four-node cluster; randomized timeouts then produce exactly one leader
-// within a few election timeouts (§5.2), for several seeds.
+// within a few election timeouts (paper §5.2), for several seeds.
 func TestSplitVoteResolves(t *testing.T) {
 	for seed := int64(0); seed < 8; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {

@@ -11,8 +11,7 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// Helpers shared by the log and storage tests. The lt prefix keeps them apart
-// from helpers in other test files of the package.
+// Helpers shared by the log and storage tests.
 
 // entsWithData returns n consecutive entries of term term starting at
 // index first, each carrying dataBytes bytes of payload.

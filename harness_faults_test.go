@@ -87,7 +87,7 @@ func (c *cluster) deliverRandomly(rng *rand.Rand) {
 }
 
 // checkElectionSafety records the leader of every term seen and fails if a
-// term has two (§5.2, Election Safety).
+// term has two (paper §5.2, Election Safety).
 func (c *cluster) checkElectionSafety(leaderOf map[uint64]uint64) {
 	c.t.Helper()
 	for _, id := range c.ids {

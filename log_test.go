@@ -439,7 +439,7 @@ func TestLogMaybeCommit(t *testing.T) {
 	}{
 		{3, 3, true, 3},
 		{2, 2, true, 2},
-		{3, 2, false, 1},  // §5.4.2: not an entry of that term
+		{3, 2, false, 1},  // paper §5.4.2: not an entry of that term
 		{1, 1, false, 1},  // not an advance
 		{4, 3, false, 1},  // beyond the log: unknown term never matches
 		{0, 0, false, 1},  // no leader has term 0

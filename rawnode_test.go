@@ -1,7 +1,6 @@
 package raft
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -9,11 +8,11 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/pontoon-raft/raft/raftpb"
-	"github.com/pontoon-raft/raft/tracker"
 )
 
 // Tests of the RawNode API: Step's guards, the Ready/Advance contract,
-// Bootstrap and restart, status, AsyncStorageWrites and ReadIndex.
+// Bootstrap and restart. Status is in status_test.go, AsyncStorageWrites in
+// async_test.go, reads in read_only_test.go.
 
 // TestRawNodeStepGuards: local-only message types never come from the
 // network, and responses only come from known peers (or local targets).
@@ -40,7 +39,7 @@ func TestRawNodeStepGuards(t *testing.T) {
 	// Requests from unknown nodes are the state machine's business.
 	assert.NoError(t, rn.Step(pb.Message{Type: pb.MsgHeartbeat, From: 42, To: 1, Term: 1}))
 	assert.Equal(t, uint64(42), rn.BasicStatus().Lead)
-	// MsgForgetLeader is not flagged local (§2.3).
+	// MsgForgetLeader is not a local type: an application may relay it.
 	assert.NoError(t, rn.Step(pb.Message{Type: pb.MsgForgetLeader, From: 2, To: 1}))
 	assert.Equal(t, None, rn.BasicStatus().Lead)
 }
@@ -102,7 +101,7 @@ func TestRawNodeSingleNodeCycle(t *testing.T) {
 // TestRawNodeDurableMessagesTravelWithState: a vote grant or an append
 // acknowledgement is released in the same Ready as the HardState or entries
 // it attests, never earlier, so persisting a Ready before sending its
-// messages is enough (§5.1).
+// messages is enough (paper §5.1).
 func TestRawNodeDurableMessagesTravelWithState(t *testing.T) {
 	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{})
 	rn := newTestRawNode(t, 2, s)
@@ -247,43 +246,4 @@ func TestRawNodeRestart(t *testing.T) {
 	c.restart(3, 2)
 	c.stabilize()
 	assert.Equal(t, []string{"0", "1", "2", "after-restart"}, n.appliedData())
-}
-
-// TestRawNodeStatus checks Status and BasicStatus fields on a leader and a
-// follower.
-func TestRawNodeStatus(t *testing.T) {
-	c := newCluster(t, 3)
-	c.elect(1)
-	require.NoError(t, c.propose(1, "x"))
-	c.stabilize()
-
-	st := c.node(1).rn.Status()
-	assert.Equal(t, uint64(1), st.ID)
-	assert.Equal(t, pb.HardState{Term: 1, Vote: 1, Commit: 2}, st.HardState)
-	assert.Equal(t, SoftState{Lead: 1, RaftState: StateLeader}, st.SoftState)
-	assert.Equal(t, uint64(2), st.Applied)
-	assert.Equal(t, None, st.LeadTransferee)
-	assert.Equal(t, []uint64{1, 2, 3}, st.Config.Voters[0].Slice())
-	require.Len(t, st.Progress, 3)
-	for id, pr := range st.Progress {
-		assert.Equal(t, uint64(2), pr.Match, "node %d", id)
-		assert.Equal(t, tracker.StateReplicate, pr.State, "node %d", id)
-	}
-	assert.Equal(t, st.BasicStatus, c.node(1).rn.BasicStatus())
-	var decoded map[string]interface{}
-	require.NoError(t, json.Unmarshal([]byte(st.String()), &decoded))
-	assert.Equal(t, "StateLeader", decoded["raftState"])
-
-	visited := map[uint64]ProgressType{}
-	c.node(1).rn.WithProgress(func(id uint64, typ ProgressType, pr tracker.Progress) {
-		visited[id] = typ
-		assert.Nil(t, pr.Inflights)
-	})
-	assert.Equal(t, map[uint64]ProgressType{1: ProgressTypePeer, 2: ProgressTypePeer, 3: ProgressTypePeer}, visited)
-
-	fst := c.node(3).rn.Status()
-	assert.Nil(t, fst.Progress, "only the leader reports progress")
-	assert.Equal(t, SoftState{Lead: 1, RaftState: StateFollower}, fst.SoftState)
-	assert.Equal(t, uint64(3), fst.ID)
-	assert.Equal(t, uint64(1), fst.Vote)
 }

@@ -145,3 +145,54 @@ func TestReadIndexIgnoresMalformedRequests(t *testing.T) {
 	}
 	assert.Empty(t, follower.readStates)
 }
+
+// TestSingleVoterReadAfterRestartWaitsForItsTerm: with asynchronous storage
+// writes an entry may be applied, and its client answered, before the
+// HardState recording its commit is durable. A sole voter that crashes
+// then restarts with a commit index below that entry. Before the fix it
+// answered ReadIndex at once with that stale commit index, so the read
+// missed an acknowledged write; like any new leader it must first commit
+// an entry of its own term.
+func TestSingleVoterReadAfterRestartWaitsForItsTerm(t *testing.T) {
+	s := newTestStorage(votersConf(1), pb.HardState{Term: 1, Commit: 1}, 1)
+	rn := newTestRawNode(t, 1, s, asyncStorage, appliedAt(1))
+	require.NoError(t, rn.Campaign())
+	drain(t, rn, s)
+	require.Equal(t, StateLeader, rn.raft.state)
+
+	require.NoError(t, rn.Propose([]byte("x")))
+	_, app, _, _ := takeAsyncReady(t, rn)
+	require.NotNil(t, app)
+	runAppend(t, rn, s, *app)
+	_, _, apply, _ := takeAsyncReady(t, rn)
+	require.NotNil(t, apply, "the write is committed and handed to the apply thread")
+	written := apply.Entries[len(apply.Entries)-1].Index
+	// The apply thread applies it and the client is answered; the node
+	// crashes before the append thread writes the new commit index.
+	hs, _, err := s.InitialState()
+	require.NoError(t, err)
+	require.Less(t, hs.Commit, written)
+
+	rn = newTestRawNode(t, 1, s, asyncStorage, appliedAt(hs.Commit))
+	require.NoError(t, rn.Campaign())
+	_, app, _, _ = takeAsyncReady(t, rn)
+	require.NotNil(t, app)
+	runAppend(t, rn, s, *app)
+	require.Equal(t, StateLeader, rn.raft.state)
+
+	rn.ReadIndex([]byte("after restart"))
+	var reads []ReadState
+	for i := 0; rn.HasReady(); i++ {
+		require.Less(t, i, 100)
+		rd, app, apply, _ := takeAsyncReady(t, rn)
+		reads = append(reads, rd.ReadStates...)
+		if app != nil {
+			runAppend(t, rn, s, *app)
+		}
+		if apply != nil {
+			stepResponses(t, rn, apply.Responses)
+		}
+	}
+	require.Len(t, reads, 1)
+	assert.GreaterOrEqual(t, reads[0].Index, written, "the read must see the acknowledged write")
+}

@@ -238,7 +238,7 @@ func TestZeroSizeLimits(t *testing.T) {
 }
 
 // TestStaleHeartbeatReplyIsNotAProbeSuccess: a node answers a heartbeat of
-// an old term with a bare MsgAppResp at its own term (Figure 2). If the
+// an old term with a bare MsgAppResp at its own term (paper Figure 2). If the
 // sender has meanwhile become leader of that term, the reply must not read
 // as a successful probe of a follower that has nothing: the follower is up
 // to date, and moving it back to index 1 would replay the whole log (or

@@ -11,8 +11,9 @@ import (
 	"github.com/pontoon-raft/raft/tracker"
 )
 
-// Tests of log replication (§5.3) and commitment (§5.4.2). Flow control is in
-// replication_flow_test.go, proposals in replication_proposal_test.go.
+// Tests of log replication (paper §5.3) and commitment (paper §5.4.2). Flow
+// control is in replication_flow_test.go, proposals in
+// replication_proposal_test.go.
 
 // newTestFollower returns node 2 of {1,2,3} as a follower of node 1 at term
 // `term`, with the given log and commit index.
@@ -23,9 +24,9 @@ func newTestFollower(t *testing.T, term, commit uint64, terms ...uint64) *raft {
 	return r
 }
 
-// TestFollowerRejectsMismatchedAppend checks Figure 2 "Reply false if log
+// TestFollowerRejectsMismatchedAppend checks the paper's Figure 2 "Reply false if log
 // doesn't contain an entry at prevLogIndex whose term matches prevLogTerm"
-// and the reject fields of §2.2: Index echoes the MsgApp, RejectHint is the
+// and the reject fields etcd/raft peers rely on: Index echoes the MsgApp, RejectHint is the
 // largest index ≤ min(Index, lastIndex) whose term ≤ the MsgApp's LogTerm,
 // LogTerm our term there (0 if unknown).
 func TestFollowerRejectsMismatchedAppend(t *testing.T) {
@@ -72,7 +73,7 @@ func TestFollowerRejectsMismatchedAppend(t *testing.T) {
 }
 
 // TestFollowerAppendBelowCommit: an append before our commit index is
-// answered with the commit index, not rejected (§2.2).
+// answered with the commit index, not rejected.
 func TestFollowerAppendBelowCommit(t *testing.T) {
 	r := newTestFollower(t, 2, 3, 1, 1, 2, 2)
 	// Entry 2 conflicts with the committed one: the append is not looked at.
@@ -91,7 +92,7 @@ func logTerms(r *raft) []uint64 {
 	return out
 }
 
-// TestFollowerAppendTruncatesConflicts checks Figure 2 "If an existing entry
+// TestFollowerAppendTruncatesConflicts checks the paper's Figure 2 "If an existing entry
 // conflicts with a new one (same index but different terms), delete the
 // existing entry and all that follow it; append any new entries not already
 // in the log", and that a stale (shorter) append never truncates.
@@ -119,7 +120,7 @@ func TestFollowerAppendTruncatesConflicts(t *testing.T) {
 	}
 }
 
-// TestFollowerCommitIsMinOfLeaderCommitAndLastNew checks Figure 2 "If
+// TestFollowerCommitIsMinOfLeaderCommitAndLastNew checks the paper's Figure 2 "If
 // leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of
 // last new entry)".
 func TestFollowerCommitIsMinOfLeaderCommitAndLastNew(t *testing.T) {
@@ -145,7 +146,7 @@ func TestFollowerCommitIsMinOfLeaderCommitAndLastNew(t *testing.T) {
 }
 
 // TestHeartbeatCommitCappedByMatch: heartbeats never ask a follower to
-// commit beyond what the leader knows it holds (§2.2), and a follower
+// commit beyond what the leader knows it holds, and a follower
 // advances its commit index from them.
 func TestHeartbeatCommitCappedByMatch(t *testing.T) {
 	c := newCluster(t, 3)
@@ -211,7 +212,7 @@ func figure8Cluster(t *testing.T) (*cluster, *bool) {
 }
 
 // TestLeaderCommitsOnlyCurrentTermByCounting builds Figure 8 of the Raft
-// paper explicitly (§5.4.2): an entry of an earlier term stored on a
+// paper explicitly (§5.4.2 there): an entry of an earlier term stored on a
 // majority is not committed by counting replicas, because a node with a
 // later last term could still be elected and overwrite it. Once an entry of
 // the leader's own term is on a majority, both commit.
@@ -254,7 +255,7 @@ func TestLeaderCommitsOnlyCurrentTermByCounting(t *testing.T) {
 
 // TestFastBacktracking: a follower whose log diverges from the leader's over
 // 1,000 entries in 10 terms is repaired with about one rejection per term
-// (the optimisation at the end of §5.3), not one per entry.
+// (the optimisation at the end of paper §5.3), not one per entry.
 func TestFastBacktracking(t *testing.T) {
 	const perTerm, nTerms = 100, 10
 	// Common prefix 1..10 at term 1. After it the leader (and node 3) hold
@@ -291,7 +292,7 @@ func TestFastBacktracking(t *testing.T) {
 	t.Logf("%d rejections, %d appends to repair %d divergent entries in %d terms", rejections, appsTo2, perTerm*nTerms, nTerms)
 }
 
-// TestLeaderHandlesRejectHint checks the leader side of §2.2: from a
+// TestLeaderHandlesRejectHint checks the leader side of the reject hint: from a
 // rejection it moves Next to max(min(Index, h'+1), Match+1), where h' is the
 // hint, lowered with its own log when the follower sent a term, and probes
 // from there; stale rejections are ignored.
@@ -334,132 +335,4 @@ func TestLeaderHandlesRejectHint(t *testing.T) {
 			assert.Equal(t, tt.wantProbeLogTerm, msgs[0].LogTerm)
 		})
 	}
-}
-
-// TestSnapshotSentWhenAckedFollowerNeedsCompactedEntries: when an
-// acknowledgement opens the flow to a follower whose next entries have been
-// compacted away, the leader sends a snapshot right away, as etcd/raft does,
-// instead of staying silent until the next heartbeat response.
-//
-// Regression test: maybeSendAppend checked "nothing to send" before "the
-// entries are gone", so the send-if-not-empty path after an acknowledgement
-// returned without a snapshot.
-func TestSnapshotSentWhenAckedFollowerNeedsCompactedEntries(t *testing.T) {
-	c := leaderWithFollowers(t, func(cfg *Config) { cfg.MaxInflightMsgs = 3; cfg.MaxSizePerMsg = 0 })
-	leader := c.node(1)
-	pr := leader.raft().trk.Progress[2]
-	var held []pb.Message
-	c.filter = func(m *pb.Message) bool {
-		if m.To != 2 || m.Type != pb.MsgApp {
-			return true
-		}
-		if len(m.Entries) > 0 {
-			held = append(held, *m)
-		}
-		return false
-	}
-	leader.rn.ReportUnreachable(2)
-	for i := 0; i < 10; i++ {
-		require.NoError(t, c.propose(1, fmt.Sprint(i)))
-		c.stabilize()
-	}
-	require.Equal(t, uint64(11), leader.raft().raftLog.committed)
-
-	// The next probe carries entry 2 and commit index 11; once node 2
-	// acknowledges it, entries 3..5 fill the window.
-	held = nil
-	require.NoError(t, leader.rn.Step(pb.Message{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: 1}))
-	c.stabilize()
-	require.Len(t, held, 1)
-	probe := held[0]
-	held = nil
-	require.NoError(t, c.node(2).rn.Step(probe))
-	c.stabilize()
-	require.Len(t, held, 3)
-	require.True(t, pr.Inflights.Full())
-	require.Equal(t, uint64(6), pr.Next)
-
-	// The application snapshots and compacts the leader's log past Next.
-	cs := leader.raft().trk.ConfState()
-	_, err := leader.storage.CreateSnapshot(11, &cs, []byte("state"))
-	require.NoError(t, err)
-	require.NoError(t, leader.storage.Compact(10))
-
-	// Node 2 acknowledges entry 3. Entries 6.. are gone: snapshot.
-	c.resetCounters()
-	require.NoError(t, c.node(2).rn.Step(held[0]))
-	c.stabilize()
-	assert.Equal(t, 1, c.sent[pb.MsgSnap])
-	assert.Equal(t, uint64(11), c.node(2).raft().raftLog.committed)
-	assert.Equal(t, tracker.StateReplicate, pr.State)
-}
-
-// flakySnapStorage makes Snapshot temporarily unavailable.
-type flakySnapStorage struct {
-	*MemoryStorage
-	unavailable bool
-}
-
-func (s *flakySnapStorage) Snapshot() (pb.Snapshot, error) {
-	if s.unavailable {
-		return pb.Snapshot{}, ErrSnapshotTemporarilyUnavailable
-	}
-	return s.MemoryStorage.Snapshot()
-}
-
-// TestSnapshotCatchUp: a follower that needs compacted entries gets a
-// snapshot (§7); a lost snapshot, reported with ReportSnapshot, is sent
-// again after the next heartbeat response; while the storage says the
-// snapshot is temporarily unavailable, none is sent.
-func TestSnapshotCatchUp(t *testing.T) {
-	c := newCluster(t, 3)
-	flaky := &flakySnapStorage{MemoryStorage: c.node(1).storage}
-	c.node(1).cfg.Storage = flaky
-	c.restart(1, c.node(1).appliedIndex)
-	c.elect(1)
-	c.isolate(3)
-	for i := 0; i < 5; i++ {
-		require.NoError(t, c.propose(1, fmt.Sprint(i)))
-	}
-	c.stabilize()
-	c.compact(1)
-	first, _ := c.node(1).storage.FirstIndex()
-	require.Greater(t, first, c.node(3).raft().raftLog.lastIndex()+1, "node 3 needs compacted entries")
-	c.heal()
-	pr := c.node(1).raft().trk.Progress[3]
-
-	// Temporarily unavailable: nothing is sent.
-	flaky.unavailable = true
-	c.tickAll(1)
-	assert.Zero(t, c.sent[pb.MsgSnap])
-	flaky.unavailable = false
-
-	// The first snapshot is lost; the harness reports the failure.
-	lose := true
-	c.filter = func(m *pb.Message) bool {
-		if m.Type == pb.MsgSnap && lose {
-			lose = false
-			return false
-		}
-		return true
-	}
-	c.tickAll(1)
-	require.Equal(t, 1, c.sent[pb.MsgSnap])
-	assert.Equal(t, tracker.StateProbe, pr.State, "a failed snapshot falls back to probing")
-	assert.True(t, pr.IsPaused(), "... after the next response")
-
-	c.tickAll(1)
-	assert.Equal(t, 2, c.sent[pb.MsgSnap])
-	assert.Equal(t, tracker.StateReplicate, pr.State)
-	n3 := c.node(3)
-	snap, err := n3.storage.Snapshot()
-	require.NoError(t, err)
-	assert.Equal(t, first-1, snap.Metadata.Index)
-	assert.Equal(t, []uint64{1, 2, 3}, snap.Metadata.ConfState.Voters)
-	assert.Equal(t, c.node(1).raft().raftLog.committed, n3.raft().raftLog.committed)
-
-	require.NoError(t, c.propose(1, "after-snapshot"))
-	c.stabilize()
-	assert.Equal(t, []string{"after-snapshot"}, n3.appliedData(), "entries covered by the snapshot are not applied one by one")
-	assert.Equal(t, c.node(1).appliedIndex, n3.appliedIndex)
 }

@@ -2,8 +2,8 @@ package raft
 
 // Snapshot tests of the follower's side and of restart: which MsgSnap a
 // follower restores or ignores, restart from a compacted storage, the
-// ConfState as configuration and the Ready ordering of a snapshot. Helpers
-// shared with the leader-side tests are in snapshot_test.go.
+// ConfState as configuration, the Ready ordering of a snapshot, and a
+// snapshot that arrives while entries are being applied.
 
 import (
 	"fmt"
@@ -62,7 +62,7 @@ func TestSnapshotStaleOrDuplicateIgnored(t *testing.T) {
 // TestSnapshotWhenFollowerHasEntries: if the follower's log already holds
 // the snapshot's last entry (same index and term) it keeps its log,
 // including the suffix after that entry, and only moves its commit index up
-// (§7: "If existing log entry has same index and term as snapshot's last
+// (paper §7: "If existing log entry has same index and term as snapshot's last
 // included entry, retain log entries following it"). Otherwise the log is
 // replaced by the snapshot.
 func TestSnapshotWhenFollowerHasEntries(t *testing.T) {
@@ -261,4 +261,37 @@ func TestReadySnapshotBeforeLaterEntries(t *testing.T) {
 	rd = readyCycle(t, rn, s)
 	assert.Equal(t, makeEnts(11, 2, 2), rd.CommittedEntries)
 	assert.False(t, rn.HasReady())
+}
+
+// A snapshot that arrives while committed entries are out for applying is
+// not installed: the application would apply those older entries (and call
+// ApplyConfChange for their conf changes) after the snapshot, rolling the
+// state machine and the configuration back onto the snapshot's. raftsim
+// found the configuration corruption (seed 26442, 5 nodes, async mixed):
+// re-applied bootstrap and joint entries turned a node's configuration into
+// one no other node had. Once the entries are reported applied, the same
+// snapshot is installed.
+func TestSnapshotNotRestoredWhileEntriesAreApplied(t *testing.T) {
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 2, Commit: 1}, 1, 2)
+	rn, err := NewRawNode(testConfig(2, s))
+	require.NoError(t, err)
+	// The leader commits entry 2; the follower hands it out for applying.
+	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: 2, Commit: 2}))
+	rd := rn.Ready()
+	require.NoError(t, s.SetHardState(rd.HardState))
+	require.NotEmpty(t, rd.CommittedEntries)
+
+	snap := pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 10, Term: 2,
+		ConfState: pb.ConfState{Voters: []uint64{1, 2, 4}}}}
+	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgSnap, From: 1, To: 2, Term: 2, Snapshot: &snap}))
+	assert.Equal(t, uint64(2), rn.raft.raftLog.committed, "snapshot must wait for the entries being applied")
+	assert.Equal(t, []uint64{1, 2, 3}, rn.raft.trk.VoterNodes())
+	rn.Advance(rd)
+
+	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgSnap, From: 1, To: 2, Term: 2, Snapshot: &snap}))
+	assert.Equal(t, uint64(10), rn.raft.raftLog.committed)
+	assert.Equal(t, []uint64{1, 2, 4}, rn.raft.trk.VoterNodes())
+	rd = rn.Ready()
+	assert.Equal(t, uint64(10), rd.Snapshot.Metadata.Index)
+	assert.Empty(t, rd.CommittedEntries)
 }

@@ -1,5 +1,7 @@
 package raft
 
+// Tests of Status and BasicStatus, and of their JSON form.
+
 import (
 	"encoding/json"
 	"testing"
@@ -46,6 +48,14 @@ func TestStatusOfLeaderAndFollower(t *testing.T) {
 	assert.Zero(t, c.node(1).raft().trk.Progress[2].Inflights.Count())
 	st.Config.Voters[0][9] = struct{}{}
 	assert.NotContains(t, c.node(1).raft().trk.Voters[0], uint64(9))
+
+	// WithProgress visits the same members, without their Inflights.
+	visited := map[uint64]ProgressType{}
+	c.node(1).rn.WithProgress(func(id uint64, typ ProgressType, pr tracker.Progress) {
+		visited[id] = typ
+		assert.Nil(t, pr.Inflights)
+	})
+	assert.Equal(t, map[uint64]ProgressType{1: ProgressTypePeer, 2: ProgressTypePeer, 3: ProgressTypePeer}, visited)
 
 	// Followers report no progress.
 	fst := c.node(2).rn.Status()

@@ -1,5 +1,11 @@
 package raft
 
+// Tests of the Node wrapper with several nodes and with a busy or idle node
+// goroutine: reads, leadership transfer, conf changes, context cancellation,
+// Status while running, and calls on a stopped Node. Node runs goroutines,
+// so these tests drive real ones (nodeCluster) instead of the cluster
+// harness; single-node tests are in node_test.go.
+
 import (
 	"context"
 	"errors"
