@@ -62,10 +62,9 @@ func TestLeaseCountsFromAcknowledgedRound(t *testing.T) {
 // option, or on a brand-new node, it votes at once.
 func TestLeaseRestartedNodeWithholdsVotes(t *testing.T) {
 	vote := pb.Message{Type: pb.MsgVote, From: 2, To: 1, Term: 3, LogTerm: 2, Index: 2}
-	granted := func(rn *RawNode) bool {
-		rd := rn.Ready()
-		rn.Advance(rd)
-		for _, m := range rd.Messages {
+	granted := func(rn *RawNode, s *MemoryStorage) bool {
+		peers, _ := drain(t, rn, s)
+		for _, m := range peers {
 			if m.Type == pb.MsgVoteResp && m.To == 2 && !m.Reject {
 				return true
 			}
@@ -93,10 +92,10 @@ func TestLeaseRestartedNodeWithholdsVotes(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, rn.Step(vote))
 			if !tt.withheld {
-				assert.True(t, granted(rn))
+				assert.True(t, granted(rn, s))
 				return
 			}
-			assert.False(t, granted(rn), "vote withheld just after the restart")
+			assert.False(t, granted(rn, s), "vote withheld just after the restart")
 			assert.Equal(t, uint64(2), rn.raft.Term, "the candidate's term is not adopted either")
 			for i := 0; i < 10; i++ {
 				rn.Tick()
@@ -104,7 +103,7 @@ func TestLeaseRestartedNodeWithholdsVotes(t *testing.T) {
 			// (It may have campaigned itself meanwhile; a newer term wins.)
 			vote.Term = 5
 			require.NoError(t, rn.Step(vote))
-			assert.True(t, granted(rn), "granted an election timeout later")
+			assert.True(t, granted(rn, s), "granted an election timeout later")
 		})
 	}
 }

@@ -147,8 +147,7 @@ func TestUnknownMessageTypeRefused(t *testing.T) {
 // TestBootstrapTwice: a second Bootstrap, even before the first one's Ready
 // was handled, is an error and leaves the node as the first one made it.
 func TestBootstrapTwice(t *testing.T) {
-	rn, err := NewRawNode(testConfig(1, NewMemoryStorage()))
-	require.NoError(t, err)
+	rn := newTestRawNode(t, 1, NewMemoryStorage())
 	require.NoError(t, rn.Bootstrap([]Peer{{ID: 1}, {ID: 2}}))
 	var err2 error
 	require.NotPanics(t, func() { err2 = rn.Bootstrap([]Peer{{ID: 1}, {ID: 2}, {ID: 3}}) })

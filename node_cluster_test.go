@@ -429,8 +429,7 @@ func TestNodeCallsOnIdleNodeGoroutine(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
 	// A node whose goroutine never runs: every call waits for it, and gives
 	// up on its context, or with ErrStopped once the node is done.
-	rn, err := NewRawNode(testConfig(1, newTestStorage(votersConf(1), pb.HardState{})))
-	require.NoError(t, err)
+	rn := newTestRawNode(t, 1, newTestStorage(votersConf(1), pb.HardState{}))
 	n := newNode(rn)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()

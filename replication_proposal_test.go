@@ -126,14 +126,9 @@ func TestLeaderAcceptsProposalFromNonMember(t *testing.T) {
 // their contents when later proposals reuse the buffers.
 func TestProposeBufferReuseDoesNotAliasHandedOutEntries(t *testing.T) {
 	s := newTestStorage(votersConf(1, 2), pb.HardState{})
-	rn, err := NewRawNode(testConfig(1, s))
-	require.NoError(t, err)
+	rn := newTestRawNode(t, 1, s)
 	require.NoError(t, rn.Campaign())
-	for rn.HasReady() {
-		rd := rn.Ready()
-		require.NoError(t, s.Append(rd.Entries))
-		rn.Advance(rd)
-	}
+	drain(t, rn, s)
 	// Node 2 votes; 1 becomes leader.
 	require.NoError(t, rn.Step(pb.Message{From: 2, To: 1, Type: pb.MsgVoteResp, Term: rn.raft.Term}))
 	require.Equal(t, StateLeader, rn.raft.state)
@@ -172,8 +167,7 @@ func TestProposeBufferReuseDoesNotAliasHandedOutEntries(t *testing.T) {
 // its own entry after later proposals.
 func TestFollowerProposalsForwardedWithOwnEntries(t *testing.T) {
 	s := newTestStorage(votersConf(1, 2), pb.HardState{})
-	rn, err := NewRawNode(testConfig(1, s))
-	require.NoError(t, err)
+	rn := newTestRawNode(t, 1, s)
 	require.NoError(t, rn.Step(pb.Message{From: 2, To: 1, Type: pb.MsgHeartbeat, Term: 2}))
 	require.Equal(t, uint64(2), rn.raft.lead)
 

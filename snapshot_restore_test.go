@@ -273,8 +273,7 @@ func TestReadySnapshotBeforeLaterEntries(t *testing.T) {
 // snapshot is installed.
 func TestSnapshotNotRestoredWhileEntriesAreApplied(t *testing.T) {
 	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 2, Commit: 1}, 1, 2)
-	rn, err := NewRawNode(testConfig(2, s))
-	require.NoError(t, err)
+	rn := newTestRawNode(t, 2, s)
 	// The leader commits entry 2; the follower hands it out for applying.
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: 2, Commit: 2}))
 	rd := rn.Ready()
