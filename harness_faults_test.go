@@ -163,8 +163,11 @@ func TestHarnessElectsAndReplicates(t *testing.T) {
 // log compaction, checking Election Safety after every step and State
 // Machine Safety on every apply (the harness does that); leadership
 // transfers, role changes between voter and learner, and ReadIndex requests
-// (checked for linearizability) are mixed in. Finally it heals the network
-// and checks that every node catches up.
+// (checked for linearizability) are mixed in. Storage is synchronous,
+// asynchronous, or mixed (odd nodes asynchronous), with the storage threads
+// doing their work at once or lagging by random amounts; every asynchronous
+// Ready is checked by checkAsyncReady, and crashes lose the queued writes.
+// Finally it heals the network and checks that every node catches up.
 func TestRandomizedClusterSafety(t *testing.T) {
 	variants := []struct {
 		name string
