@@ -6,7 +6,7 @@ package raft
 // campaign rules around unapplied changes. The scenarios (proposing and
 // applying changes, one pending at a time, resizing under partitions, joint
 // transitions, removal and demotion of the leader, learners) are scripts in
-// testdata/confchange_*.txt, membership_*.txt and learner_*.txt.
+// testdata/confchange_*.txt.
 
 import (
 	"slices"
