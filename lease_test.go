@@ -12,7 +12,9 @@ import (
 
 // Tests of the ReadOnlyLeaseBased lease (see leaseValid). The clusters use
 // ElectionTick 10 and HeartbeatTick 1, so a lease lasts 8 ticks from the
-// send of the newest heartbeat round a quorum acknowledged.
+// send of the newest heartbeat round a quorum acknowledged. A new leader's
+// first read and a leader that sent MsgTimeoutNow are in
+// testdata/read_lease.txt.
 
 func leaseCluster(t *testing.T) *cluster {
 	c := newLeaderCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.ReadOnlyOption = ReadOnlyLeaseBased })

@@ -2,8 +2,8 @@ package raft
 
 // Membership changes, the rules scripts cannot express: ApplyConfChange's
 // results, proposals a script cannot make, malformed conf changes, the
-// quorums of a joint configuration, restart while joint, Bootstrap, and the
-// campaign rules around unapplied changes. The scenarios (proposing and
+// quorums of a joint configuration, restart while joint, Bootstrap, a
+// learner's vote, and the campaign rules around conf changes. The scenarios (proposing and
 // applying changes, one pending at a time, resizing under partitions, joint
 // transitions, removal and demotion of the leader, learners) are scripts in
 // testdata/confchange_*.txt.

@@ -1,5 +1,12 @@
 package raft
 
+// ReadIndex (thesis §6.4) where a script cannot say it: a leader cut off with
+// a minority under four configurations, heartbeat contexts a follower echoes
+// and tokens a leader did not issue, malformed requests, and a sole voter's
+// read after a restart that lost its commit index. The scenarios are in
+// testdata/read_index_*.txt; the lease is in lease_test.go and
+// testdata/read_lease.txt.
+
 import (
 	"bytes"
 	"encoding/binary"
