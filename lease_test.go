@@ -16,9 +16,10 @@ import (
 // first read and a leader that sent MsgTimeoutNow are in
 // testdata/read_lease.txt.
 
+// leaseCluster returns a three-node cluster led by node 1, with CheckQuorum
+// and lease-based reads, that has committed one proposal.
 func leaseCluster(t *testing.T) *cluster {
-	c := newLeaderCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.ReadOnlyOption = ReadOnlyLeaseBased })
-	return c
+	return newLeaderCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.ReadOnlyOption = ReadOnlyLeaseBased })
 }
 
 // The lease runs from the send time of the acknowledged round, not until the
