@@ -1,7 +1,9 @@
 package raft
 
-// Cluster tests of Config.AsyncStorageWrites: crashes, mixed clusters,
-// snapshots and a randomized run.
+// Cluster tests of Config.AsyncStorageWrites: crashes with writes in flight
+// and clusters mixing synchronous and asynchronous nodes. The randomized run
+// is TestRandomizedClusterSafety's async and mixed variants; scenarios are
+// in testdata/async_storage_*.txt.
 
 import (
 	"fmt"
@@ -19,21 +21,22 @@ import (
 // never saw them. An entry only the crashed node had is never committed;
 // one its followers made durable survives; the cluster goes on committing.
 func TestAsyncStorageCrashWithUnacknowledgedWrites(t *testing.T) {
-	propose := func(c *atCluster, id uint64, data string) {
+	propose := func(c *cluster, id uint64, data string) {
 		require.NoError(t, c.node(id).rn.Propose([]byte(data)))
 	}
 	// setup elects node 1 of an asynchronous three-node cluster and commits
 	// one entry everywhere.
-	setup := func(t *testing.T) *atCluster {
-		c := atNewCluster(t, true, true, true)
+	setup := func(t *testing.T) *cluster {
+		c := newCluster(t, 3, asyncStorage)
+		c.lazyStorage = true
 		c.elect(1)
 		propose(c, 1, "a")
 		c.stabilize()
 		return c
 	}
 	// finish elects node 2, commits more and checks that the cluster agrees.
-	finish := func(t *testing.T, c *atCluster, ghost string) {
-		c.drop = nil
+	finish := func(t *testing.T, c *cluster, ghost string) {
+		c.filter = nil
 		c.elect(2)
 		for i := 0; i < 5; i++ {
 			propose(c, 2, fmt.Sprint("b", i))
@@ -44,8 +47,9 @@ func TestAsyncStorageCrashWithUnacknowledgedWrites(t *testing.T) {
 			c.nodes[2].rn.Tick()
 			c.stabilize()
 		}
-		c.requireSameLogs()
+		c.requireSameLogs(c.ids...)
 		for _, id := range c.ids {
+			assert.Equal(t, c.node(1).appliedData(), c.node(id).appliedData(), "node %d", id)
 			data := c.node(id).appliedData()
 			assert.NotContains(t, data, ghost, "node %d", id)
 			assert.Equal(t, "b4", data[len(data)-1], "node %d", id)
@@ -58,9 +62,9 @@ func TestAsyncStorageCrashWithUnacknowledgedWrites(t *testing.T) {
 		propose(c, 1, "ghost")
 		// The Ready is taken: MsgApp may go out at once, but the node
 		// crashes before they do, and before its write.
-		c.drop = func(pb.Message) bool { return true }
+		c.filter = func(*pb.Message) bool { return false }
 		c.processReadys()
-		require.Len(t, c.node(1).appendQ, 1)
+		require.Len(t, c.node(1).appendWork, 1)
 		c.crash(1)
 		assert.Equal(t, lastBefore, c.node(1).rn.raft.raftLog.lastIndex(), "the restarted node never had the entry")
 		finish(t, c, "ghost")
@@ -70,17 +74,17 @@ func TestAsyncStorageCrashWithUnacknowledgedWrites(t *testing.T) {
 		c := setup(t)
 		propose(c, 1, "survivor")
 		c.processReadys() // MsgApp goes out at once
-		require.Len(t, c.node(1).appendQ, 1)
+		require.Len(t, c.node(1).appendWork, 1)
 		// Followers persist and acknowledge; the leader crashes before its
 		// own write, so their acknowledgements reach the new incarnation.
 		c.deliver()
 		c.processReadys()
 		for _, id := range []uint64{2, 3} {
-			require.True(t, c.runLocal(c.node(id), -1, -1))
+			require.True(t, c.runStorageWork(c.node(id), -1, -1))
 		}
 		c.crash(1)
 		c.deliver()
-		c.drop = nil
+		c.filter = nil
 		c.elect(2)
 		c.stabilize()
 		// Durable on a majority, the entry is kept by the new leader and
@@ -99,7 +103,7 @@ func TestAsyncStorageCrashWithUnacknowledgedWrites(t *testing.T) {
 		c.processReadys()
 		// Node 3's write is lost with it; its MsgAppResp, held in the
 		// write's Responses, is never sent.
-		require.NotEmpty(t, c.node(3).appendQ)
+		require.NotEmpty(t, c.node(3).appendWork)
 		c.crash(3)
 		c.stabilize()
 		assert.Contains(t, c.node(1).appliedData(), "c", "nodes 1 and 2 commit without node 3")
@@ -116,16 +120,16 @@ func TestAsyncStorageCrashWithUnacknowledgedWrites(t *testing.T) {
 		// before persisting it: the grant never leaves.
 		require.NoError(t, c.node(2).rn.Campaign())
 		c.processReadys()
-		c.runLocal(c.node(2), -1, -1)
+		c.runStorageWork(c.node(2), -1, -1)
 		var sent []pb.Message
-		c.drop = func(m pb.Message) bool {
-			sent = append(sent, m)
-			return m.From == 3
+		c.filter = func(m *pb.Message) bool {
+			sent = append(sent, *m)
+			return m.From != 3
 		}
 		c.deliver()
 		c.processReadys()
 		var heldGrant bool
-		for _, m := range c.node(3).appendQ {
+		for _, m := range c.node(3).appendWork {
 			for _, resp := range m.Responses {
 				heldGrant = heldGrant || (resp.Type == pb.MsgVoteResp && resp.To == 2 && !resp.Reject)
 			}
@@ -159,7 +163,8 @@ func TestAsyncStorageMixedCluster(t *testing.T) {
 		for seed := int64(1); seed <= 3; seed++ {
 			t.Run(fmt.Sprintf("%s/seed=%d", tt.name, seed), func(t *testing.T) {
 				rng := rand.New(rand.NewSource(seed))
-				c := atNewCluster(t, tt.async...)
+				c := newCluster(t, 3, func(cfg *Config) { cfg.AsyncStorageWrites = tt.async[cfg.ID-1] })
+				c.lazyStorage = true
 				c.elect(tt.leader)
 				var want []string
 				for i := 0; i < 100; i++ {
@@ -168,191 +173,17 @@ func TestAsyncStorageMixedCluster(t *testing.T) {
 					require.NoError(t, c.node(c.ids[i%3]).rn.Propose([]byte(data)))
 					want = append(want, data)
 					c.processReadys()
-					for _, id := range c.ids {
-						n := c.node(id)
-						c.runLocal(n, rng.Intn(len(n.appendQ)+1), rng.Intn(len(n.applyQ)+1))
-					}
+					c.runSomeStorageWork(rng)
 					if rng.Intn(2) == 0 {
 						c.deliver()
 					}
 				}
 				c.stabilize()
 				require.Equal(t, StateLeader, c.node(tt.leader).rn.raft.state)
-				c.requireSameLogs()
+				c.requireSameLogs(c.ids...)
 				for _, id := range c.ids {
 					assert.ElementsMatch(t, want, c.node(id).appliedData(), "node %d", id)
 				}
-			})
-		}
-	}
-}
-
-// TestAsyncStorageSingleNode: a lone asynchronous voter elects itself once
-// its own vote is durable and commits its entries once they are.
-func TestAsyncStorageSingleNode(t *testing.T) {
-	s := atStorage(t, []uint64{1}, pb.HardState{})
-	rn := atNewRawNode(t, 1, s, true, 0)
-	require.NoError(t, rn.Campaign())
-	_, a1, _, _ := atTakeReady(t, rn)
-	assert.Equal(t, StateCandidate, rn.raft.state, "the vote is not durable yet")
-	atRunAppend(t, rn, s, *a1)
-	assert.Equal(t, StateLeader, rn.raft.state)
-
-	_, a2, _, _ := atTakeReady(t, rn) // the leader's empty entry
-	require.NoError(t, rn.Propose([]byte("x")))
-	_, a3, _, _ := atTakeReady(t, rn)
-	assert.Zero(t, rn.raft.raftLog.committed)
-	atRunAppend(t, rn, s, *a2)
-	assert.Equal(t, uint64(1), rn.raft.raftLog.committed)
-	atRunAppend(t, rn, s, *a3)
-	assert.Equal(t, uint64(2), rn.raft.raftLog.committed)
-	_, applied := atDrain(t, rn, s)
-	assert.Equal(t, []atID{{1, 1}, {2, 1}}, atIDs(applied))
-	assert.Equal(t, uint64(2), rn.BasicStatus().Applied)
-}
-
-// TestAsyncStorageClusterSnapshot: a lagging asynchronous follower is caught
-// up by a snapshot from a synchronous leader; the snapshot goes through its
-// append thread.
-func TestAsyncStorageClusterSnapshot(t *testing.T) {
-	c := atNewCluster(t, false, false, true)
-	c.elect(1)
-	c.drop = func(m pb.Message) bool { return m.To == 3 || m.From == 3 }
-	for i := 0; i < 5; i++ {
-		require.NoError(t, c.node(1).rn.Propose([]byte(fmt.Sprint("p", i))))
-		c.stabilize()
-	}
-	// The leader compacts its log past what node 3 has.
-	l := c.node(1)
-	cs := l.rn.raft.trk.ConfState()
-	_, err := l.storage.CreateSnapshot(l.appliedIndex, &cs, []byte("state"))
-	require.NoError(t, err)
-	require.NoError(t, l.storage.Compact(l.appliedIndex))
-
-	c.drop = nil
-	var snapWrites int
-	c.onAppend = func(n *atNode, m pb.Message) {
-		if m.Snapshot != nil {
-			snapWrites++
-			assert.Equal(t, uint64(3), n.id)
-			assert.Less(t, n.rn.raft.raftLog.applied, m.Snapshot.Metadata.Index, "not applied before the write")
-			assert.Less(t, n.rn.raft.raftLog.committed, m.Snapshot.Metadata.Index+uint64(len(m.Entries))+1)
-		}
-	}
-	for i := 0; i < 3; i++ {
-		l.rn.Tick()
-		c.stabilize()
-	}
-	assert.Equal(t, 1, snapWrites)
-	n3 := c.node(3)
-	assert.Equal(t, l.appliedIndex, n3.appliedIndex)
-	snap, err := n3.storage.Snapshot()
-	require.NoError(t, err)
-	assert.Equal(t, []byte("state"), snap.Data)
-
-	require.NoError(t, c.node(3).rn.Propose([]byte("after")))
-	c.stabilize()
-	for _, id := range c.ids {
-		data := c.node(id).appliedData()
-		assert.Equal(t, "after", data[len(data)-1], "node %d", id)
-	}
-}
-
-// TestAsyncStorageRandomized drives clusters of synchronous and
-// asynchronous nodes through random ticks, proposals, message loss and
-// reordering, lagging storage threads, crashes that lose queued writes, and
-// compaction. The cluster's checks run throughout: no entry handed out for
-// writing twice, nothing applied before it is durable, every released
-// response backed by storage, State Machine Safety on every apply, Election
-// Safety after every step. At the end the network heals and every node must
-// apply a final proposal.
-func TestAsyncStorageRandomized(t *testing.T) {
-	steps := 600
-	if testing.Short() {
-		steps = 150
-	}
-	for _, async := range [][]bool{{true, true, true}, {false, true, true, false, true}} {
-		for seed := int64(1); seed <= 10; seed++ {
-			t.Run(fmt.Sprintf("nodes=%d/seed=%d", len(async), seed), func(t *testing.T) {
-				rng := rand.New(rand.NewSource(seed))
-				c := atNewCluster(t, async...)
-				for _, n := range c.nodes {
-					n.cfg.PreVote = seed%2 == 0
-					n.cfg.CheckQuorum = seed%3 == 0
-					n.cfg.Rand = rand.New(rand.NewSource(seed*10 + int64(n.id)))
-					rn, err := NewRawNode(n.cfg)
-					require.NoError(t, err)
-					n.rn = rn
-				}
-				leaderOf := map[uint64]uint64{}
-				checkElectionSafety := func() {
-					for _, id := range c.ids {
-						r := c.node(id).rn.raft
-						if r.state != StateLeader {
-							continue
-						}
-						if prev, ok := leaderOf[r.Term]; ok && prev != id {
-							t.Fatalf("Election Safety: %d and %d both lead term %d", prev, id, r.Term)
-						}
-						leaderOf[r.Term] = id
-					}
-				}
-				proposals := 0
-				for step := 0; step < steps; step++ {
-					id := c.ids[rng.Intn(len(c.ids))]
-					n := c.node(id)
-					switch p := rng.Intn(100); {
-					case p < 40:
-						n.rn.Tick()
-					case p < 65:
-						proposals++
-						_ = n.rn.Propose([]byte(fmt.Sprint("p", proposals)))
-					case p < 68:
-						c.crash(id)
-					case p < 72:
-						c.compact(id)
-					}
-					c.processReadys()
-					for _, id := range c.ids {
-						n := c.node(id)
-						c.runLocal(n, rng.Intn(len(n.appendQ)+1), rng.Intn(len(n.applyQ)+1))
-					}
-					c.deliverRandomly(rng)
-					checkElectionSafety()
-				}
-
-				// Settle: a leader emerges and every node applies "final".
-				final := false
-				for i := 0; i < 300; i++ {
-					for _, id := range c.ids {
-						c.node(id).rn.Tick()
-					}
-					c.stabilize()
-					checkElectionSafety()
-					var lead *atNode
-					for _, id := range c.ids {
-						if c.node(id).rn.raft.state == StateLeader {
-							lead = c.node(id)
-						}
-					}
-					if lead == nil {
-						continue
-					}
-					if !final {
-						final = lead.rn.Propose([]byte("final")) == nil
-						continue
-					}
-					done := true
-					for _, id := range c.ids {
-						data := c.node(id).appliedData()
-						done = done && len(data) > 0 && data[len(data)-1] == "final"
-					}
-					if done {
-						t.Logf("applied %d of %d proposals, %d terms with leaders, last index %d", len(lead.appliedData()), proposals, len(leaderOf), lead.rn.raft.raftLog.lastIndex())
-						return
-					}
-				}
-				t.Fatal("the healed cluster did not converge")
 			})
 		}
 	}

@@ -1,6 +1,10 @@
 package raft
 
-// Single-node tests of Config.AsyncStorageWrites; helpers in async_helpers_test.go.
+// Single-node tests of Config.AsyncStorageWrites: the local messages of a
+// Ready, what is handed out while writes are in flight, acknowledgements that
+// arrive after the entries they cover were replaced, snapshots through the
+// append thread, and Advance. Cluster tests are in async_cluster_test.go,
+// scenarios in testdata/async_storage_*.txt.
 
 import (
 	"bytes"
@@ -14,7 +18,7 @@ import (
 )
 
 // TestAsyncStorageReadyMessages checks the local messages of one Ready
-// against spec §2.3, exactly: the MsgStorageAppend with its entries,
+// exactly: the MsgStorageAppend with its entries,
 // HardState fields and Responses (held peer responses, then the node's own
 // acknowledgement), the MsgStorageApply with its echoing response, and which
 // messages go to peers at once.
@@ -30,33 +34,33 @@ func TestAsyncStorageReadyMessages(t *testing.T) {
 		setup func(t *testing.T) *RawNode
 
 		wantHardState pb.HardState
-		wantEntries   []atID
+		wantEntries   []entryID
 		wantHeld      []pb.Message
 		wantAck       *pb.Message // nil: no acknowledgement
-		wantApply     []atID
+		wantApply     []entryID
 		wantPeers     []pb.Message
 	}{
 		{
 			name: "follower receives MsgApp",
 			setup: func(t *testing.T) *RawNode {
-				s := atStorage(t, voters, pb.HardState{Term: 1, Commit: 1}, 1, 1)
-				rn := atNewRawNode(t, 2, s, true, 1)
+				s := newTestStorage(votersConf(voters...), pb.HardState{Term: 1, Commit: 1}, 1, 1)
+				rn := newTestRawNode(t, 2, s, asyncStorage, appliedAt(1))
 				require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2,
-					Index: 2, LogTerm: 1, Entries: ctEnts(3, 2, 2), Commit: 4}))
+					Index: 2, LogTerm: 1, Entries: makeEnts(3, 2, 2), Commit: 4}))
 				return rn
 			},
 			wantHardState: pb.HardState{Term: 2, Commit: 4},
-			wantEntries:   []atID{{3, 2}, {4, 2}},
+			wantEntries:   []entryID{{3, 2}, {4, 2}},
 			wantHeld:      []pb.Message{{Type: pb.MsgAppResp, To: 1, From: 2, Term: 2, Index: 4}},
 			wantAck:       ack(2, 2, 4, 2),
 			// Committed up to 4, but only entry 2 is durable here.
-			wantApply: []atID{{2, 1}},
+			wantApply: []entryID{{2, 1}},
 		},
 		{
 			name: "follower grants a vote",
 			setup: func(t *testing.T) *RawNode {
-				s := atStorage(t, voters, pb.HardState{Term: 1, Commit: 1}, 1)
-				rn := atNewRawNode(t, 2, s, true, 1)
+				s := newTestStorage(votersConf(voters...), pb.HardState{Term: 1, Commit: 1}, 1)
+				rn := newTestRawNode(t, 2, s, asyncStorage, appliedAt(1))
 				require.NoError(t, rn.Step(pb.Message{Type: pb.MsgVote, From: 3, To: 2, Term: 2, Index: 1, LogTerm: 1}))
 				return rn
 			},
@@ -66,8 +70,8 @@ func TestAsyncStorageReadyMessages(t *testing.T) {
 		{
 			name: "candidate campaigns",
 			setup: func(t *testing.T) *RawNode {
-				s := atStorage(t, voters, pb.HardState{Term: 1, Commit: 1}, 1)
-				rn := atNewRawNode(t, 1, s, true, 1)
+				s := newTestStorage(votersConf(voters...), pb.HardState{Term: 1, Commit: 1}, 1)
+				rn := newTestRawNode(t, 1, s, asyncStorage, appliedAt(1))
 				require.NoError(t, rn.Campaign())
 				return rn
 			},
@@ -84,10 +88,10 @@ func TestAsyncStorageReadyMessages(t *testing.T) {
 		{
 			name: "candidate campaigns with a write in flight",
 			setup: func(t *testing.T) *RawNode {
-				s := atStorage(t, voters, pb.HardState{Term: 1, Commit: 1}, 1)
-				rn := atNewRawNode(t, 1, s, true, 1)
+				s := newTestStorage(votersConf(voters...), pb.HardState{Term: 1, Commit: 1}, 1)
+				rn := newTestRawNode(t, 1, s, asyncStorage, appliedAt(1))
 				require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 2, To: 1, Term: 1,
-					Index: 1, LogTerm: 1, Entries: ctEnts(2, 1), Commit: 1}))
+					Index: 1, LogTerm: 1, Entries: makeEnts(2, 1), Commit: 1}))
 				rd := rn.Ready() // handed out, not written
 				require.Len(t, rd.Entries, 1)
 				require.NoError(t, rn.Campaign())
@@ -106,8 +110,8 @@ func TestAsyncStorageReadyMessages(t *testing.T) {
 		{
 			name: "pre-candidate campaigns",
 			setup: func(t *testing.T) *RawNode {
-				s := atStorage(t, voters, pb.HardState{Term: 1, Commit: 1}, 1)
-				rn := atNewRawNode(t, 1, s, true, 1, func(c *Config) { c.PreVote = true })
+				s := newTestStorage(votersConf(voters...), pb.HardState{Term: 1, Commit: 1}, 1)
+				rn := newTestRawNode(t, 1, s, asyncStorage, appliedAt(1), func(c *Config) { c.PreVote = true })
 				require.NoError(t, rn.Campaign())
 				return rn
 			},
@@ -121,13 +125,13 @@ func TestAsyncStorageReadyMessages(t *testing.T) {
 		{
 			name: "leader proposes",
 			setup: func(t *testing.T) *RawNode {
-				s := atStorage(t, voters, pb.HardState{Term: 1, Commit: 1}, 1)
-				rn := atNewRawNode(t, 1, s, true, 1)
-				atMakeLeader(t, rn, s)
+				s := newTestStorage(votersConf(voters...), pb.HardState{Term: 1, Commit: 1}, 1)
+				rn := newTestRawNode(t, 1, s, asyncStorage, appliedAt(1))
+				makeLeader(t, rn, s)
 				require.NoError(t, rn.Propose([]byte("x")))
 				return rn
 			},
-			wantEntries: []atID{{3, 2}},
+			wantEntries: []entryID{{3, 2}},
 			// The leader's own copy counts toward the quorum once durable.
 			wantHeld: []pb.Message{{Type: pb.MsgAppResp, To: 1, From: 1, Term: 2, Index: 3}},
 			wantAck:  ack(1, 2, 3, 2),
@@ -144,14 +148,14 @@ func TestAsyncStorageReadyMessages(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			rn := tt.setup(t)
 			id := rn.raft.id
-			rd, app, apply, peers := atTakeReady(t, rn)
+			rd, app, apply, peers := takeAsyncReady(t, rn)
 			assert.False(t, rn.HasReady(), "one Ready holds all the work")
 
 			assert.Equal(t, tt.wantPeers, peers)
 			require.NotNil(t, app)
 			assert.Equal(t, tt.wantHardState, pb.HardState{Term: app.Term, Vote: app.Vote, Commit: app.Commit})
 			assert.Equal(t, tt.wantHardState, rd.HardState)
-			assert.Equal(t, tt.wantEntries, atNilIfEmpty(atIDs(app.Entries)))
+			assert.Equal(t, tt.wantEntries, entryIDs(app.Entries))
 			assert.Nil(t, app.Snapshot)
 
 			wantResps := tt.wantHeld
@@ -165,7 +169,7 @@ func TestAsyncStorageReadyMessages(t *testing.T) {
 			} else {
 				require.NotNil(t, apply)
 				assert.Equal(t, LocalApplyThread, apply.To)
-				assert.Equal(t, tt.wantApply, atIDs(apply.Entries))
+				assert.Equal(t, tt.wantApply, entryIDs(apply.Entries))
 				assert.Equal(t, pb.Message{Type: pb.MsgStorageApplyResp, To: id, From: LocalApplyThread,
 					Entries: apply.Entries}, apply.Responses[0])
 			}
@@ -178,29 +182,29 @@ func TestAsyncStorageReadyMessages(t *testing.T) {
 // thread only once they are durable locally, however far the commit index
 // is ahead.
 func TestAsyncStorageInProgressWatermark(t *testing.T) {
-	s := atStorage(t, []uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 1}, 1)
-	rn := atNewRawNode(t, 2, s, true, 1)
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1, Commit: 1}, 1)
+	rn := newTestRawNode(t, 2, s, asyncStorage, appliedAt(1))
 	app := func(index uint64, ents []pb.Entry, commit uint64) pb.Message {
 		return pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 1, Index: index, LogTerm: 1, Entries: ents, Commit: commit}
 	}
 
-	require.NoError(t, rn.Step(app(1, ctEnts(2, 1, 1), 3)))
-	rd1, a1, p, _ := atTakeReady(t, rn)
-	assert.Equal(t, []atID{{2, 1}, {3, 1}}, atIDs(rd1.Entries))
+	require.NoError(t, rn.Step(app(1, makeEnts(2, 1, 1), 3)))
+	rd1, a1, p, _ := takeAsyncReady(t, rn)
+	assert.Equal(t, []entryID{{2, 1}, {3, 1}}, entryIDs(rd1.Entries))
 	assert.Nil(t, p, "entries 2 and 3 are committed but not durable")
 	assert.False(t, rn.HasReady(), "nothing new while the write is in flight")
 
-	require.NoError(t, rn.Step(app(3, ctEnts(4, 1, 1), 5)))
-	rd2, a2, p, _ := atTakeReady(t, rn)
-	assert.Equal(t, []atID{{4, 1}, {5, 1}}, atIDs(rd2.Entries), "entries 2-3 are in flight and not handed out again")
+	require.NoError(t, rn.Step(app(3, makeEnts(4, 1, 1), 5)))
+	rd2, a2, p, _ := takeAsyncReady(t, rn)
+	assert.Equal(t, []entryID{{4, 1}, {5, 1}}, entryIDs(rd2.Entries), "entries 2-3 are in flight and not handed out again")
 	assert.Nil(t, p)
 	assert.Equal(t, pb.HardState{Term: 1, Commit: 5}, rd2.HardState)
 	assert.False(t, rn.HasReady())
 
 	// The leader resends everything (say, after a timeout). Nothing is new,
 	// but the acknowledgement must still wait for the writes in flight.
-	require.NoError(t, rn.Step(app(1, ctEnts(2, 1, 1, 1, 1), 5)))
-	rd3, a3, p, peers := atTakeReady(t, rn)
+	require.NoError(t, rn.Step(app(1, makeEnts(2, 1, 1, 1, 1), 5)))
+	rd3, a3, p, peers := takeAsyncReady(t, rn)
 	assert.Empty(t, rd3.Entries)
 	assert.Nil(t, p)
 	assert.Empty(t, peers)
@@ -211,27 +215,27 @@ func TestAsyncStorageInProgressWatermark(t *testing.T) {
 
 	// The first write completes: 2-3 become durable and go to apply, and
 	// only they, although the commit index is 5.
-	out := atRunAppend(t, rn, s, *a1)
+	out := runAppend(t, rn, s, *a1)
 	assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, To: 1, From: 2, Term: 1, Index: 3}}, out)
 	assert.Equal(t, uint64(4), rn.raft.raftLog.unstable.offset)
-	rd4, _, p4, _ := atTakeReady(t, rn)
+	rd4, _, p4, _ := takeAsyncReady(t, rn)
 	assert.Empty(t, rd4.Entries)
 	require.NotNil(t, p4)
-	assert.Equal(t, []atID{{2, 1}, {3, 1}}, atIDs(p4.Entries))
+	assert.Equal(t, []entryID{{2, 1}, {3, 1}}, entryIDs(p4.Entries))
 	assert.False(t, rn.HasReady(), "4-5 are not durable; 2-3 are being applied")
 
-	out = atRunAppend(t, rn, s, *a2)
+	out = runAppend(t, rn, s, *a2)
 	assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, To: 1, From: 2, Term: 1, Index: 5}}, out)
-	rd5, _, p5, _ := atTakeReady(t, rn)
+	rd5, _, p5, _ := takeAsyncReady(t, rn)
 	require.NotNil(t, p5)
-	assert.Equal(t, []atID{{4, 1}, {5, 1}}, atIDs(p5.Entries), "applying is not held up by the earlier apply")
+	assert.Equal(t, []entryID{{4, 1}, {5, 1}}, entryIDs(p5.Entries), "applying is not held up by the earlier apply")
 	assert.Empty(t, rd5.Entries)
 	assert.False(t, rn.HasReady())
 
-	atRunAppend(t, rn, s, *a3)
+	runAppend(t, rn, s, *a3)
 	assert.False(t, rn.HasReady(), "the duplicate acknowledgement changes nothing")
-	atStepResponses(t, rn, p4.Responses)
-	atStepResponses(t, rn, p5.Responses)
+	stepResponses(t, rn, p4.Responses)
+	stepResponses(t, rn, p5.Responses)
 	assert.Equal(t, uint64(5), rn.BasicStatus().Applied)
 	assert.False(t, rn.HasReady())
 	assert.Empty(t, rn.raft.raftLog.unstable.entries)
@@ -249,12 +253,12 @@ func TestAsyncStorageStaleAppendAck(t *testing.T) {
 	// newFollower returns node 2 at term 2 with entries 1-4 of term 1,
 	// committed and applied.
 	newFollower := func(t *testing.T) (*RawNode, *MemoryStorage) {
-		s := atStorage(t, voters, pb.HardState{Term: 2, Commit: 4}, 1, 1, 1, 1)
-		return atNewRawNode(t, 2, s, true, 4), s
+		s := newTestStorage(votersConf(voters...), pb.HardState{Term: 2, Commit: 4}, 1, 1, 1, 1)
+		return newTestRawNode(t, 2, s, asyncStorage, appliedAt(4)), s
 	}
-	requireUnstable := func(t *testing.T, rn *RawNode, want ...atID) {
+	requireUnstable := func(t *testing.T, rn *RawNode, want ...entryID) {
 		t.Helper()
-		assert.Equal(t, want, atNilIfEmpty(atIDs(rn.raft.raftLog.unstable.entries)), "unstable entries")
+		assert.Equal(t, want, entryIDs(rn.raft.raftLog.unstable.entries), "unstable entries")
 		if len(want) > 0 {
 			assert.Equal(t, want[0].Index, rn.raft.raftLog.unstable.offset)
 		}
@@ -269,32 +273,32 @@ func TestAsyncStorageStaleAppendAck(t *testing.T) {
 
 	t.Run("overwritten by a newer term", func(t *testing.T) {
 		rn, s := newFollower(t)
-		require.NoError(t, rn.Step(app(1, 2, ctEnts(5, 2, 2), 4)))
-		_, a1, _, _ := atTakeReady(t, rn)
+		require.NoError(t, rn.Step(app(1, 2, makeEnts(5, 2, 2), 4)))
+		_, a1, _, _ := takeAsyncReady(t, rn)
 		require.Equal(t, pb.Message{Type: pb.MsgStorageAppendResp, To: 2, From: LocalAppendThread, Term: 2, Index: 6, LogTerm: 2},
-			atLastResponse(t, *a1))
+			lastResponse(t, *a1))
 
 		// Node 3 leads term 3 and replaces 5-6, committing them.
-		require.NoError(t, rn.Step(app(3, 3, ctEnts(5, 3, 3), 6)))
-		rd2, a2, p2, _ := atTakeReady(t, rn)
-		assert.Equal(t, []atID{{5, 3}, {6, 3}}, atIDs(rd2.Entries))
+		require.NoError(t, rn.Step(app(3, 3, makeEnts(5, 3, 3), 6)))
+		rd2, a2, p2, _ := takeAsyncReady(t, rn)
+		assert.Equal(t, []entryID{{5, 3}, {6, 3}}, entryIDs(rd2.Entries))
 		assert.Nil(t, p2, "committed but not durable")
 
 		// The first write finishes; storage holds (5,2),(6,2) now.
-		out := atRunAppend(t, rn, s, *a1)
+		out := runAppend(t, rn, s, *a1)
 		assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, To: 1, From: 2, Term: 2, Index: 6}}, out,
 			"the old leader's acknowledgement is still released (it attests a real write)")
-		requireUnstable(t, rn, atID{5, 3}, atID{6, 3})
+		requireUnstable(t, rn, entryID{5, 3}, entryID{6, 3})
 		assert.False(t, rn.HasReady(), "the term-3 entries are neither stable nor applied")
 		assert.Equal(t, uint64(4), rn.BasicStatus().Applied)
 
 		// Only their own acknowledgement makes them stable.
-		out = atRunAppend(t, rn, s, *a2)
+		out = runAppend(t, rn, s, *a2)
 		assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, To: 3, From: 2, Term: 3, Index: 6}}, out)
 		requireUnstable(t, rn)
-		_, _, p, _ := atTakeReady(t, rn)
+		_, _, p, _ := takeAsyncReady(t, rn)
 		require.NotNil(t, p)
-		assert.Equal(t, []atID{{5, 3}, {6, 3}}, atIDs(p.Entries))
+		assert.Equal(t, []entryID{{5, 3}, {6, 3}}, entryIDs(p.Entries))
 	})
 
 	t.Run("same term, replaced entries", func(t *testing.T) {
@@ -302,23 +306,23 @@ func TestAsyncStorageStaleAppendAck(t *testing.T) {
 		// that was replaced later in that term: its LogTerm no longer
 		// matches.
 		rn, s := newFollower(t)
-		require.NoError(t, rn.Step(app(1, 2, ctEnts(5, 2, 2), 4)))
-		_, a1, _, _ := atTakeReady(t, rn)
+		require.NoError(t, rn.Step(app(1, 2, makeEnts(5, 2, 2), 4)))
+		_, a1, _, _ := takeAsyncReady(t, rn)
 		// Node 3 leads term 3; its heartbeat moves us there before its
 		// entries arrive. This Ready's write (the new term) carries an
 		// acknowledgement covering the entries in flight, at term 3.
 		require.NoError(t, rn.Step(pb.Message{Type: pb.MsgHeartbeat, From: 3, To: 2, Term: 3, Commit: 4}))
-		_, a2, _, _ := atTakeReady(t, rn)
+		_, a2, _, _ := takeAsyncReady(t, rn)
 		require.Equal(t, pb.Message{Type: pb.MsgStorageAppendResp, To: 2, From: LocalAppendThread, Term: 3, Index: 6, LogTerm: 2},
-			atLastResponse(t, *a2))
-		require.NoError(t, rn.Step(app(3, 3, ctEnts(5, 3, 3), 4)))
-		_, a3, _, _ := atTakeReady(t, rn)
+			lastResponse(t, *a2))
+		require.NoError(t, rn.Step(app(3, 3, makeEnts(5, 3, 3), 4)))
+		_, a3, _, _ := takeAsyncReady(t, rn)
 
-		atRunAppend(t, rn, s, *a1)
-		requireUnstable(t, rn, atID{5, 3}, atID{6, 3})
-		atRunAppend(t, rn, s, *a2) // term 3, but (6,2) is gone
-		requireUnstable(t, rn, atID{5, 3}, atID{6, 3})
-		atRunAppend(t, rn, s, *a3)
+		runAppend(t, rn, s, *a1)
+		requireUnstable(t, rn, entryID{5, 3}, entryID{6, 3})
+		runAppend(t, rn, s, *a2) // term 3, but (6,2) is gone
+		requireUnstable(t, rn, entryID{5, 3}, entryID{6, 3})
+		runAppend(t, rn, s, *a3)
 		requireUnstable(t, rn)
 	})
 
@@ -329,30 +333,30 @@ func TestAsyncStorageStaleAppendAck(t *testing.T) {
 		// (5,2),(6,2) — but storage is about to lose them to the second
 		// write. Only the acknowledgement's term tells the cases apart.
 		rn, s := newFollower(t)
-		require.NoError(t, rn.Step(app(1, 2, ctEnts(5, 2, 2), 4)))
-		_, a1, _, _ := atTakeReady(t, rn)
-		require.NoError(t, rn.Step(app(3, 3, ctEnts(5, 3), 4)))
-		_, a2, _, _ := atTakeReady(t, rn)
-		require.NoError(t, rn.Step(app(1, 4, ctEnts(5, 2, 2), 6)))
-		rd3, a3, p3, _ := atTakeReady(t, rn)
-		require.Equal(t, []atID{{5, 2}, {6, 2}}, atIDs(rd3.Entries), "re-appended after the conflict")
+		require.NoError(t, rn.Step(app(1, 2, makeEnts(5, 2, 2), 4)))
+		_, a1, _, _ := takeAsyncReady(t, rn)
+		require.NoError(t, rn.Step(app(3, 3, makeEnts(5, 3), 4)))
+		_, a2, _, _ := takeAsyncReady(t, rn)
+		require.NoError(t, rn.Step(app(1, 4, makeEnts(5, 2, 2), 6)))
+		rd3, a3, p3, _ := takeAsyncReady(t, rn)
+		require.Equal(t, []entryID{{5, 2}, {6, 2}}, entryIDs(rd3.Entries), "re-appended after the conflict")
 		assert.Nil(t, p3)
 
-		atRunAppend(t, rn, s, *a1)
-		requireUnstable(t, rn, atID{5, 2}, atID{6, 2})
+		runAppend(t, rn, s, *a1)
+		requireUnstable(t, rn, entryID{5, 2}, entryID{6, 2})
 		assert.False(t, rn.HasReady())
 
-		atRunAppend(t, rn, s, *a2) // storage: (5,3), no 6
-		requireUnstable(t, rn, atID{5, 2}, atID{6, 2})
+		runAppend(t, rn, s, *a2) // storage: (5,3), no 6
+		requireUnstable(t, rn, entryID{5, 2}, entryID{6, 2})
 		assert.Equal(t, uint64(6), rn.raft.raftLog.lastIndex())
 		assert.False(t, rn.HasReady(), "nothing to apply: storage does not hold the committed entries")
 
-		out := atRunAppend(t, rn, s, *a3)
+		out := runAppend(t, rn, s, *a3)
 		assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, To: 1, From: 2, Term: 4, Index: 6}}, out)
 		requireUnstable(t, rn)
-		_, _, p, _ := atTakeReady(t, rn)
+		_, _, p, _ := takeAsyncReady(t, rn)
 		require.NotNil(t, p)
-		assert.Equal(t, []atID{{5, 2}, {6, 2}}, atIDs(p.Entries))
+		assert.Equal(t, []entryID{{5, 2}, {6, 2}}, entryIDs(p.Entries))
 		for i := uint64(5); i <= 6; i++ {
 			term, err := s.Term(i)
 			require.NoError(t, err)
@@ -361,89 +365,28 @@ func TestAsyncStorageStaleAppendAck(t *testing.T) {
 	})
 
 	t.Run("lower term: the snapshot still counts", func(t *testing.T) {
-		s := atStorage(t, voters, pb.HardState{Term: 2})
-		rn := atNewRawNode(t, 2, s, true, 0)
+		s := newTestStorage(votersConf(voters...), pb.HardState{Term: 2})
+		rn := newTestRawNode(t, 2, s, asyncStorage, appliedAt(0))
 		snap := pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 10, Term: 2, ConfState: pb.ConfState{Voters: voters}}}
 		require.NoError(t, rn.Step(pb.Message{Type: pb.MsgSnap, From: 1, To: 2, Term: 2, Snapshot: &snap}))
 		require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2, Index: 10, LogTerm: 2,
-			Entries: ctEnts(11, 2), Commit: 10}))
-		_, a1, p1, _ := atTakeReady(t, rn)
+			Entries: makeEnts(11, 2), Commit: 10}))
+		_, a1, p1, _ := takeAsyncReady(t, rn)
 		assert.Nil(t, p1)
-		ack := atLastResponse(t, *a1)
+		ack := lastResponse(t, *a1)
 		require.Equal(t, pb.Message{Type: pb.MsgStorageAppendResp, To: 2, From: LocalAppendThread,
 			Term: 2, Index: 11, LogTerm: 2, Snapshot: &snap}, ack)
 
 		require.NoError(t, rn.Step(pb.Message{Type: pb.MsgHeartbeat, From: 3, To: 2, Term: 3}))
-		_, a2, _, _ := atTakeReady(t, rn)
+		_, a2, _, _ := takeAsyncReady(t, rn)
 
-		atRunAppend(t, rn, s, *a1) // acknowledgement at term 2, stepped at 3
+		runAppend(t, rn, s, *a1) // acknowledgement at term 2, stepped at 3
 		assert.Nil(t, rn.raft.raftLog.unstable.snapshot, "the snapshot is durable whatever the term")
 		assert.Equal(t, uint64(10), rn.BasicStatus().Applied)
-		requireUnstable(t, rn, atID{11, 2})
+		requireUnstable(t, rn, entryID{11, 2})
 
-		atRunAppend(t, rn, s, *a2)
+		runAppend(t, rn, s, *a2)
 		requireUnstable(t, rn)
-	})
-}
-
-// TestAsyncStorageLeaderCommitsWhileOwnWriteInFlight: the leader counts
-// durable copies only. Its own copy counts once its write's responses are
-// stepped; followers' copies once they answer. With both followers durable
-// the entry commits while the leader's write is in flight, but it is applied
-// on the leader only after that write.
-func TestAsyncStorageLeaderCommitsWhileOwnWriteInFlight(t *testing.T) {
-	newLeader := func(t *testing.T) (*RawNode, *MemoryStorage, pb.Message, uint64) {
-		s := atStorage(t, []uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 1}, 1)
-		rn := atNewRawNode(t, 1, s, true, 1)
-		atMakeLeader(t, rn, s)
-		require.NoError(t, rn.Propose([]byte("x")))
-		_, app, _, peers := atTakeReady(t, rn)
-		require.Len(t, peers, 2, "MsgApp to both followers at once")
-		return rn, s, *app, rn.raft.raftLog.lastIndex()
-	}
-	ackFrom := func(id, index uint64) pb.Message {
-		return pb.Message{Type: pb.MsgAppResp, From: id, To: 1, Term: 2, Index: index}
-	}
-
-	t.Run("both followers durable", func(t *testing.T) {
-		rn, s, app, x := newLeader(t)
-		require.NoError(t, rn.Step(ackFrom(2, x)))
-		assert.Equal(t, x-1, rn.raft.raftLog.committed, "one follower and no durable leader copy: no quorum")
-		require.NoError(t, rn.Step(ackFrom(3, x)))
-		assert.Equal(t, x, rn.raft.raftLog.committed, "two durable followers are a quorum")
-		assert.Equal(t, x-1, rn.raft.trk.Progress[1].Match, "the leader's own copy is not durable yet")
-
-		rd, a2, p, _ := atTakeReady(t, rn)
-		assert.Equal(t, x, rd.HardState.Commit)
-		assert.Nil(t, p, "committed, but not applied before it is durable on the leader")
-		assert.False(t, rn.HasReady())
-
-		atRunAppend(t, rn, s, app)
-		assert.Equal(t, x, rn.raft.trk.Progress[1].Match)
-		_, _, p, _ = atTakeReady(t, rn)
-		require.NotNil(t, p)
-		assert.Equal(t, []atID{{x, 2}}, atIDs(p.Entries))
-		atRunAppend(t, rn, s, *a2)
-	})
-
-	t.Run("one follower and the leader's own write", func(t *testing.T) {
-		rn, s, app, x := newLeader(t)
-		require.NoError(t, rn.Step(ackFrom(2, x)))
-		assert.Equal(t, x-1, rn.raft.raftLog.committed)
-		assert.False(t, rn.HasReady())
-
-		// The self-acknowledgement is among the held responses, ahead of
-		// the storage acknowledgement.
-		require.Equal(t, []pb.MessageType{pb.MsgAppResp, pb.MsgStorageAppendResp},
-			[]pb.MessageType{app.Responses[0].Type, app.Responses[1].Type})
-		atPersist(t, s, app)
-		require.NoError(t, rn.Step(app.Responses[0]))
-		assert.Equal(t, x, rn.raft.raftLog.committed, "follower 2 and the leader are a quorum")
-		assert.Nil(t, rn.raft.raftLog.nextCommittedEnts(false), "not stable until the storage acknowledgement")
-		require.NoError(t, rn.Step(app.Responses[1]))
-		_, _, p, _ := atTakeReady(t, rn)
-		require.NotNil(t, p)
-		assert.Equal(t, []atID{{x, 2}}, atIDs(p.Entries))
 	})
 }
 
@@ -454,14 +397,14 @@ func TestAsyncStorageLeaderCommitsWhileOwnWriteInFlight(t *testing.T) {
 // the write.
 func TestAsyncStorageSnapshot(t *testing.T) {
 	voters := []uint64{1, 2, 3}
-	s := atStorage(t, voters, pb.HardState{Term: 2})
-	rn := atNewRawNode(t, 2, s, true, 0)
+	s := newTestStorage(votersConf(voters...), pb.HardState{Term: 2})
+	rn := newTestRawNode(t, 2, s, asyncStorage, appliedAt(0))
 	snap := pb.Snapshot{
 		Data:     []byte("state@10"),
 		Metadata: pb.SnapshotMetadata{Index: 10, Term: 2, ConfState: pb.ConfState{Voters: voters}},
 	}
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgSnap, From: 1, To: 2, Term: 2, Snapshot: &snap}))
-	rd1, a1, p, peers := atTakeReady(t, rn)
+	rd1, a1, p, peers := takeAsyncReady(t, rn)
 	assert.Equal(t, snap, rd1.Snapshot)
 	assert.Empty(t, peers)
 	assert.Nil(t, p)
@@ -476,10 +419,10 @@ func TestAsyncStorageSnapshot(t *testing.T) {
 
 	// Entries after the snapshot arrive, committed, while it is written.
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2, Index: 10, LogTerm: 2,
-		Entries: ctEnts(11, 2, 2), Commit: 12}))
-	rd2, a2, p, _ := atTakeReady(t, rn)
+		Entries: makeEnts(11, 2, 2), Commit: 12}))
+	rd2, a2, p, _ := takeAsyncReady(t, rn)
 	assert.True(t, IsEmptySnap(rd2.Snapshot))
-	assert.Equal(t, []atID{{11, 2}, {12, 2}}, atIDs(a2.Entries))
+	assert.Equal(t, []entryID{{11, 2}, {12, 2}}, entryIDs(a2.Entries))
 	assert.Nil(t, p, "nothing is applied before the snapshot")
 	assert.Equal(t, uint64(0), rn.BasicStatus().Applied)
 	assert.NotNil(t, rn.raft.raftLog.unstable.snapshot)
@@ -487,17 +430,17 @@ func TestAsyncStorageSnapshot(t *testing.T) {
 	assert.False(t, rn.raft.promotable(), "a node installing a snapshot does not campaign")
 
 	// The snapshot's write completes.
-	out := atRunAppend(t, rn, s, *a1)
+	out := runAppend(t, rn, s, *a1)
 	assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, To: 1, From: 2, Term: 2, Index: 10}}, out)
 	assert.Nil(t, rn.raft.raftLog.unstable.snapshot)
 	assert.Equal(t, uint64(10), rn.BasicStatus().Applied, "installing the snapshot applies it")
 	assert.False(t, rn.HasReady(), "11-12 are committed but not durable")
 
-	atRunAppend(t, rn, s, *a2)
-	_, _, p, _ = atTakeReady(t, rn)
+	runAppend(t, rn, s, *a2)
+	_, _, p, _ = takeAsyncReady(t, rn)
 	require.NotNil(t, p)
-	assert.Equal(t, []atID{{11, 2}, {12, 2}}, atIDs(p.Entries))
-	atStepResponses(t, rn, p.Responses)
+	assert.Equal(t, []entryID{{11, 2}, {12, 2}}, entryIDs(p.Entries))
+	stepResponses(t, rn, p.Responses)
 	assert.Equal(t, uint64(12), rn.BasicStatus().Applied)
 }
 
@@ -506,18 +449,18 @@ func TestAsyncStorageSnapshot(t *testing.T) {
 // deviates from etcd/raft v3.6, which panics).
 func TestAsyncStorageAdvanceIsANoOp(t *testing.T) {
 	var logged bytes.Buffer
-	s := atStorage(t, []uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 1}, 1)
-	rn := atNewRawNode(t, 2, s, true, 1, func(c *Config) {
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1, Commit: 1}, 1)
+	rn := newTestRawNode(t, 2, s, asyncStorage, appliedAt(1), func(c *Config) {
 		c.Logger = &DefaultLogger{Logger: log.New(&logged, "", 0)}
 	})
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2, Index: 1, LogTerm: 1,
-		Entries: ctEnts(2, 2), Commit: 2}))
-	rd, app, _, _ := atTakeReady(t, rn)
+		Entries: makeEnts(2, 2), Commit: 2}))
+	rd, app, _, _ := takeAsyncReady(t, rn)
 	logged.Reset()
 
 	type snapshot struct {
 		log       string
-		unstable  []atID
+		unstable  []entryID
 		prevHard  pb.HardState
 		prevSoft  SoftState
 		status    BasicStatus
@@ -527,7 +470,7 @@ func TestAsyncStorageAdvanceIsANoOp(t *testing.T) {
 	capture := func() snapshot {
 		return snapshot{
 			log:       rn.raft.raftLog.String(),
-			unstable:  atIDs(rn.raft.raftLog.unstable.entries),
+			unstable:  entryIDs(rn.raft.raftLog.unstable.entries),
 			prevHard:  rn.prevHardSt,
 			prevSoft:  rn.prevSoftSt,
 			status:    rn.BasicStatus(),
@@ -537,15 +480,15 @@ func TestAsyncStorageAdvanceIsANoOp(t *testing.T) {
 	}
 	before := capture()
 	assert.NotPanics(t, func() { rn.Advance(rd) })
-	assert.NotPanics(t, func() { rn.Advance(Ready{CommittedEntries: ctEnts(2, 2)}) })
+	assert.NotPanics(t, func() { rn.Advance(Ready{CommittedEntries: makeEnts(2, 2)}) })
 	assert.Equal(t, before, capture())
 	assert.Contains(t, logged.String(), "ERROR: raft: Advance must not be called when using AsyncStorageWrites")
 
 	// The node carries on through its storage responses.
-	atRunAppend(t, rn, s, *app)
-	_, _, p, _ := atTakeReady(t, rn)
+	runAppend(t, rn, s, *app)
+	_, _, p, _ := takeAsyncReady(t, rn)
 	require.NotNil(t, p)
-	assert.Equal(t, []atID{{2, 2}}, atIDs(p.Entries))
+	assert.Equal(t, []entryID{{2, 2}}, entryIDs(p.Entries))
 }
 
 // TestAsyncStaleSelfAckAfterTruncation: an asynchronous leader's own
@@ -555,12 +498,12 @@ func TestAsyncStorageAdvanceIsANoOp(t *testing.T) {
 // application that treats a Step error on a local response as fatal must
 // survive ordinary leader churn.
 func TestAsyncStaleSelfAckAfterTruncation(t *testing.T) {
-	s := atStorage(t, []uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 1}, 1)
-	rn := atNewRawNode(t, 1, s, true, 0)
-	atMakeLeader(t, rn, s) // leader of term 2, log 1..2
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1, Commit: 1}, 1)
+	rn := newTestRawNode(t, 1, s, asyncStorage, appliedAt(0))
+	makeLeader(t, rn, s) // leader of term 2, log 1..2
 	require.NoError(t, rn.Propose([]byte("a")))
 	require.NoError(t, rn.Propose([]byte("b")))
-	_, app, _, _ := atTakeReady(t, rn) // the write of 3..4 is handed out
+	_, app, _, _ := takeAsyncReady(t, rn) // the write of 3..4 is handed out
 	require.NotNil(t, app)
 
 	// A leader of term 3 replaces entries 3 and 4 by its own entry 3.

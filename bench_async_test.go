@@ -14,11 +14,11 @@ import (
 
 // BenchmarkAsyncStorageWrites compares synchronous and asynchronous storage
 // writes (Config.AsyncStorageWrites) on a three-node in-process cluster
-// whose storage takes atBenchFsync per durable write.
+// whose storage takes asyncBenchFsync per durable write.
 //
 // The model. Every node runs its Ready loop in a goroutine; the network is a
 // set of unbounded mailboxes, so it adds no latency of its own. Storage is
-// MemoryStorage plus a real time.Sleep(atBenchFsync) for each write that
+// MemoryStorage plus a real time.Sleep(asyncBenchFsync) for each write that
 // needs an fsync (entries, a snapshot, or a changed term or vote — a commit
 // index alone does not, as with Ready.MustSync):
 //   - sync: the Ready loop writes and sleeps before sending Messages and
@@ -48,27 +48,27 @@ func BenchmarkAsyncStorageWrites(b *testing.B) {
 				mode = "async"
 			}
 			b.Run(fmt.Sprintf("%s/inflight=%d", mode, inflight), func(b *testing.B) {
-				atBenchRun(b, async, inflight)
+				asyncBenchRun(b, async, inflight)
 			})
 		}
 	}
 }
 
-// atBenchFsync is the simulated duration of one durable write.
-const atBenchFsync = time.Millisecond
+// asyncBenchFsync is the simulated duration of one durable write.
+const asyncBenchFsync = time.Millisecond
 
-// atBenchMailbox is an unbounded FIFO queue that never blocks the sender.
-type atBenchMailbox struct {
+// asyncBenchMailbox is an unbounded FIFO queue that never blocks the sender.
+type asyncBenchMailbox struct {
 	mu   sync.Mutex
 	msgs []pb.Message
 	wake chan struct{} // capacity 1: "there is something to take"
 }
 
-func newAtBenchMailbox() *atBenchMailbox {
-	return &atBenchMailbox{wake: make(chan struct{}, 1)}
+func newAsyncBenchMailbox() *asyncBenchMailbox {
+	return &asyncBenchMailbox{wake: make(chan struct{}, 1)}
 }
 
-func (mb *atBenchMailbox) put(msgs ...pb.Message) {
+func (mb *asyncBenchMailbox) put(msgs ...pb.Message) {
 	if len(msgs) == 0 {
 		return
 	}
@@ -81,7 +81,7 @@ func (mb *atBenchMailbox) put(msgs ...pb.Message) {
 	}
 }
 
-func (mb *atBenchMailbox) take() []pb.Message {
+func (mb *asyncBenchMailbox) take() []pb.Message {
 	mb.mu.Lock()
 	defer mb.mu.Unlock()
 	msgs := mb.msgs
@@ -89,21 +89,21 @@ func (mb *atBenchMailbox) take() []pb.Message {
 	return msgs
 }
 
-// atBenchNode is one node of the benchmark cluster.
-type atBenchNode struct {
+// asyncBenchNode is one node of the benchmark cluster.
+type asyncBenchNode struct {
 	id      uint64
 	rn      *RawNode
 	storage *MemoryStorage
-	inbox   *atBenchMailbox
+	inbox   *asyncBenchMailbox
 	// appendQ and applyQ feed the local threads (async mode).
-	appendQ, applyQ *atBenchMailbox
+	appendQ, applyQ *asyncBenchMailbox
 	// fsyncs counts simulated fsyncs.
 	fsyncs atomic.Int64
 }
 
-// atBenchCluster is the benchmark cluster and its measurements.
-type atBenchCluster struct {
-	nodes map[uint64]*atBenchNode
+// asyncBenchCluster is the benchmark cluster and its measurements.
+type asyncBenchCluster struct {
+	nodes map[uint64]*asyncBenchNode
 	done  chan struct{}
 	wg    sync.WaitGroup
 
@@ -119,11 +119,11 @@ type atBenchCluster struct {
 	electedO     sync.Once
 }
 
-// atBenchRun runs b.N proposals through a fresh cluster.
-func atBenchRun(b *testing.B, async bool, inflight int) {
+// asyncBenchRun runs b.N proposals through a fresh cluster.
+func asyncBenchRun(b *testing.B, async bool, inflight int) {
 	ids := []uint64{1, 2, 3}
-	c := &atBenchCluster{
-		nodes:    map[uint64]*atBenchNode{},
+	c := &asyncBenchCluster{
+		nodes:    map[uint64]*asyncBenchNode{},
 		done:     make(chan struct{}),
 		start:    make([]time.Time, b.N),
 		latency:  make([]time.Duration, 0, b.N),
@@ -132,16 +132,16 @@ func atBenchRun(b *testing.B, async bool, inflight int) {
 		elected:  make(chan struct{}),
 	}
 	for _, id := range ids {
-		s := NewMemoryStorage()
-		s.snapshot.Metadata.ConfState = pb.ConfState{Voters: ids}
-		cfg := atConfig(id, s, async)
+		s := newTestStorage(votersConf(ids...), pb.HardState{})
+		cfg := testConfig(id, s)
+		cfg.AsyncStorageWrites = async
 		cfg.MaxInflightMsgs = 1024
 		rn, err := NewRawNode(cfg)
 		if err != nil {
 			b.Fatal(err)
 		}
-		c.nodes[id] = &atBenchNode{id: id, rn: rn, storage: s, inbox: newAtBenchMailbox(),
-			appendQ: newAtBenchMailbox(), applyQ: newAtBenchMailbox()}
+		c.nodes[id] = &asyncBenchNode{id: id, rn: rn, storage: s, inbox: newAsyncBenchMailbox(),
+			appendQ: newAsyncBenchMailbox(), applyQ: newAsyncBenchMailbox()}
 	}
 	for _, n := range c.nodes {
 		c.wg.Add(1)
@@ -195,14 +195,14 @@ func atBenchRun(b *testing.B, async bool, inflight int) {
 }
 
 // send delivers m to its recipient's inbox.
-func (c *atBenchCluster) send(msgs ...pb.Message) {
+func (c *asyncBenchCluster) send(msgs ...pb.Message) {
 	for _, m := range msgs {
 		c.nodes[m.To].inbox.put(m)
 	}
 }
 
 // raftLoop is node n's Ready loop, the only goroutine touching n.rn.
-func (c *atBenchCluster) raftLoop(n *atBenchNode) {
+func (c *asyncBenchCluster) raftLoop(n *asyncBenchNode) {
 	defer c.wg.Done()
 	for {
 		select {
@@ -238,9 +238,9 @@ func (c *atBenchCluster) raftLoop(n *atBenchNode) {
 				continue
 			}
 			prev, _, _ := n.storage.InitialState()
-			if atBenchWrite(n.storage, rd.Snapshot, rd.Entries, rd.HardState, prev) {
+			if asyncBenchWrite(n.storage, rd.Snapshot, rd.Entries, rd.HardState, prev) {
 				n.fsyncs.Add(1)
-				time.Sleep(atBenchFsync)
+				time.Sleep(asyncBenchFsync)
 			}
 			c.send(rd.Messages...)
 			c.applied(n, rd.CommittedEntries)
@@ -252,7 +252,7 @@ func (c *atBenchCluster) raftLoop(n *atBenchNode) {
 // appendThread is node n's append thread (async mode): it writes every
 // queued MsgStorageAppend, syncs once for the batch, then delivers the
 // responses in order.
-func (c *atBenchCluster) appendThread(n *atBenchNode) {
+func (c *asyncBenchCluster) appendThread(n *asyncBenchNode) {
 	defer c.wg.Done()
 	for {
 		select {
@@ -269,11 +269,11 @@ func (c *atBenchCluster) appendThread(n *atBenchNode) {
 			}
 			prev, _, _ := n.storage.InitialState()
 			hs := pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
-			needSync = atBenchWrite(n.storage, snap, m.Entries, hs, prev) || needSync
+			needSync = asyncBenchWrite(n.storage, snap, m.Entries, hs, prev) || needSync
 		}
 		if needSync {
 			n.fsyncs.Add(1)
-			time.Sleep(atBenchFsync)
+			time.Sleep(asyncBenchFsync)
 		}
 		for _, m := range batch {
 			for _, resp := range m.Responses {
@@ -288,7 +288,7 @@ func (c *atBenchCluster) appendThread(n *atBenchNode) {
 }
 
 // applyThread is node n's apply thread (async mode).
-func (c *atBenchCluster) applyThread(n *atBenchNode) {
+func (c *asyncBenchCluster) applyThread(n *asyncBenchNode) {
 	defer c.wg.Done()
 	for {
 		select {
@@ -303,8 +303,8 @@ func (c *atBenchCluster) applyThread(n *atBenchNode) {
 	}
 }
 
-// atBenchWrite writes to s and reports whether the write needs an fsync.
-func atBenchWrite(s *MemoryStorage, snap pb.Snapshot, ents []pb.Entry, hs, prev pb.HardState) bool {
+// asyncBenchWrite writes to s and reports whether the write needs an fsync.
+func asyncBenchWrite(s *MemoryStorage, snap pb.Snapshot, ents []pb.Entry, hs, prev pb.HardState) bool {
 	sync := len(ents) > 0
 	if !IsEmptySnap(snap) {
 		if err := s.ApplySnapshot(snap); err != nil {
@@ -326,7 +326,7 @@ func atBenchWrite(s *MemoryStorage, snap pb.Snapshot, ents []pb.Entry, hs, prev 
 
 // applied records the entries the leader applies. Other nodes apply
 // nothing of interest here.
-func (c *atBenchCluster) applied(n *atBenchNode, ents []pb.Entry) {
+func (c *asyncBenchCluster) applied(n *asyncBenchNode, ents []pb.Entry) {
 	if n.id != 1 || len(ents) == 0 {
 		return
 	}

@@ -61,7 +61,7 @@ func (n *benchNode) handleReadys(b *testing.B, out []pb.Message) []pb.Message {
 }
 
 func benchConfig(id uint64, s *MemoryStorage) *Config {
-	cfg := ctConfig(id, s)
+	cfg := testConfig(id, s)
 	cfg.MaxSizePerMsg = 1 << 20
 	cfg.MaxInflightMsgs = 256
 	return cfg
@@ -70,7 +70,7 @@ func benchConfig(id uint64, s *MemoryStorage) *Config {
 // BenchmarkOneNodePropose: a single-node RawNode; each proposal is followed
 // by the Ready/Advance cycles that persist, commit and apply it.
 func BenchmarkOneNodePropose(b *testing.B) {
-	s := ctStorage([]uint64{1}, pb.HardState{})
+	s := newTestStorage(votersConf(1), pb.HardState{})
 	rn, err := NewRawNode(benchConfig(1, s))
 	if err != nil {
 		b.Fatal(err)
@@ -110,7 +110,7 @@ func BenchmarkThreeNodePipelined128B(b *testing.B) {
 	var nodes [3]*benchNode
 	for i := range nodes {
 		id := uint64(i + 1)
-		s := ctStorage([]uint64{1, 2, 3}, pb.HardState{})
+		s := newTestStorage(votersConf(1, 2, 3), pb.HardState{})
 		rn, err := NewRawNode(benchConfig(id, s))
 		if err != nil {
 			b.Fatal(err)

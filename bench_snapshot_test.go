@@ -37,7 +37,7 @@ func catchUpConfig(cfg *Config) {
 // three-node cluster led by node 1 commits catchUpEntries entries while node
 // 3 is partitioned away. It returns the three storages.
 func catchUpBase(b *testing.B) map[uint64]*MemoryStorage {
-	c := ctNewCluster(b, 3, catchUpConfig)
+	c := newCluster(b, 3, catchUpConfig)
 	c.elect(1)
 	c.isolate(3)
 	payload := make([]byte, catchUpPayloadBytes)
@@ -99,7 +99,7 @@ func catchUpRun(b *testing.B, base map[uint64]*MemoryStorage) (msgs, bytes int, 
 		storages[id] = catchUpClone(ms)
 		applied[id] = ms.hardState.Commit
 	}
-	c := ctNewClusterFromStorage(b, storages, catchUpConfig, func(cfg *Config) { cfg.Applied = applied[cfg.ID] })
+	c := newClusterFromStorage(b, storages, catchUpConfig, func(cfg *Config) { cfg.Applied = applied[cfg.ID] })
 	c.isolate(3)
 	c.elect(1)
 	c.filter = func(m *pb.Message) bool {
@@ -151,7 +151,7 @@ func catchUpRun(b *testing.B, base map[uint64]*MemoryStorage) (msgs, bytes int, 
 // send, apply, Advance) but applies entries into the slot table without
 // the harness's per-entry safety assertions, which would otherwise take most
 // of the measured time. The run has no conf changes.
-func catchUpHandleReady(c *ctCluster, n *ctNode, table []byte) {
+func catchUpHandleReady(c *cluster, n *member, table []byte) {
 	rd := n.rn.Ready()
 	c.persist(n, rd.Snapshot, rd.Entries, rd.HardState)
 	for _, m := range rd.Messages {

@@ -12,7 +12,7 @@ func freshTracker(old tracker.ProgressTracker) tracker.ProgressTracker {
 }
 
 // applyConfChange moves to the configuration cc produces from the current
-// one. Configuration changes take effect when applied (§6, thesis §4.1).
+// one. Configuration changes take effect when applied (paper §6, thesis §4.1).
 //
 // A change the Changer rejects leaves the configuration unchanged and is
 // logged as an error. Every node applies the same entries from the same

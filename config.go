@@ -133,11 +133,11 @@ type Config struct {
 
 	// CheckQuorum makes a leader step down when it has not heard from a
 	// quorum within an election timeout, and makes followers that heard from
-	// a leader within the timeout ignore vote requests (thesis §6.2).
+	// a leader within the timeout ignore vote requests (thesis §6.2, §4.2.3).
 	CheckQuorum bool
 
 	// PreVote runs a PreVote phase before each election so that a node that
-	// cannot win does not raise the term and disrupt the cluster (§9.6).
+	// cannot win does not raise the term and disrupt the cluster (thesis §9.6).
 	PreVote bool
 
 	// ReadOnlyOption selects how ReadIndex requests are served.

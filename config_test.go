@@ -36,8 +36,8 @@ func TestConfigValidation(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			// Storage holds entries 1..5, of which 3 are committed.
-			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 3}, 1, 1, 1, 1, 1)
-			cfg := ctConfig(1, s)
+			s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1, Commit: 3}, 1, 1, 1, 1, 1)
+			cfg := testConfig(1, s)
 			tt.modify(cfg)
 			rn, err := NewRawNode(cfg)
 			assert.Nil(t, rn)
@@ -50,7 +50,7 @@ func TestConfigValidation(t *testing.T) {
 // TestConfigValidAndDefaults: boundary values are accepted and the
 // zero-means-default limits are filled in.
 func TestConfigValidAndDefaults(t *testing.T) {
-	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 3}, 1, 1, 1, 1, 1)
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1, Commit: 3}, 1, 1, 1, 1, 1)
 	for _, tt := range []struct {
 		name   string
 		modify func(c *Config)
@@ -79,7 +79,7 @@ func TestConfigValidAndDefaults(t *testing.T) {
 		}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			cfg := ctConfig(1, s)
+			cfg := testConfig(1, s)
 			tt.modify(cfg)
 			rn, err := NewRawNode(cfg)
 			require.NoError(t, err)
@@ -90,25 +90,25 @@ func TestConfigValidAndDefaults(t *testing.T) {
 	}
 }
 
-// ctFailingStorage fails InitialState.
-type ctFailingStorage struct{ *MemoryStorage }
+// failingStorage fails InitialState.
+type failingStorage struct{ *MemoryStorage }
 
-var errCtStorage = errors.New("disk on fire")
+var errStorageOnFire = errors.New("disk on fire")
 
-func (ctFailingStorage) InitialState() (pb.HardState, pb.ConfState, error) {
-	return pb.HardState{}, pb.ConfState{}, errCtStorage
+func (failingStorage) InitialState() (pb.HardState, pb.ConfState, error) {
+	return pb.HardState{}, pb.ConfState{}, errStorageOnFire
 }
 
 // TestNewRawNodeStorageErrors: storage failures and inconsistent storage
 // are reported as errors, not as ErrInvalidConfig and not as panics.
 func TestNewRawNodeStorageErrors(t *testing.T) {
-	_, err := NewRawNode(ctConfig(1, ctFailingStorage{NewMemoryStorage()}))
-	assert.ErrorIs(t, err, errCtStorage)
+	_, err := NewRawNode(testConfig(1, failingStorage{NewMemoryStorage()}))
+	assert.ErrorIs(t, err, errStorageOnFire)
 	assert.NotErrorIs(t, err, ErrInvalidConfig)
 
 	// A HardState committing beyond the log.
-	s := ctStorage([]uint64{1}, pb.HardState{Term: 1, Commit: 9}, 1)
-	_, err = NewRawNode(ctConfig(1, s))
+	s := newTestStorage(votersConf(1), pb.HardState{Term: 1, Commit: 9}, 1)
+	_, err = NewRawNode(testConfig(1, s))
 	assert.Error(t, err)
 }
 
@@ -123,7 +123,7 @@ func TestConfigAppliedBelowSnapshot(t *testing.T) {
 		require.NoError(t, s.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{
 			Index: 8, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}},
 		}}))
-		require.NoError(t, s.Append(ctEnts(9, 1, 1)))
+		require.NoError(t, s.Append(makeEnts(9, 1, 1)))
 		require.NoError(t, s.SetHardState(pb.HardState{Term: 1, Commit: 10}))
 		return s
 	}
@@ -139,7 +139,7 @@ func TestConfigAppliedBelowSnapshot(t *testing.T) {
 		{applied: 9, wantApplied: 9},
 	} {
 		t.Run(fmt.Sprint("Applied ", tt.applied), func(t *testing.T) {
-			cfg := ctConfig(1, newStorage())
+			cfg := testConfig(1, newStorage())
 			cfg.Applied = tt.applied
 			rn, err := NewRawNode(cfg)
 			if tt.wantErr {
@@ -162,10 +162,10 @@ func TestNewRawNodeNilConfig(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInvalidConfig)
 }
 
-// TestLeaseDriftTicks: the lease lasts ElectionTick - 2 - LeaseDriftTicks
+// TestLeaseDriftTicksValidation: the lease lasts ElectionTick - 2 - LeaseDriftTicks
 // ticks, which must leave at least one tick.
 func TestLeaseDriftTicksValidation(t *testing.T) {
-	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1, Commit: 1}, 1)
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1, Commit: 1}, 1)
 	for _, tt := range []struct {
 		drift int
 		lease bool
@@ -173,7 +173,7 @@ func TestLeaseDriftTicksValidation(t *testing.T) {
 	}{
 		{0, true, true}, {7, true, true}, {8, true, false}, {-1, true, false}, {8, false, true},
 	} {
-		cfg := ctConfig(1, s)
+		cfg := testConfig(1, s)
 		cfg.LeaseDriftTicks = tt.drift
 		if tt.lease {
 			cfg.CheckQuorum, cfg.ReadOnlyOption = true, ReadOnlyLeaseBased

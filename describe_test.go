@@ -15,8 +15,8 @@ import (
 // tests print, so traces and golden files written against etcd/raft read the
 // same with Pontoon.
 
-// rtConfChangeEntry encodes cc into an entry at term/index.
-func rtConfChangeEntry(t *testing.T, term, index uint64, cc pb.ConfChangeI) pb.Entry {
+// confChangeEntry encodes cc into an entry at term/index.
+func confChangeEntry(t *testing.T, term, index uint64, cc pb.ConfChangeI) pb.Entry {
 	t.Helper()
 	typ, data, err := pb.MarshalConfChange(cc)
 	require.NoError(t, err)
@@ -93,16 +93,16 @@ func TestDescribeEntry(t *testing.T) {
 		{"quoted bytes", pb.Entry{Term: 2, Index: 5, Data: []byte{0, 'a'}}, nil, `2/5 EntryNormal "\x00a"`},
 		{"formatter", pb.Entry{Term: 2, Index: 5, Data: []byte("hello")}, upper, `2/5 EntryNormal HELLO`},
 		{"formatter returns nothing", pb.Entry{Term: 2, Index: 5, Data: []byte("x")}, silent, `2/5 EntryNormal`},
-		{"v1 add", rtConfChangeEntry(t, 1, 4, pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: 2}), nil,
+		{"v1 add", confChangeEntry(t, 1, 4, pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: 2}), nil,
 			"1/4 EntryConfChange v2"},
-		{"v1 remove", rtConfChangeEntry(t, 1, 4, pb.ConfChange{Type: pb.ConfChangeRemoveNode, NodeID: 2}), nil,
+		{"v1 remove", confChangeEntry(t, 1, 4, pb.ConfChange{Type: pb.ConfChangeRemoveNode, NodeID: 2}), nil,
 			"1/4 EntryConfChange r2"},
-		{"v1 learner", rtConfChangeEntry(t, 1, 4, pb.ConfChange{Type: pb.ConfChangeAddLearnerNode, NodeID: 4}), nil,
+		{"v1 learner", confChangeEntry(t, 1, 4, pb.ConfChange{Type: pb.ConfChangeAddLearnerNode, NodeID: 4}), nil,
 			"1/4 EntryConfChange l4"},
-		{"v1 update ignores context", rtConfChangeEntry(t, 1, 4,
+		{"v1 update ignores context", confChangeEntry(t, 1, 4,
 			pb.ConfChange{Type: pb.ConfChangeUpdateNode, NodeID: 3, Context: []byte("ctx")}), upper,
 			"1/4 EntryConfChange u3"},
-		{"v2 joint", rtConfChangeEntry(t, 1, 4, pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{
+		{"v2 joint", confChangeEntry(t, 1, 4, pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{
 			{Type: pb.ConfChangeAddNode, NodeID: 2}, {Type: pb.ConfChangeAddLearnerNode, NodeID: 3}}}), nil,
 			"1/4 EntryConfChangeV2 v2 l3"},
 		// The auto-leave entry carries nil data.
@@ -125,7 +125,7 @@ func TestDescribeEntries(t *testing.T) {
 	assert.Equal(t, "", DescribeEntries(nil, nil))
 	ents := []pb.Entry{
 		{Term: 1, Index: 1, Data: []byte("a")},
-		rtConfChangeEntry(t, 1, 2, pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: 3}),
+		confChangeEntry(t, 1, 2, pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: 3}),
 		{Term: 2, Index: 3},
 	}
 	assert.Equal(t, "1/1 EntryNormal \"a\"\n1/2 EntryConfChange v3\n2/3 EntryNormal \"\"\n", DescribeEntries(ents, nil))
@@ -133,7 +133,7 @@ func TestDescribeEntries(t *testing.T) {
 
 func TestDescribeMessage(t *testing.T) {
 	twoEnts := []pb.Entry{
-		rtConfChangeEntry(t, 1, 4, pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode, NodeID: 3}}}),
+		confChangeEntry(t, 1, 4, pb.ConfChangeV2{Changes: []pb.ConfChangeSingle{{Type: pb.ConfChangeAddNode, NodeID: 3}}}),
 		{Term: 2, Index: 5},
 	}
 	snap := &pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 4, Term: 1, ConfState: pb.ConfState{Voters: []uint64{1, 2}}}}
@@ -159,7 +159,7 @@ func TestDescribeMessage(t *testing.T) {
 		{"vote reject without hint", pb.Message{Type: pb.MsgVoteResp, From: 1, To: 3, Term: 2, Reject: true},
 			"1->3 MsgVoteResp Term:2 Log:0/0 Rejected (Hint: 0)"},
 		{"one entry", pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 1, LogTerm: 1, Index: 3, Commit: 4,
-			Entries: []pb.Entry{rtConfChangeEntry(t, 1, 4, pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: 2})}},
+			Entries: []pb.Entry{confChangeEntry(t, 1, 4, pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: 2})}},
 			"1->2 MsgApp Term:1 Log:1/3 Commit:4 Entries:[1/4 EntryConfChange v2]"},
 		{"two entries", pb.Message{Type: pb.MsgApp, From: 2, To: 3, Term: 2, LogTerm: 1, Index: 3, Commit: 4, Entries: twoEnts},
 			"2->3 MsgApp Term:2 Log:1/3 Commit:4 Entries:[\n  1/4 EntryConfChangeV2 v3\n  2/5 EntryNormal \"\"\n]"},

@@ -47,7 +47,7 @@ func (r *raft) tickHeartbeat() {
 				r.logger.Debugf("%x error occurred during checking sending heartbeat: %v", r.id, err)
 			}
 		}
-		// §3.10: a transfer that did not finish within an election timeout
+		// thesis §3.10: a transfer that did not finish within an election timeout
 		// is abandoned so that proposals are accepted again.
 		if r.state == StateLeader && r.leadTransferee != None {
 			r.abortLeaderTransfer()
@@ -196,7 +196,7 @@ func (r *raft) handleVoteRequest(m pb.Message) {
 	canVote := r.Vote == m.From ||
 		(r.Vote == None && r.lead == None) ||
 		(m.Type == pb.MsgPreVote && m.Term > r.Term)
-	// §5.4.1: only a candidate whose log is at least as up to date as ours.
+	// paper §5.4.1: only a candidate whose log is at least as up to date as ours.
 	if canVote && r.raftLog.isUpToDate(m.Index, m.LogTerm) {
 		r.logger.Infof("%x [logterm: %d, index: %d, vote: %x] cast %s for %x [logterm: %d, index: %d] at term %d",
 			r.id, r.raftLog.lastTerm(), r.raftLog.lastIndex(), r.Vote, m.Type, m.From, m.LogTerm, m.Index, r.Term)

@@ -1,7 +1,8 @@
 package raft
 
-// Tests of PreVote (thesis §9.6), CheckQuorum and its lease (thesis §6.2),
-// and leader transfer past the lease.
+// Tests of PreVote (thesis §9.6) and of CheckQuorum (thesis §6.2) with its
+// lease (thesis §4.2.3). Leadership transfer past the lease is
+// testdata/transfer_up_to_date_follower.txt.
 
 import (
 	"testing"
@@ -12,11 +13,11 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// ctRejoinAfterPartition isolates node 3 of a three-node cluster, lets the
+// rejoinAfterPartition isolates node 3 of a three-node cluster, lets the
 // others commit an entry, ticks node 3 alone for ten election timeouts, heals
 // the partition and lets everything run for a few more. It returns the term
 // node 3 had reached when it rejoined.
-func ctRejoinAfterPartition(t *testing.T, c *ctCluster) uint64 {
+func rejoinAfterPartition(t *testing.T, c *cluster) uint64 {
 	c.elect(1)
 	c.isolate(3)
 	require.NoError(t, c.propose(1, "while-3-was-away"))
@@ -37,8 +38,8 @@ func ctRejoinAfterPartition(t *testing.T, c *ctCluster) uint64 {
 // comes back with a much higher term and forces a new election.
 func TestPreVotePreventsDisruptionByRejoiningNode(t *testing.T) {
 	t.Run("prevote", func(t *testing.T) {
-		c := ctNewCluster(t, 3, func(cfg *Config) { cfg.PreVote = true })
-		termAtRejoin := ctRejoinAfterPartition(t, c)
+		c := newCluster(t, 3, func(cfg *Config) { cfg.PreVote = true })
+		termAtRejoin := rejoinAfterPartition(t, c)
 		assert.Equal(t, uint64(1), termAtRejoin, "pre-candidates do not raise their term")
 		assert.Equal(t, []uint64{1}, c.leaders())
 		for _, id := range c.ids {
@@ -48,8 +49,8 @@ func TestPreVotePreventsDisruptionByRejoiningNode(t *testing.T) {
 		assert.Equal(t, []string{"while-3-was-away"}, c.node(3).appliedData(), "node 3 caught up")
 	})
 	t.Run("no prevote", func(t *testing.T) {
-		c := ctNewCluster(t, 3)
-		termAtRejoin := ctRejoinAfterPartition(t, c)
+		c := newCluster(t, 3)
+		termAtRejoin := rejoinAfterPartition(t, c)
 		assert.Greater(t, termAtRejoin, uint64(3), "a partitioned candidate keeps raising its term")
 		leaders := c.leaders()
 		require.Len(t, leaders, 1)
@@ -58,27 +59,27 @@ func TestPreVotePreventsDisruptionByRejoiningNode(t *testing.T) {
 	})
 }
 
-// TestPreVoteMessages checks §2.2 for pre-votes: a pre-candidate asks for
+// TestPreVoteMessages checks the pre-vote exchange: a pre-candidate asks for
 // term+1 without moving to it or voting, voters answer without changing
 // their term or vote, and winning the pre-vote starts the real election.
 func TestPreVoteMessages(t *testing.T) {
 	pv := func(c *Config) { c.PreVote = true }
-	r := ctRaftInState(t, StateFollower, pv)
+	r := newRaftInState(t, StateFollower, pv)
 	require.NoError(t, r.Step(pb.Message{Type: pb.MsgHup}))
 	require.Equal(t, StatePreCandidate, r.state)
 	assert.Equal(t, uint64(2), r.Term)
 	assert.Equal(t, None, r.Vote)
 	assert.Equal(t, pb.HardState{Term: 2, Commit: 1}, r.hardState())
-	msgs := ctTakeMsgs(r)
+	msgs := takeMsgs(r)
 	assert.Equal(t, []pb.Message{
 		{Type: pb.MsgPreVote, From: 1, To: 2, Term: 3, Index: 2, LogTerm: 2},
 		{Type: pb.MsgPreVote, From: 1, To: 3, Term: 3, Index: 2, LogTerm: 2},
 	}, msgs)
 
 	// A voter at term 2 grants without moving.
-	voter := ctRaft(t, 2, ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 2, Commit: 1}, 1, 2), pv)
+	voter := newTestRaft(t, 2, newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 2, Commit: 1}, 1, 2), pv)
 	require.NoError(t, voter.Step(msgs[0]))
-	assert.Equal(t, []pb.Message{{Type: pb.MsgPreVoteResp, From: 2, To: 1, Term: 3}}, ctTakeMsgs(voter))
+	assert.Equal(t, []pb.Message{{Type: pb.MsgPreVoteResp, From: 2, To: 1, Term: 3}}, takeMsgs(voter))
 	assert.Equal(t, uint64(2), voter.Term)
 	assert.Equal(t, None, voter.Vote)
 	assert.Equal(t, StateFollower, voter.state)
@@ -90,16 +91,7 @@ func TestPreVoteMessages(t *testing.T) {
 	assert.Equal(t, StateCandidate, r.state)
 	assert.Equal(t, uint64(3), r.Term)
 	assert.Equal(t, uint64(1), r.Vote)
-	assert.Equal(t, []pb.MessageType{pb.MsgVote, pb.MsgVote}, ctTypes(ctTakeMsgs(r)))
-}
-
-// ctTypes returns the types of msgs.
-func ctTypes(msgs []pb.Message) []pb.MessageType {
-	out := make([]pb.MessageType, len(msgs))
-	for i, m := range msgs {
-		out[i] = m.Type
-	}
-	return out
+	assert.Equal(t, []pb.MessageType{pb.MsgVote, pb.MsgVote}, msgTypes(takeMsgs(r)))
 }
 
 // TestCheckQuorumLeaderStepsDown: a leader cut off from the quorum steps
@@ -107,7 +99,7 @@ func ctTypes(msgs []pb.Message) []pb.MessageType {
 // while the majority side elects a new leader.
 func TestCheckQuorumLeaderStepsDown(t *testing.T) {
 	const et = 10
-	c := ctNewCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true })
+	c := newCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true })
 	c.elect(1)
 	c.isolate(1)
 	// The followers answered within the first window, so the first check
@@ -132,7 +124,7 @@ func TestCheckQuorumLeaderStepsDown(t *testing.T) {
 	assert.NotEqual(t, uint64(1), c.leaders()[0])
 }
 
-// TestCheckQuorumLease checks the lease rule of §2.1: with CheckQuorum, a
+// TestCheckQuorumLease checks the lease (thesis §4.2.3): with CheckQuorum, a
 // follower that heard from its leader within ElectionTick ticks drops
 // MsgVote and MsgPreVote of a higher term silently, without changing its
 // term, unless the request carries the leader-transfer context.
@@ -156,15 +148,15 @@ func TestCheckQuorumLease(t *testing.T) {
 		{"no check quorum", false, pb.MsgVote, 0, nil, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 2, Commit: 1}, 1, 2)
-			r := ctRaft(t, 2, s, func(c *Config) { c.CheckQuorum = tt.checkQuorum })
+			s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 2, Commit: 1}, 1, 2)
+			r := newTestRaft(t, 2, s, func(c *Config) { c.CheckQuorum = tt.checkQuorum })
 			require.NoError(t, r.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: 2, Commit: 1}))
-			ctTakeMsgs(r)
+			takeMsgs(r)
 			require.Equal(t, uint64(1), r.lead)
 			r.electionElapsed = tt.elapsed
 
 			require.NoError(t, r.Step(pb.Message{Type: tt.typ, From: 3, To: 2, Term: 3, Index: 2, LogTerm: 2, Context: tt.ctx}))
-			msgs := ctTakeMsgs(r)
+			msgs := takeMsgs(r)
 			if tt.ignored {
 				assert.Empty(t, msgs)
 				assert.Equal(t, uint64(2), r.Term)
@@ -180,50 +172,4 @@ func TestCheckQuorumLease(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestLeaderTransfer: with CheckQuorum on, a transfer still succeeds because
-// MsgTimeoutNow's election carries the transfer context past the lease; a
-// lagging transferee is caught up first.
-func TestLeaderTransfer(t *testing.T) {
-	c := ctNewCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.PreVote = true })
-	c.elect(1)
-	c.isolate(3)
-	require.NoError(t, c.propose(1, "a"))
-	c.stabilize()
-	c.heal()
-
-	c.node(1).rn.TransferLeader(3)
-	require.Equal(t, uint64(3), c.node(1).rn.BasicStatus().LeadTransferee)
-	c.stabilize()
-	assert.Equal(t, []uint64{3}, c.leaders())
-	for _, id := range c.ids {
-		assert.Equal(t, uint64(2), c.node(id).raft().Term, "node %d", id)
-		assert.Equal(t, uint64(3), c.node(id).raft().lead, "node %d", id)
-	}
-	assert.Equal(t, None, c.node(3).rn.BasicStatus().LeadTransferee)
-
-	// A transfer forwarded by a follower works the same way.
-	c.node(2).rn.TransferLeader(2)
-	c.stabilize()
-	assert.Equal(t, []uint64{2}, c.leaders())
-}
-
-// TestLeaderTransferAborts: a transfer to an unreachable node is abandoned
-// after an election timeout, and proposals are accepted again.
-func TestLeaderTransferAborts(t *testing.T) {
-	c := ctNewCluster(t, 3)
-	c.elect(1)
-	c.isolate(3)
-	require.NoError(t, c.propose(1, "a"))
-	c.stabilize()
-	c.node(1).rn.TransferLeader(3)
-	require.ErrorIs(t, c.propose(1, "b"), ErrProposalDropped)
-	for i := 0; i < 10; i++ {
-		c.tick(1)
-		c.stabilize()
-	}
-	assert.Equal(t, None, c.node(1).rn.BasicStatus().LeadTransferee)
-	assert.NoError(t, c.propose(1, "b"))
-	assert.Equal(t, []uint64{1}, c.leaders())
 }

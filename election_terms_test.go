@@ -1,7 +1,7 @@
 package raft
 
-// Tests of the role-independent term rules of spec §2.1: messages of a stale
-// or a higher term, in every role.
+// Tests of the rules every role follows for messages of a stale or a higher
+// term.
 
 import (
 	"fmt"
@@ -13,8 +13,8 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// TestStaleTermMessages checks Figure 2 "Reply false if term < currentTerm"
-// and the exact §2.1 answers to messages of a lower term: only MsgPreVote and,
+// TestStaleTermMessages checks the paper's Figure 2 "Reply false if term <
+// currentTerm" and the exact answers to messages of a lower term: only MsgPreVote and,
 // with CheckQuorum or PreVote, MsgApp/MsgHeartbeat get a reply, and nothing
 // changes the receiver's state.
 func TestStaleTermMessages(t *testing.T) {
@@ -43,17 +43,17 @@ func TestStaleTermMessages(t *testing.T) {
 		{typ: pb.MsgTimeoutNow, checkQuorum: true, preVote: true},
 	} {
 		t.Run(fmt.Sprintf("%s/cq=%v/pv=%v", tt.typ, tt.checkQuorum, tt.preVote), func(t *testing.T) {
-			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: ourTerm, Commit: 1}, 1, 2)
-			r := ctRaft(t, 1, s, func(c *Config) { c.CheckQuorum, c.PreVote = tt.checkQuorum, tt.preVote })
+			s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: ourTerm, Commit: 1}, 1, 2)
+			r := newTestRaft(t, 1, s, func(c *Config) { c.CheckQuorum, c.PreVote = tt.checkQuorum, tt.preVote })
 			m := pb.Message{Type: tt.typ, From: 2, To: 1, Term: staleTerm,
-				Index: 2, LogTerm: 2, Commit: 2, Entries: ctEnts(3, staleTerm)}
+				Index: 2, LogTerm: 2, Commit: 2, Entries: makeEnts(3, staleTerm)}
 			if tt.typ == pb.MsgSnap {
 				m = pb.Message{Type: tt.typ, From: 2, To: 1, Term: staleTerm, Snapshot: &pb.Snapshot{
 					Metadata: pb.SnapshotMetadata{Index: 10, Term: staleTerm, ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}}}}}
 			}
 			require.NoError(t, r.Step(m))
 
-			assert.Equal(t, tt.want, ctTakeMsgs(r))
+			assert.Equal(t, tt.want, takeMsgs(r))
 			assert.Equal(t, StateFollower, r.state)
 			assert.Equal(t, uint64(ourTerm), r.Term)
 			assert.Equal(t, None, r.Vote)
@@ -64,7 +64,7 @@ func TestStaleTermMessages(t *testing.T) {
 	}
 }
 
-// TestHigherTermMessages checks the §2.1 rule for messages of a higher term:
+// TestHigherTermMessages checks the rule for messages of a higher term:
 // the receiver becomes a follower at that term, with the sender as leader
 // only for MsgApp, MsgHeartbeat and MsgSnap, except that MsgPreVote and a
 // granted MsgPreVoteResp never change the term.
@@ -90,7 +90,7 @@ func TestHigherTermMessages(t *testing.T) {
 			{typ: pb.MsgPreVoteResp, keepsTerm: true},
 		} {
 			t.Run(fmt.Sprintf("%s/%s/reject=%v", st, tt.typ, tt.reject), func(t *testing.T) {
-				r := ctRaftInState(t, st)
+				r := newRaftInState(t, st)
 				before := r.Term
 				higher := r.Term + 1
 				// The log position is up to date so that votes could be
@@ -101,7 +101,7 @@ func TestHigherTermMessages(t *testing.T) {
 				case pb.MsgApp:
 					m.Index, m.LogTerm = 1, 1
 				case pb.MsgSnap:
-					m.Index, m.LogTerm, m.Snapshot = 0, 0, ctStaleSnapshot()
+					m.Index, m.LogTerm, m.Snapshot = 0, 0, staleSnapshot()
 				}
 				require.NoError(t, r.Step(m))
 
@@ -121,7 +121,7 @@ func TestHigherTermMessages(t *testing.T) {
 // TestStaleLeaderStepsDownOnBareAppResp: the bare MsgAppResp a node sends to
 // a stale leader (see TestStaleTermMessages) deposes it.
 func TestStaleLeaderStepsDownOnBareAppResp(t *testing.T) {
-	r := ctRaftInState(t, StateLeader, func(c *Config) { c.CheckQuorum = true })
+	r := newRaftInState(t, StateLeader, func(c *Config) { c.CheckQuorum = true })
 	require.NoError(t, r.Step(pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: r.Term + 2}))
 	assert.Equal(t, StateFollower, r.state)
 	assert.Equal(t, uint64(5), r.Term)
@@ -129,14 +129,14 @@ func TestStaleLeaderStepsDownOnBareAppResp(t *testing.T) {
 }
 
 // TestVoteRequestWithLowerTermRejectedWithOurTerm: a vote request from an
-// earlier term is answered with a rejection carrying our term (Figure 2),
+// earlier term is answered with a rejection carrying our term (paper Figure 2),
 // so the candidate catches up instead of campaigning a term behind forever.
 func TestVoteRequestWithLowerTermRejectedWithOurTerm(t *testing.T) {
-	r := ctRaftInState(t, StateFollower)
+	r := newRaftInState(t, StateFollower)
 	r.Term = 5
 	require.NoError(t, r.Step(pb.Message{Type: pb.MsgVote, From: 2, To: 1, Term: 3, LogTerm: 2, Index: 9}))
 	var resps []pb.Message
-	for _, m := range append(ctTakeMsgs(r), r.msgsAfterAppend...) {
+	for _, m := range append(takeMsgs(r), r.msgsAfterAppend...) {
 		if m.Type == pb.MsgVoteResp {
 			resps = append(resps, m)
 		}

@@ -11,15 +11,15 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// Tests of leader election (§5.2, §5.4.1). PreVote (thesis §9.6) and
+// Tests of leader election (paper §5.2, §5.4.1). PreVote (thesis §9.6) and
 // CheckQuorum (thesis §6.2) are in election_prevote_test.go, the
-// role-independent term rules of spec §2.1 in election_terms_test.go.
+// rules for messages of another term in election_terms_test.go.
 
-// ctRaftInState returns node 1 of a three-voter group in the given role.
+// newRaftInState returns node 1 of a three-voter group in the given role.
 // Its log is [1:t1 2:t2] and it starts at term 2.
-func ctRaftInState(t *testing.T, st StateType, opts ...func(*Config)) *raft {
-	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 2, Commit: 1}, 1, 2)
-	r := ctRaft(t, 1, s, opts...)
+func newRaftInState(t *testing.T, st StateType, opts ...func(*Config)) *raft {
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 2, Commit: 1}, 1, 2)
+	r := newTestRaft(t, 1, s, opts...)
 	switch st {
 	case StateCandidate:
 		r.becomeCandidate()
@@ -29,25 +29,25 @@ func ctRaftInState(t *testing.T, st StateType, opts ...func(*Config)) *raft {
 		r.becomeCandidate()
 		r.becomeLeader()
 	}
-	ctTakeMsgs(r)
+	takeMsgs(r)
 	require.Equal(t, st, r.state)
 	return r
 }
 
-// TestElectionTimeoutStartsCampaign checks Figure 2 "Followers / Candidates:
+// TestElectionTimeoutStartsCampaign checks the paper's Figure 2 "Followers / Candidates:
 // if election timeout elapses, start a new election": term+1, vote for
 // self, RequestVote to every other voter with the last log position.
 func TestElectionTimeoutStartsCampaign(t *testing.T) {
 	for _, st := range []StateType{StateFollower, StateCandidate} {
 		t.Run(st.String(), func(t *testing.T) {
-			r := ctRaftInState(t, st)
+			r := newRaftInState(t, st)
 			term := r.Term
 			timeout := r.randomizedElectionTimeoutTicks
 			for i := 0; i < timeout-1; i++ {
 				r.tick()
 			}
 			require.Equal(t, term, r.Term, "campaigned before the timeout")
-			require.Empty(t, ctTakeMsgs(r))
+			require.Empty(t, takeMsgs(r))
 			r.tick()
 
 			assert.Equal(t, StateCandidate, r.state)
@@ -56,17 +56,17 @@ func TestElectionTimeoutStartsCampaign(t *testing.T) {
 			assert.Equal(t, []pb.Message{
 				{Type: pb.MsgVote, From: 1, To: 2, Term: term + 1, Index: 2, LogTerm: 2},
 				{Type: pb.MsgVote, From: 1, To: 3, Term: term + 1, Index: 2, LogTerm: 2},
-			}, ctTakeMsgs(r))
+			}, takeMsgs(r))
 		})
 	}
 }
 
-// TestRandomizedElectionTimeout checks §5.2: the timeout is drawn from
+// TestRandomizedElectionTimeout checks paper §5.2: the timeout is drawn from
 // [ElectionTick, 2*ElectionTick) at every reset, covering the whole range,
 // and the number of ticks a follower waits is that timeout.
 func TestRandomizedElectionTimeout(t *testing.T) {
 	const et = 10
-	r := ctRaftInState(t, StateFollower)
+	r := newRaftInState(t, StateFollower)
 	seen := map[int]int{}
 	for i := 0; i < 2000; i++ {
 		r.becomeFollower(r.Term, None)
@@ -80,8 +80,8 @@ func TestRandomizedElectionTimeout(t *testing.T) {
 	// Black box: ticks until a fresh follower campaigns.
 	waited := map[int]bool{}
 	for seed := int64(0); seed < 100; seed++ {
-		s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1})
-		r := ctRaft(t, 1, s, func(c *Config) { c.Rand = rand.New(rand.NewSource(seed)) })
+		s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1})
+		r := newTestRaft(t, 1, s, func(c *Config) { c.Rand = rand.New(rand.NewSource(seed)) })
 		ticks := 0
 		for r.state == StateFollower {
 			r.tick()
@@ -94,15 +94,15 @@ func TestRandomizedElectionTimeout(t *testing.T) {
 	assert.Greater(t, len(waited), 5, "followers of different seeds should time out at different ticks")
 }
 
-// TestVoteOncePerTerm checks Figure 2 "votedFor": one vote per term, repeated
+// TestVoteOncePerTerm checks the paper's Figure 2 "votedFor": one vote per term, repeated
 // to the same candidate (a retransmission), refused to others, and refused
 // while a leader of the term is known.
 func TestVoteOncePerTerm(t *testing.T) {
-	s := ctStorage([]uint64{1, 2, 3, 4}, pb.HardState{Term: 1}, 1)
-	r := ctRaft(t, 1, s)
+	s := newTestStorage(votersConf(1, 2, 3, 4), pb.HardState{Term: 1}, 1)
+	r := newTestRaft(t, 1, s)
 	vote := func(from, term uint64) pb.Message {
 		require.NoError(t, r.Step(pb.Message{Type: pb.MsgVote, From: from, To: 1, Term: term, Index: 1, LogTerm: 1}))
-		msgs := ctTakeMsgs(r)
+		msgs := takeMsgs(r)
 		require.Len(t, msgs, 1)
 		return msgs[0]
 	}
@@ -122,13 +122,13 @@ func TestVoteOncePerTerm(t *testing.T) {
 
 	// Knowing the leader of the term, without having voted, also refuses.
 	require.NoError(t, r.Step(pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 4}))
-	ctTakeMsgs(r)
+	takeMsgs(r)
 	require.Equal(t, None, r.Vote)
 	require.Equal(t, uint64(2), r.lead)
 	assert.Equal(t, pb.Message{Type: pb.MsgVoteResp, From: 1, To: 4, Term: 4, Reject: true}, vote(4, 4))
 }
 
-// TestVoteRequiresUpToDateLog checks §5.4.1 for votes and pre-votes: grant
+// TestVoteRequiresUpToDateLog checks paper §5.4.1 for votes and pre-votes: grant
 // only if the candidate's last (term, index) is at least ours. Our log ends
 // at (term 2, index 3).
 func TestVoteRequiresUpToDateLog(t *testing.T) {
@@ -147,11 +147,11 @@ func TestVoteRequiresUpToDateLog(t *testing.T) {
 			{3, 3, true},
 		} {
 			t.Run(fmt.Sprintf("%s/term=%d/index=%d", typ, tt.lastTerm, tt.lastIndex), func(t *testing.T) {
-				s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 2}, 1, 2, 2)
-				r := ctRaft(t, 1, s)
+				s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 2}, 1, 2, 2)
+				r := newTestRaft(t, 1, s)
 				require.NoError(t, r.Step(pb.Message{Type: typ, From: 2, To: 1, Term: 3,
 					Index: tt.lastIndex, LogTerm: tt.lastTerm}))
-				msgs := ctTakeMsgs(r)
+				msgs := takeMsgs(r)
 				require.Len(t, msgs, 1)
 				assert.Equal(t, voteRespMsgType(typ), msgs[0].Type)
 				assert.Equal(t, !tt.grant, msgs[0].Reject)
@@ -199,7 +199,7 @@ func TestMajorityWinsElection(t *testing.T) {
 	} {
 		for _, preVote := range []bool{false, true} {
 			t.Run(fmt.Sprintf("size=%d/down=%v/prevote=%v", tt.size, tt.down, preVote), func(t *testing.T) {
-				c := ctNewCluster(t, tt.size, func(cfg *Config) { cfg.PreVote = preVote })
+				c := newCluster(t, tt.size, func(cfg *Config) { cfg.PreVote = preVote })
 				for _, id := range tt.down {
 					c.isolate(id)
 				}
@@ -224,9 +224,9 @@ func TestMajorityWinsElection(t *testing.T) {
 
 // TestCandidateBecomesLeaderWithEmptyEntry checks the transition on the
 // deciding vote: a candidate counting a majority becomes leader and sends
-// every follower the empty entry of its term (§5.4.2, §8).
+// every follower the empty entry of its term (paper §5.4.2, §8).
 func TestCandidateBecomesLeaderWithEmptyEntry(t *testing.T) {
-	r := ctRaftInState(t, StateFollower)
+	r := newRaftInState(t, StateFollower)
 	r.becomeCandidate()
 	term := r.Term
 	require.NoError(t, r.Step(pb.Message{Type: pb.MsgVoteResp, From: 1, To: 1, Term: term}))
@@ -239,10 +239,10 @@ func TestCandidateBecomesLeaderWithEmptyEntry(t *testing.T) {
 	assert.Equal(t, []pb.Message{
 		{Type: pb.MsgApp, From: 1, To: 2, Term: term, Index: 2, LogTerm: 2, Commit: 1, Entries: []pb.Entry{empty}},
 		{Type: pb.MsgApp, From: 1, To: 3, Term: term, Index: 2, LogTerm: 2, Commit: 1, Entries: []pb.Entry{empty}},
-	}, ctTakeMsgs(r))
+	}, takeMsgs(r))
 
 	// In a cluster the entry commits once the followers persisted it.
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(2)
 	for _, id := range c.ids {
 		l := c.logOf(id)
@@ -255,8 +255,8 @@ func TestCandidateBecomesLeaderWithEmptyEntry(t *testing.T) {
 // TestCandidateLosesOnMajorityRejection: a majority of rejections ends the
 // candidacy at the same term; fewer do not.
 func TestCandidateLosesOnMajorityRejection(t *testing.T) {
-	s := ctStorage(ctIDs(5), pb.HardState{Term: 1})
-	r := ctRaft(t, 1, s)
+	s := newTestStorage(votersConf(idsUpTo(5)...), pb.HardState{Term: 1})
+	r := newTestRaft(t, 1, s)
 	r.becomeCandidate()
 	reject := func(from uint64) {
 		require.NoError(t, r.Step(pb.Message{Type: pb.MsgVoteResp, From: from, To: 1, Term: r.Term, Reject: true}))
@@ -270,21 +270,21 @@ func TestCandidateLosesOnMajorityRejection(t *testing.T) {
 	assert.Equal(t, None, r.lead)
 }
 
-// TestCandidateFollowsLeaderOfSameTerm checks Figure 2 "Candidates: if
+// TestCandidateFollowsLeaderOfSameTerm checks the paper's Figure 2 "Candidates: if
 // AppendEntries RPC received from new leader: convert to follower", for
 // pre-candidates too, and for heartbeats and snapshots.
 func TestCandidateFollowsLeaderOfSameTerm(t *testing.T) {
 	for _, st := range []StateType{StateCandidate, StatePreCandidate} {
 		for _, typ := range []pb.MessageType{pb.MsgApp, pb.MsgHeartbeat, pb.MsgSnap} {
 			t.Run(fmt.Sprintf("%s/%s", st, typ), func(t *testing.T) {
-				r := ctRaftInState(t, st)
+				r := newRaftInState(t, st)
 				term := r.Term
 				m := pb.Message{Type: typ, From: 3, To: 1, Term: term}
 				switch typ {
 				case pb.MsgApp:
-					m.Index, m.LogTerm, m.Entries, m.Commit = 2, 2, ctEnts(3, term), 3
+					m.Index, m.LogTerm, m.Entries, m.Commit = 2, 2, makeEnts(3, term), 3
 				case pb.MsgSnap:
-					m.Snapshot = ctStaleSnapshot()
+					m.Snapshot = staleSnapshot()
 				}
 				require.NoError(t, r.Step(m))
 				assert.Equal(t, StateFollower, r.state)
@@ -301,11 +301,11 @@ func TestCandidateFollowsLeaderOfSameTerm(t *testing.T) {
 
 // TestSplitVoteResolves: two candidates of the same term split a
 // four-node cluster; randomized timeouts then produce exactly one leader
-// within a few election timeouts (§5.2), for several seeds.
+// within a few election timeouts (paper §5.2), for several seeds.
 func TestSplitVoteResolves(t *testing.T) {
 	for seed := int64(0); seed < 8; seed++ {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
-			c := ctNewCluster(t, 4, func(cfg *Config) {
+			c := newCluster(t, 4, func(cfg *Config) {
 				cfg.Rand = rand.New(rand.NewSource(seed*100 + int64(cfg.ID)))
 			})
 			// Node 3 only hears from 1, node 4 only from 2.

@@ -8,7 +8,8 @@ import (
 
 // entsSize returns the protobuf-encoded size of ents, in bytes. This is the
 // measure behind MaxSizePerMsg, MaxCommittedSizePerReady and the maxSize
-// argument of Storage.Entries (spec §1.4).
+// argument of Storage.Entries. It must equal the size etcd/raft computes, zero
+// fields included, so that both cut batches at the same entries.
 func entsSize(ents []pb.Entry) uint64 {
 	var sizeBytes uint64
 	for i := range ents {

@@ -11,30 +11,11 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// Helpers shared by the log and storage tests. The lt prefix keeps them apart
-// from helpers in other test files of the package.
+// Helpers shared by the log and storage tests.
 
-// ltEnts returns consecutive entries starting at index first, one per term.
-func ltEnts(first uint64, terms ...uint64) []pb.Entry {
-	ents := make([]pb.Entry, len(terms))
-	for i, t := range terms {
-		ents[i] = pb.Entry{Index: first + uint64(i), Term: t}
-	}
-	return ents
-}
-
-// ltEntsN returns n consecutive entries of term term starting at index first.
-func ltEntsN(first, term uint64, n int) []pb.Entry {
-	ents := make([]pb.Entry, n)
-	for i := range ents {
-		ents[i] = pb.Entry{Index: first + uint64(i), Term: term}
-	}
-	return ents
-}
-
-// ltEntsWithData returns n consecutive entries of term term starting at
+// entsWithData returns n consecutive entries of term term starting at
 // index first, each carrying dataBytes bytes of payload.
-func ltEntsWithData(first, term uint64, n, dataBytes int) []pb.Entry {
+func entsWithData(first, term uint64, n, dataBytes int) []pb.Entry {
 	ents := make([]pb.Entry, n)
 	for i := range ents {
 		ents[i] = pb.Entry{Index: first + uint64(i), Term: term, Data: make([]byte, dataBytes)}
@@ -42,21 +23,9 @@ func ltEntsWithData(first, term uint64, n, dataBytes int) []pb.Entry {
 	return ents
 }
 
-// ltStorage returns a MemoryStorage holding a snapshot at (snapIndex,
-// snapTerm) followed by ents.
-func ltStorage(t testing.TB, snapIndex, snapTerm uint64, ents []pb.Entry) *MemoryStorage {
-	t.Helper()
-	ms := NewMemoryStorage()
-	if snapIndex > 0 {
-		require.NoError(t, ms.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: snapIndex, Term: snapTerm}}))
-	}
-	require.NoError(t, ms.Append(ents))
-	return ms
-}
-
-// ltPanicMessage runs f and returns the string it panicked with, or "" if it
+// panicMessage runs f and returns the string it panicked with, or "" if it
 // did not panic.
-func ltPanicMessage(f func()) (msg string) {
+func panicMessage(f func()) (msg string) {
 	defer func() {
 		if r := recover(); r != nil {
 			msg = fmt.Sprint(r)
@@ -81,7 +50,7 @@ func TestEntriesEntsSize(t *testing.T) {
 }
 
 func TestEntriesLimitSize(t *testing.T) {
-	ents := ltEntsWithData(1, 1, 4, 10) // 18 bytes each
+	ents := entsWithData(1, 1, 4, 10) // 18 bytes each
 	one := entsSize(ents[:1])
 	require.Equal(t, uint64(18), one)
 
@@ -120,18 +89,18 @@ func TestEntriesPayloadSize(t *testing.T) {
 func TestEntriesExtend(t *testing.T) {
 	t.Run("fits in spare capacity", func(t *testing.T) {
 		dst := make([]pb.Entry, 2, 5)
-		copy(dst, ltEnts(1, 1, 1))
-		vals := ltEnts(3, 2, 2)
+		copy(dst, makeEnts(1, 1, 1))
+		vals := makeEnts(3, 2, 2)
 		got := extend(dst, vals)
-		assert.Equal(t, ltEnts(1, 1, 1, 2, 2), got)
+		assert.Equal(t, makeEnts(1, 1, 1, 2, 2), got)
 		assert.Same(t, &dst[0], &got[0], "should append in place")
 	})
 	t.Run("no spare capacity", func(t *testing.T) {
-		dst := ltEnts(1, 1, 1)
+		dst := makeEnts(1, 1, 1)
 		dst = dst[:2:2]
-		vals := ltEnts(3, 2, 2, 2)
+		vals := makeEnts(3, 2, 2, 2)
 		got := extend(dst, vals)
-		assert.Equal(t, ltEnts(1, 1, 1, 2, 2, 2), got)
+		assert.Equal(t, makeEnts(1, 1, 1, 2, 2, 2), got)
 		assert.Equal(t, 5, cap(got), "allocates exactly what is needed")
 		assert.NotSame(t, &dst[0], &got[0])
 		assert.NotSame(t, &vals[0], &got[2])
@@ -142,13 +111,13 @@ func TestEntriesExtend(t *testing.T) {
 	})
 	t.Run("some but not enough capacity", func(t *testing.T) {
 		dst := make([]pb.Entry, 1, 2)
-		got := extend(dst, ltEnts(2, 1, 1))
+		got := extend(dst, makeEnts(2, 1, 1))
 		assert.Len(t, got, 3)
 		assert.Equal(t, 3, cap(got))
 		assert.NotSame(t, &dst[0], &got[0])
 	})
 	t.Run("empty inputs", func(t *testing.T) {
 		assert.Empty(t, extend(nil, nil))
-		assert.Equal(t, ltEnts(1, 1), extend(nil, ltEnts(1, 1)))
+		assert.Equal(t, makeEnts(1, 1), extend(nil, makeEnts(1, 1)))
 	})
 }

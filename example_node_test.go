@@ -11,12 +11,12 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// rtQuiet keeps the examples' output to what they print themselves.
-var rtQuiet = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
+// quietLogger keeps the examples' output to what they print themselves.
+var quietLogger = &raft.DefaultLogger{Logger: log.New(io.Discard, "", 0)}
 
-// rtExampleConfig is a typical configuration. The seeded Rand makes the
+// exampleConfig is a typical configuration. The seeded Rand makes the
 // election timeouts, and so the examples' output, reproducible.
-func rtExampleConfig(id uint64, storage raft.Storage) *raft.Config {
+func exampleConfig(id uint64, storage raft.Storage) *raft.Config {
 	return &raft.Config{
 		ID:              id,
 		ElectionTick:    10,
@@ -24,13 +24,13 @@ func rtExampleConfig(id uint64, storage raft.Storage) *raft.Config {
 		Storage:         storage,
 		MaxSizePerMsg:   1 << 20,
 		MaxInflightMsgs: 256,
-		Logger:          rtQuiet,
+		Logger:          quietLogger,
 		Rand:            rand.New(rand.NewSource(int64(id))),
 	}
 }
 
-// rtApplyConfChange applies a committed conf change entry, if e is one.
-func rtApplyConfChange(e pb.Entry, apply func(pb.ConfChangeI) *pb.ConfState) {
+// applyConfChangeEntry applies a committed conf change entry, if e is one.
+func applyConfChangeEntry(e pb.Entry, apply func(pb.ConfChangeI) *pb.ConfState) {
 	switch e.Type {
 	case pb.EntryConfChange:
 		var cc pb.ConfChange
@@ -47,9 +47,9 @@ func rtApplyConfChange(e pb.Entry, apply func(pb.ConfChangeI) *pb.ConfState) {
 	}
 }
 
-// rtPersist writes what a Ready asks to persist, in the order the contract
+// persistReady writes what a Ready asks to persist, in the order the contract
 // prescribes.
-func rtPersist(storage *raft.MemoryStorage, rd raft.Ready) {
+func persistReady(storage *raft.MemoryStorage, rd raft.Ready) {
 	if !raft.IsEmptySnap(rd.Snapshot) {
 		if err := storage.ApplySnapshot(rd.Snapshot); err != nil {
 			panic(err)
@@ -69,7 +69,7 @@ func rtPersist(storage *raft.MemoryStorage, rd raft.Ready) {
 // and the Ready loop that persists, applies and advances.
 func ExampleNewRawNode() {
 	storage := raft.NewMemoryStorage()
-	rn, err := raft.NewRawNode(rtExampleConfig(1, storage))
+	rn, err := raft.NewRawNode(exampleConfig(1, storage))
 	if err != nil {
 		panic(err)
 	}
@@ -82,9 +82,9 @@ func ExampleNewRawNode() {
 	handleReadys := func() {
 		for rn.HasReady() {
 			rd := rn.Ready()
-			rtPersist(storage, rd)
+			persistReady(storage, rd)
 			for _, e := range rd.CommittedEntries {
-				rtApplyConfChange(e, rn.ApplyConfChange)
+				applyConfChangeEntry(e, rn.ApplyConfChange)
 				if e.Type == pb.EntryNormal && len(e.Data) > 0 {
 					fmt.Printf("applied %d: %s\n", e.Index, e.Data)
 				}
@@ -116,7 +116,7 @@ func ExampleNewRawNode() {
 // application goroutine consumes Ready() while the caller proposes.
 func ExampleStartNode() {
 	storage := raft.NewMemoryStorage()
-	n := raft.StartNode(rtExampleConfig(1, storage), []raft.Peer{{ID: 1}})
+	n := raft.StartNode(exampleConfig(1, storage), []raft.Peer{{ID: 1}})
 	defer n.Stop()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -128,10 +128,10 @@ func ExampleStartNode() {
 		for {
 			select {
 			case rd := <-n.Ready():
-				rtPersist(storage, rd)
+				persistReady(storage, rd)
 				// A single node has no peers; otherwise send rd.Messages here.
 				for _, e := range rd.CommittedEntries {
-					rtApplyConfChange(e, n.ApplyConfChange)
+					applyConfChangeEntry(e, n.ApplyConfChange)
 					if e.Type == pb.EntryNormal && len(e.Data) > 0 {
 						applied <- string(e.Data)
 					}
@@ -169,9 +169,9 @@ func ExampleStartNode() {
 	// leader: 1
 }
 
-// rtExampleCluster is an in-process cluster of RawNodes: each Ready is
+// exampleCluster is an in-process cluster of RawNodes: each Ready is
 // handled by the contract and messages travel through a FIFO queue.
-type rtExampleCluster struct {
+type exampleCluster struct {
 	ids      []uint64
 	nodes    map[uint64]*raft.RawNode
 	storages map[uint64]*raft.MemoryStorage
@@ -180,8 +180,8 @@ type rtExampleCluster struct {
 	onReadState func(id uint64, rs raft.ReadState)
 }
 
-func rtNewExampleCluster(size int) *rtExampleCluster {
-	c := &rtExampleCluster{nodes: map[uint64]*raft.RawNode{}, storages: map[uint64]*raft.MemoryStorage{}}
+func newExampleCluster(size int) *exampleCluster {
+	c := &exampleCluster{nodes: map[uint64]*raft.RawNode{}, storages: map[uint64]*raft.MemoryStorage{}}
 	var peers []raft.Peer
 	for id := uint64(1); id <= uint64(size); id++ {
 		c.ids = append(c.ids, id)
@@ -189,7 +189,7 @@ func rtNewExampleCluster(size int) *rtExampleCluster {
 	}
 	for _, id := range c.ids {
 		c.storages[id] = raft.NewMemoryStorage()
-		rn, err := raft.NewRawNode(rtExampleConfig(id, c.storages[id]))
+		rn, err := raft.NewRawNode(exampleConfig(id, c.storages[id]))
 		if err != nil {
 			panic(err)
 		}
@@ -203,7 +203,7 @@ func rtNewExampleCluster(size int) *rtExampleCluster {
 }
 
 // settle handles Readys and delivers messages until nothing is left to do.
-func (c *rtExampleCluster) settle() {
+func (c *exampleCluster) settle() {
 	for {
 		busy := false
 		for _, id := range c.ids {
@@ -211,10 +211,10 @@ func (c *rtExampleCluster) settle() {
 			for rn.HasReady() {
 				busy = true
 				rd := rn.Ready()
-				rtPersist(c.storages[id], rd)
+				persistReady(c.storages[id], rd)
 				c.network = append(c.network, rd.Messages...)
 				for _, e := range rd.CommittedEntries {
-					rtApplyConfChange(e, rn.ApplyConfChange)
+					applyConfChangeEntry(e, rn.ApplyConfChange)
 				}
 				for _, rs := range rd.ReadStates {
 					if c.onReadState != nil {
@@ -240,7 +240,7 @@ func (c *rtExampleCluster) settle() {
 // cluster: the answer names the index the state machine must have applied
 // before the read may be served.
 func ExampleRawNode_ReadIndex() {
-	c := rtNewExampleCluster(3)
+	c := newExampleCluster(3)
 	c.onReadState = func(id uint64, rs raft.ReadState) {
 		applied := c.nodes[id].BasicStatus().Applied
 		fmt.Printf("node %d: read %q may be served once index %d is applied (applied: %d)\n",
@@ -268,7 +268,7 @@ func ExampleRawNode_ReadIndex() {
 // ExampleRawNode_TransferLeader moves leadership from node 1 to node 3 of a
 // three-node cluster.
 func ExampleRawNode_TransferLeader() {
-	c := rtNewExampleCluster(3)
+	c := newExampleCluster(3)
 	if err := c.nodes[1].Campaign(); err != nil {
 		panic(err)
 	}

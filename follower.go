@@ -51,7 +51,7 @@ func stepFollower(r *raft, m pb.Message) error {
 		}
 	case pb.MsgTimeoutNow:
 		r.logger.Infof("%x [term %d] received MsgTimeoutNow from %x and starts an election to get leadership", r.id, r.Term, m.From)
-		// §3.10: the leader handed over (Step checked that it is the leader
+		// thesis §3.10: the leader handed over (Step checked that it is the leader
 		// we follow); campaign at once, without PreVote and past the
 		// voters' lease check.
 		return r.hup(campaignTransfer)
@@ -120,7 +120,7 @@ func (r *raft) handleHeartbeat(m pb.Message) {
 	r.send(pb.Message{To: m.From, Type: pb.MsgHeartbeatResp, Context: m.Context})
 }
 
-// handleSnapshot is the follower side of InstallSnapshot (§7).
+// handleSnapshot is the follower side of InstallSnapshot (paper §7).
 func (r *raft) handleSnapshot(m pb.Message) {
 	r.renewLeasePromise()
 	var s pb.Snapshot

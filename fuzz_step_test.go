@@ -8,15 +8,12 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// fsNode builds node 1 of a three-voter cluster with entries 1..5 of terms
+// nodeInRole builds node 1 of a three-voter cluster with entries 1..5 of terms
 // 1,1,2,2,3 and commit 3, as a follower of 2 (role 0), a candidate (role
 // 1) or the leader (role 2) of term 4.
-func fsNode(t *testing.T, role uint8) (*RawNode, *MemoryStorage) {
-	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 3, Commit: 3}, 1, 1, 2, 2, 3)
-	rn, err := NewRawNode(ctConfig(1, s))
-	if err != nil {
-		t.Fatal(err)
-	}
+func nodeInRole(t *testing.T, role uint8) (*RawNode, *MemoryStorage) {
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 3, Commit: 3}, 1, 1, 2, 2, 3)
+	rn := newTestRawNode(t, 1, s)
 	switch role % 3 {
 	case 0:
 		_ = rn.Step(pb.Message{From: 2, To: 1, Type: pb.MsgHeartbeat, Term: 4, Commit: 3})
@@ -26,29 +23,14 @@ func fsNode(t *testing.T, role uint8) (*RawNode, *MemoryStorage) {
 		_ = rn.Campaign()
 		_ = rn.Step(pb.Message{From: 2, To: 1, Type: pb.MsgVoteResp, Term: rn.raft.Term})
 	}
-	fsDrain(rn, s)
+	drain(t, rn, s)
 	return rn, s
 }
 
-// fsDrain runs the Ready loop of rn over s until it is idle.
-func fsDrain(rn *RawNode, s *MemoryStorage) {
-	for i := 0; i < 16 && rn.HasReady(); i++ {
-		rd := rn.Ready()
-		if !IsEmptySnap(rd.Snapshot) {
-			_ = s.ApplySnapshot(rd.Snapshot)
-		}
-		_ = s.Append(rd.Entries)
-		if !IsEmptyHardState(rd.HardState) {
-			_ = s.SetHardState(rd.HardState)
-		}
-		rn.Advance(rd)
-	}
-}
-
-// fsEntries decodes the fuzzer's entry bytes: each pair (d, t) is an entry
+// fuzzEntries decodes the fuzzer's entry bytes: each pair (d, t) is an entry
 // at index index+1+i+int8(d) of term t, so zero offsets give consecutive
 // entries and others give gaps, duplicates and backwards indexes.
-func fsEntries(index uint64, b []byte) []pb.Entry {
+func fuzzEntries(index uint64, b []byte) []pb.Entry {
 	var ents []pb.Entry
 	for i := 0; i+1 < len(b) && i < 32; i += 2 {
 		ents = append(ents, pb.Entry{
@@ -60,8 +42,8 @@ func fsEntries(index uint64, b []byte) []pb.Entry {
 	return ents
 }
 
-// fsCheckLog fails unless the node's log and cursors are consistent.
-func fsCheckLog(t *testing.T, rn *RawNode) {
+// requireConsistentLog fails unless the node's log and cursors are consistent.
+func requireConsistentLog(t *testing.T, rn *RawNode) {
 	l := rn.raft.raftLog
 	if !(l.applied <= l.committed && l.committed <= l.lastIndex()) {
 		t.Fatalf("cursors out of order: applied %d, committed %d, last index %d", l.applied, l.committed, l.lastIndex())
@@ -96,11 +78,11 @@ func FuzzStep(f *testing.F) {
 	f.Add(uint8(0), int32(999), uint8(2), uint64(4), uint64(0), uint64(0), uint64(0), false, []byte(nil), uint64(0), uint64(0), uint64(0))
 	f.Fuzz(func(t *testing.T, role uint8, typ int32, from uint8, term, logTerm, index, commit uint64,
 		reject bool, ents []byte, rejectHint, snapIndex, snapTerm uint64) {
-		rn, s := fsNode(t, role)
+		rn, s := nodeInRole(t, role)
 		m := pb.Message{
 			Type: pb.MessageType(typ), From: uint64(from % 5), To: 1, Term: term, LogTerm: logTerm,
 			Index: index, Commit: commit, Reject: reject, RejectHint: rejectHint,
-			Entries: fsEntries(index, ents),
+			Entries: fuzzEntries(index, ents),
 		}
 		if m.Type == pb.MsgSnap {
 			m.Snapshot = &pb.Snapshot{Metadata: pb.SnapshotMetadata{
@@ -112,16 +94,16 @@ func FuzzStep(f *testing.F) {
 				t.Fatalf("Step(%s) from a peer panicked: %v", DescribeMessage(m, nil), p)
 			}
 		}()
-		before := mfSnapshot(rn)
+		before := captureNodeState(rn)
 		if err := rn.Step(m); errors.Is(err, ErrMalformedMessage) {
-			if after := mfSnapshot(rn); !reflect.DeepEqual(before, after) {
+			if after := captureNodeState(rn); !reflect.DeepEqual(before, after) {
 				t.Fatalf("Step(%s) refused the message as malformed but changed the node", DescribeMessage(m, nil))
 			}
 		}
-		fsDrain(rn, s)
-		fsCheckLog(t, rn)
+		drain(t, rn, s)
+		requireConsistentLog(t, rn)
 		rn.Tick()
-		fsDrain(rn, s)
-		fsCheckLog(t, rn)
+		drain(t, rn, s)
+		requireConsistentLog(t, rn)
 	})
 }

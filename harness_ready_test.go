@@ -1,9 +1,9 @@
 package raft
 
-// The harness's Ready loop: handling a Ready synchronously or, with
-// AsyncStorageWrites, through the nodes' local storage threads; persisting
-// with the durability check and applying with the State Machine Safety check;
-// and the read states and logs tests inspect afterwards.
+// The cluster's Ready loop: handling a Ready synchronously or, with
+// AsyncStorageWrites, through the node's local storage threads; persisting
+// with the durability check and applying with the State Machine Safety
+// check.
 
 import (
 	"bytes"
@@ -14,11 +14,23 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
+// processReadys handles the Ready of every node until none has one. It
+// reports whether any node had one.
+func (c *cluster) processReadys() bool {
+	busy := false
+	for _, id := range c.ids {
+		for n := c.nodes[id]; n.rn.HasReady(); {
+			c.handleReady(n)
+			busy = true
+		}
+	}
+	return busy
+}
+
 // handleReady takes one Ready from n and does what the contract asks.
-func (c *ctCluster) handleReady(n *ctNode) {
+func (c *cluster) handleReady(n *member) {
 	c.t.Helper()
 	rd := n.rn.Ready()
-	n.readys++
 	if c.onReady != nil {
 		c.onReady(n, rd)
 	}
@@ -32,7 +44,7 @@ func (c *ctCluster) handleReady(n *ctNode) {
 		require.NotEqual(c.t, n.lastHardState, rd.HardState, "node %d: HardState repeated in a Ready", n.id)
 	}
 	c.persist(n, rd.Snapshot, rd.Entries, rd.HardState)
-	c.checkDurable(n, rd.Messages)
+	checkDurable(c.t, n.id, n.storage, rd.Messages)
 	for _, m := range rd.Messages {
 		c.send(m)
 	}
@@ -43,135 +55,111 @@ func (c *ctCluster) handleReady(n *ctNode) {
 	n.rn.Advance(rd)
 }
 
-// handleAsyncReady queues the storage work of rd for the node's local
-// threads, sends the rest at once, then runs the threads. Responses are
-// stepped back only after the work is done, in order.
-func (c *ctCluster) handleAsyncReady(n *ctNode, rd Ready) {
+// handleAsyncReady checks rd (checkAsyncReady), queues its storage work for
+// the node's local threads and sends the rest at once. Unless the cluster
+// is lazy, the threads then do their work. Responses are stepped back only
+// after the work is done, in order.
+func (c *cluster) handleAsyncReady(n *member, rd Ready) {
 	c.t.Helper()
-	for _, m := range rd.Messages {
-		switch m.To {
-		case LocalAppendThread:
-			n.appendWork = append(n.appendWork, m)
-		case LocalApplyThread:
-			n.applyWork = append(n.applyWork, m)
-		default:
-			c.send(m)
+	app, apply, peers := checkAsyncReady(c.t, n.raft(), rd)
+	for _, m := range peers {
+		c.send(m)
+	}
+	if app != nil {
+		n.written.add(c.t, n.id, *app)
+		n.appendWork = append(n.appendWork, *app)
+	}
+	if apply != nil {
+		// Committed entries go to the apply thread only once durable here.
+		for _, e := range apply.Entries {
+			term, err := n.storage.Term(e.Index)
+			require.NoError(c.t, err, "node %d: entry %d handed to apply before it is durable", n.id, e.Index)
+			require.Equal(c.t, e.Term, term, "node %d: entry %d handed to apply before it is durable", n.id, e.Index)
 		}
+		n.applyWork = append(n.applyWork, *apply)
 	}
 	if !c.lazyStorage {
-		c.runStorageThreads(n)
+		c.runStorageWork(n, -1, -1)
 	}
 }
 
 // runSomeStorageWork lets the local threads of every node do a random part
 // of their queued work, in order (lazyStorage mode).
-func (c *ctCluster) runSomeStorageWork(rng *rand.Rand) {
+func (c *cluster) runSomeStorageWork(rng *rand.Rand) {
 	for _, id := range c.ids {
 		n := c.nodes[id]
-		appendWork, applyWork := n.appendWork, n.applyWork
-		na, np := rng.Intn(len(appendWork)+1), rng.Intn(len(applyWork)+1)
-		n.appendWork, n.applyWork = appendWork[:na:na], applyWork[:np:np]
-		c.runStorageThreads(n)
-		n.appendWork, n.applyWork = appendWork[na:], applyWork[np:]
+		c.runStorageWork(n, rng.Intn(len(n.appendWork)+1), rng.Intn(len(n.applyWork)+1))
 	}
 }
 
 // runAllStorageWork lets every node's local threads finish their work. It
 // reports whether there was any.
-func (c *ctCluster) runAllStorageWork() bool {
+func (c *cluster) runAllStorageWork() bool {
 	busy := false
 	for _, id := range c.ids {
-		n := c.nodes[id]
-		if len(n.appendWork)+len(n.applyWork) > 0 {
-			c.runStorageThreads(n)
-			busy = true
-		}
+		busy = c.runStorageWork(c.nodes[id], -1, -1) || busy
 	}
 	return busy
 }
 
-// runStorageThreads performs the queued append and apply work of n and steps
-// the responses back (or sends them, if they are for peers).
-func (c *ctCluster) runStorageThreads(n *ctNode) {
+// runStorageWork lets n's append thread do up to appends writes and its
+// apply thread up to applies batches (negative: all), stepping the
+// responses back or sending them, if they are for peers. It reports whether
+// there was anything to do.
+func (c *cluster) runStorageWork(n *member, appends, applies int) bool {
 	c.t.Helper()
-	for len(n.appendWork) > 0 {
+	if appends < 0 || appends > len(n.appendWork) {
+		appends = len(n.appendWork)
+	}
+	if applies < 0 || applies > len(n.applyWork) {
+		applies = len(n.applyWork)
+	}
+	for i := 0; i < appends; i++ {
 		m := n.appendWork[0]
 		n.appendWork = n.appendWork[1:]
 		var snap pb.Snapshot
 		if m.Snapshot != nil {
 			snap = *m.Snapshot
 		}
-		hs := pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}
-		c.persist(n, snap, m.Entries, hs)
+		c.persist(n, snap, m.Entries, pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit})
 		if !IsEmptySnap(snap) {
 			// Installing the snapshot in the state machine.
-			n.appliedIndex = snap.Metadata.Index
+			n.appliedIndex = max(n.appliedIndex, snap.Metadata.Index)
 		}
-		c.checkDurable(n, m.Responses)
-		for _, resp := range m.Responses {
-			if resp.To == n.id {
-				require.NoError(c.t, n.rn.Step(resp), "node %d stepping %s", n.id, resp.Type)
-			} else {
-				c.send(resp)
-			}
+		checkDurable(c.t, n.id, n.storage, m.Responses)
+		for _, resp := range stepResponses(c.t, n.rn, m.Responses) {
+			c.send(resp)
 		}
 	}
-	for len(n.applyWork) > 0 {
+	for i := 0; i < applies; i++ {
 		m := n.applyWork[0]
 		n.applyWork = n.applyWork[1:]
 		c.apply(n, m.Entries)
-		for _, resp := range m.Responses {
-			require.Equal(c.t, n.id, resp.To)
-			require.NoError(c.t, n.rn.Step(resp), "node %d stepping %s", n.id, resp.Type)
-		}
+		require.Empty(c.t, stepResponses(c.t, n.rn, m.Responses), "node %d: apply responses for peers", n.id)
 	}
+	return appends+applies > 0
 }
 
 // persist writes a snapshot, entries and HardState to n's storage, in the
 // order the contract prescribes.
-func (c *ctCluster) persist(n *ctNode, snap pb.Snapshot, ents []pb.Entry, hs pb.HardState) {
+func (c *cluster) persist(n *member, snap pb.Snapshot, ents []pb.Entry, hs pb.HardState) {
 	c.t.Helper()
-	if !IsEmptySnap(snap) {
-		require.NoError(c.t, n.storage.ApplySnapshot(snap))
-	}
-	require.NoError(c.t, n.storage.Append(ents))
+	writeToStorage(c.t, n.storage, snap, ents, hs)
 	if !IsEmptyHardState(hs) {
-		require.NoError(c.t, n.storage.SetHardState(hs))
 		n.lastHardState = hs
 	}
 }
 
-// checkDurable checks that every message attesting durable state attests
-// state that n's storage now holds (§5.1: respond only after persisting).
-func (c *ctCluster) checkDurable(n *ctNode, msgs []pb.Message) {
-	c.t.Helper()
-	for _, m := range msgs {
-		switch {
-		case m.Type == pb.MsgAppResp && !m.Reject && m.Index > 0:
-			last, _ := n.storage.LastIndex()
-			require.LessOrEqual(c.t, m.Index, last,
-				"node %d acknowledged index %d before persisting it", n.id, m.Index)
-		case m.Type == pb.MsgVoteResp && !m.Reject:
-			// Either the vote is durable, or a later term is: then this
-			// node can never vote again in m.Term either.
-			hs, _, _ := n.storage.InitialState()
-			require.GreaterOrEqual(c.t, hs.Term, m.Term, "node %d granted a vote at term %d before persisting the term", n.id, m.Term)
-			if hs.Term == m.Term {
-				require.Equal(c.t, m.To, hs.Vote, "node %d granted a vote to %d before persisting it", n.id, m.To)
-			}
-		}
-	}
-}
-
-// apply applies committed entries: conf changes through ApplyConfChange, and
-// every entry is checked against what other nodes applied at its index.
-func (c *ctCluster) apply(n *ctNode, ents []pb.Entry) {
+// apply applies committed entries: conf changes through ApplyConfChange,
+// and every entry is checked against what other nodes applied at its index.
+func (c *cluster) apply(n *member, ents []pb.Entry) {
 	c.t.Helper()
 	for _, e := range ents {
-		if term, ok := c.appliedTerm[e.Index]; ok {
-			require.Equal(c.t, term, e.Term, "State Machine Safety: nodes applied different entries at index %d", e.Index)
+		if prev, ok := c.appliedAt[e.Index]; ok {
+			require.True(c.t, prev.Term == e.Term && bytes.Equal(prev.Data, e.Data),
+				"State Machine Safety: index %d applied as %v and as %v", e.Index, prev, e)
 		} else {
-			c.appliedTerm[e.Index] = e.Term
+			c.appliedAt[e.Index] = e
 		}
 		if n.cfg.AsyncStorageWrites && e.Index <= n.appliedIndex {
 			// With AsyncStorageWrites the append thread may install a
@@ -192,34 +180,5 @@ func (c *ctCluster) apply(n *ctNode, ents []pb.Entry) {
 		}
 		n.appliedIndex = e.Index
 		n.applied = append(n.applied, e)
-	}
-}
-
-// takeReadStates returns and clears the read states node id received.
-func (c *ctCluster) takeReadStates(id uint64) []ReadState {
-	n := c.nodes[id]
-	rs := n.readStates
-	n.readStates = nil
-	return rs
-}
-
-// logOf returns every entry in node id's log.
-func (c *ctCluster) logOf(id uint64) []pb.Entry {
-	return c.nodes[id].raft().raftLog.allEntries()
-}
-
-// requireSameLogs checks that every node in ids has the same log, entry by
-// entry (index, term and data).
-func (c *ctCluster) requireSameLogs(ids ...uint64) {
-	c.t.Helper()
-	want := c.logOf(ids[0])
-	for _, id := range ids[1:] {
-		got := c.logOf(id)
-		require.Equal(c.t, len(want), len(got), "log length of %d vs %d", ids[0], id)
-		for i := range want {
-			require.True(c.t, want[i].Index == got[i].Index && want[i].Term == got[i].Term &&
-				bytes.Equal(want[i].Data, got[i].Data),
-				"logs of %d and %d differ at index %d: %v vs %v", ids[0], id, want[i].Index, want[i], got[i])
-		}
 	}
 }

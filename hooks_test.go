@@ -16,8 +16,7 @@ import (
 func TestCorehookSetRandomizedElectionTimeout(t *testing.T) {
 	require.NotNil(t, corehook.SetRandomizedElectionTimeout, "package raft installs the hook")
 	for _, timeout := range []int{3, 7, 25} {
-		rn, err := NewRawNode(ctConfig(1, ctStorage([]uint64{1, 2, 3}, pb.HardState{})))
-		require.NoError(t, err)
+		rn := newTestRawNode(t, 1, newTestStorage(votersConf(1, 2, 3), pb.HardState{}))
 		corehook.SetRandomizedElectionTimeout(rn, timeout)
 		for i := 1; i < timeout; i++ {
 			rn.Tick()
@@ -30,8 +29,7 @@ func TestCorehookSetRandomizedElectionTimeout(t *testing.T) {
 		assert.Less(t, rn.raft.randomizedElectionTimeoutTicks, 20)
 	}
 
-	rn, err := NewRawNode(ctConfig(1, ctStorage([]uint64{1}, pb.HardState{})))
-	require.NoError(t, err)
+	rn := newTestRawNode(t, 1, newTestStorage(votersConf(1), pb.HardState{}))
 	assert.PanicsWithValue(t, "raft: setRandomizedElectionTimeout wants a *RawNode, got *raft.raft",
 		func() { corehook.SetRandomizedElectionTimeout(rn.raft, 5) })
 	assert.PanicsWithValue(t, "raft: randomized election timeout must be positive, got 0 ticks",

@@ -12,23 +12,14 @@ import (
 
 // Tests of the ReadOnlyLeaseBased lease (see leaseValid). The clusters use
 // ElectionTick 10 and HeartbeatTick 1, so a lease lasts 8 ticks from the
-// send of the newest heartbeat round a quorum acknowledged.
+// send of the newest heartbeat round a quorum acknowledged. A new leader's
+// first read and a leader that sent MsgTimeoutNow are in
+// testdata/read_lease.txt.
 
-func leaseCluster(t *testing.T) *ctCluster {
-	c := rtLeaderCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.ReadOnlyOption = ReadOnlyLeaseBased })
-	return c
-}
-
-// A new leader has no lease until a quorum answered one of its heartbeat
-// rounds: its first read is confirmed by a round.
-func TestLeaseFirstReadConfirmedByRound(t *testing.T) {
-	c := leaseCluster(t)
-	commit := c.node(1).raft().raftLog.committed
-	c.node(1).rn.ReadIndex([]byte("first"))
-	assert.Empty(t, c.node(1).raft().readStates, "no lease yet: not answered inside ReadIndex")
-	c.stabilize()
-	assert.Equal(t, []ReadState{rtRS(commit, "first")}, rtTakeReads(c, 1))
-	assert.Positive(t, c.sent[pb.MsgHeartbeat], "confirmed by a heartbeat round")
+// leaseCluster returns a three-node cluster led by node 1, with CheckQuorum
+// and lease-based reads, that has committed one proposal.
+func leaseCluster(t *testing.T) *cluster {
+	return newLeaderCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.ReadOnlyOption = ReadOnlyLeaseBased })
 }
 
 // The lease runs from the send time of the acknowledged round, not until the
@@ -49,8 +40,8 @@ func TestLeaseCountsFromAcknowledgedRound(t *testing.T) {
 		c.stabilize()
 	}
 	c.node(1).rn.ReadIndex([]byte("in lease"))
-	assert.Equal(t, []ReadState{rtRS(commit, "in lease")}, c.node(1).raft().readStates, "8 ticks after the round: answered from the lease")
-	rtTakeReads(c, 1)
+	assert.Equal(t, []ReadState{readState(commit, "in lease")}, c.node(1).raft().readStates, "8 ticks after the round: answered from the lease")
+	c.takeReadStates(1)
 	c.node(1).raft().readStates = nil
 
 	c.tick(1)
@@ -59,37 +50,13 @@ func TestLeaseCountsFromAcknowledgedRound(t *testing.T) {
 	c.node(1).rn.ReadIndex([]byte("expired"))
 	c.stabilize()
 	assert.Empty(t, c.node(1).raft().readStates)
-	assert.Empty(t, rtTakeReads(c, 1), "9 ticks after the round: no lease, and no quorum to confirm the read")
+	assert.Empty(t, c.takeReadStates(1), "9 ticks after the round: no lease, and no quorum to confirm the read")
 
 	// Once healed, the read is confirmed by a round and answered.
 	c.heal()
 	c.tick(1)
 	c.stabilize()
-	assert.Equal(t, []ReadState{rtRS(commit, "expired")}, rtTakeReads(c, 1))
-}
-
-// A leader that sent MsgTimeoutNow has no lease for the rest of its term:
-// the transferee is elected without waiting for anyone's lease.
-func TestLeaseVoidAfterTimeoutNow(t *testing.T) {
-	c := leaseCluster(t)
-	c.tick(1)
-	c.stabilize()
-	c.filter = func(m *pb.Message) bool { return m.Type != pb.MsgTimeoutNow }
-	c.node(1).rn.TransferLeader(2)
-	c.stabilize()
-	require.Positive(t, c.dropped[pb.MsgTimeoutNow])
-	// The transfer times out; node 1 stays leader.
-	c.tickAll(10)
-	require.Equal(t, StateLeader, c.node(1).raft().state)
-	require.Equal(t, None, c.node(1).raft().leadTransferee)
-
-	c.resetCounters()
-	commit := c.node(1).raft().raftLog.committed
-	c.node(1).rn.ReadIndex([]byte("after transfer"))
-	assert.Empty(t, c.node(1).raft().readStates, "no lease: not answered inside ReadIndex")
-	c.stabilize()
-	assert.Equal(t, []ReadState{rtRS(commit, "after transfer")}, rtTakeReads(c, 1))
-	assert.Positive(t, c.sent[pb.MsgHeartbeat])
+	assert.Equal(t, []ReadState{readState(commit, "expired")}, c.takeReadStates(1))
 }
 
 // A node that restarts (its HardState has a term) with ReadOnlyLeaseBased
@@ -98,10 +65,9 @@ func TestLeaseVoidAfterTimeoutNow(t *testing.T) {
 // option, or on a brand-new node, it votes at once.
 func TestLeaseRestartedNodeWithholdsVotes(t *testing.T) {
 	vote := pb.Message{Type: pb.MsgVote, From: 2, To: 1, Term: 3, LogTerm: 2, Index: 2}
-	granted := func(rn *RawNode) bool {
-		rd := rn.Ready()
-		rn.Advance(rd)
-		for _, m := range rd.Messages {
+	granted := func(rn *RawNode, s *MemoryStorage) bool {
+		peers, _ := drain(t, rn, s)
+		for _, m := range peers {
 			if m.Type == pb.MsgVoteResp && m.To == 2 && !m.Reject {
 				return true
 			}
@@ -119,8 +85,8 @@ func TestLeaseRestartedNodeWithholdsVotes(t *testing.T) {
 		{"first start with lease", pb.HardState{}, true, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := ctStorage([]uint64{1, 2, 3}, tt.hs, 1, 2)
-			cfg := ctConfig(1, s)
+			s := newTestStorage(votersConf(1, 2, 3), tt.hs, 1, 2)
+			cfg := testConfig(1, s)
 			cfg.CheckQuorum = true
 			if tt.lease {
 				cfg.ReadOnlyOption = ReadOnlyLeaseBased
@@ -129,10 +95,10 @@ func TestLeaseRestartedNodeWithholdsVotes(t *testing.T) {
 			require.NoError(t, err)
 			require.NoError(t, rn.Step(vote))
 			if !tt.withheld {
-				assert.True(t, granted(rn))
+				assert.True(t, granted(rn, s))
 				return
 			}
-			assert.False(t, granted(rn), "vote withheld just after the restart")
+			assert.False(t, granted(rn, s), "vote withheld just after the restart")
 			assert.Equal(t, uint64(2), rn.raft.Term, "the candidate's term is not adopted either")
 			for i := 0; i < 10; i++ {
 				rn.Tick()
@@ -140,7 +106,7 @@ func TestLeaseRestartedNodeWithholdsVotes(t *testing.T) {
 			// (It may have campaigned itself meanwhile; a newer term wins.)
 			vote.Term = 5
 			require.NoError(t, rn.Step(vote))
-			assert.True(t, granted(rn), "granted an election timeout later")
+			assert.True(t, granted(rn, s), "granted an election timeout later")
 		})
 	}
 }
@@ -155,12 +121,12 @@ func leaseTestConfig(cfg *Config) {
 
 // leaseReadIsCurrent asks the old leader for a read and fails if it answers
 // at an index below one committed elsewhere: a stale read.
-func leaseReadIsCurrent(t *testing.T, c *ctCluster, oldLeader uint64) {
+func leaseReadIsCurrent(t *testing.T, c *cluster, oldLeader uint64) {
 	t.Helper()
 	c.node(oldLeader).rn.ReadIndex([]byte("lease read"))
 	c.stabilize()
 	newest := c.maxCommitted()
-	for _, rs := range rtTakeReads(c, oldLeader) {
+	for _, rs := range c.takeReadStates(oldLeader) {
 		assert.GreaterOrEqual(t, rs.Index, newest,
 			"node %d answered a read at index %d although index %d is committed: a stale read", oldLeader, rs.Index, newest)
 	}
@@ -171,8 +137,8 @@ func leaseReadIsCurrent(t *testing.T, c *ctCluster, oldLeader uint64) {
 // manual Campaign() must not let it win with the vote of a node the leader
 // lost, while the old leader still answers reads from its lease.
 func TestLeaseManualCampaignKeepsThePromise(t *testing.T) {
-	c := rtLeaderCluster(t, 3, leaseTestConfig)
-	c.cut[[2]uint64{1, 3}], c.cut[[2]uint64{3, 1}] = true, true
+	c := newLeaderCluster(t, 3, leaseTestConfig)
+	c.cutLink(1, 3)
 	for c.node(3).raft().state != StatePreCandidate {
 		c.tickAll(1) // node 3 hears nothing from node 1 and times out
 	}
@@ -181,7 +147,7 @@ func TestLeaseManualCampaignKeepsThePromise(t *testing.T) {
 	err := c.node(2).rn.Campaign()
 	assert.ErrorIs(t, err, ErrCampaignRefused, "node 2 promised node 1 not to vote")
 	// Node 2's link to node 1 fails too.
-	c.cut[[2]uint64{1, 2}], c.cut[[2]uint64{2, 1}] = true, true
+	c.cutLink(1, 2)
 	c.stabilize()
 	if c.node(2).raft().state == StateLeader {
 		require.NoError(t, c.propose(2, "x"))
@@ -193,9 +159,9 @@ func TestLeaseManualCampaignKeepsThePromise(t *testing.T) {
 // TickQuiesced moves the clocks the lease depends on: the followers' promise
 // and the leader's lease both run out, or neither does.
 func TestLeaseTickQuiescedAdvancesTheLeaseClock(t *testing.T) {
-	c := rtLeaderCluster(t, 3, leaseTestConfig)
+	c := newLeaderCluster(t, 3, leaseTestConfig)
 	c.tickAll(1) // a heartbeat round acknowledged by everyone
-	c.cut[[2]uint64{1, 3}], c.cut[[2]uint64{3, 1}] = true, true
+	c.cutLink(1, 3)
 	for i := 0; i < 25; i++ {
 		for _, id := range c.ids {
 			c.node(id).rn.TickQuiesced()
@@ -214,7 +180,7 @@ func TestLeaseTickQuiescedAdvancesTheLeaseClock(t *testing.T) {
 // first HardState and restarted with term 0 would vote at once, while the
 // leader's lease still counts its echo.
 func TestLeaseAsyncEchoWaitsForDurableTerm(t *testing.T) {
-	c := ctNewCluster(t, 3, func(cfg *Config) {
+	c := newCluster(t, 3, func(cfg *Config) {
 		leaseTestConfig(cfg)
 		cfg.AsyncStorageWrites = cfg.ID == 3
 	})
@@ -223,11 +189,11 @@ func TestLeaseAsyncEchoWaitsForDurableTerm(t *testing.T) {
 	// that the storage threads of node `frozen` do not run.
 	frozen := uint64(3)
 	settle := func() {
-		for i := 0; i < ctMaxRounds; i++ {
+		for i := 0; i < maxStabilizeRounds; i++ {
 			busy := c.processReadys()
 			for _, id := range c.ids {
 				if n := c.node(id); id != frozen && len(n.appendWork)+len(n.applyWork) > 0 {
-					c.runStorageThreads(n)
+					c.runStorageWork(n, -1, -1)
 					busy = true
 				}
 			}
@@ -245,7 +211,7 @@ func TestLeaseAsyncEchoWaitsForDurableTerm(t *testing.T) {
 
 	// Node 1 now reaches only node 3; node 2 hears from no leader.
 	c.heal()
-	c.cut[[2]uint64{1, 2}], c.cut[[2]uint64{2, 1}] = true, true
+	c.cutLink(1, 2)
 	for i := 0; i < 12; i++ {
 		c.tick(1, 2, 3) // heartbeat rounds: node 3 (term 0 on disk) answers them
 		settle()
@@ -267,7 +233,7 @@ func TestLeaseAsyncEchoWaitsForDurableTerm(t *testing.T) {
 	c.node(1).rn.ReadIndex([]byte("lease read"))
 	settle()
 	newest := c.maxCommitted()
-	for _, rs := range rtTakeReads(c, 1) {
+	for _, rs := range c.takeReadStates(1) {
 		assert.GreaterOrEqual(t, rs.Index, newest, "stale read at %d, %d is committed", rs.Index, newest)
 	}
 }
@@ -278,7 +244,7 @@ func TestLeaseAsyncEchoWaitsForDurableTerm(t *testing.T) {
 func TestLeaseDriftTicksShortensTheLease(t *testing.T) {
 	for _, drift := range []int{0, 3} {
 		t.Run(fmt.Sprint("drift ", drift), func(t *testing.T) {
-			c := rtLeaderCluster(t, 3, leaseTestConfig, func(cfg *Config) { cfg.LeaseDriftTicks = drift })
+			c := newLeaderCluster(t, 3, leaseTestConfig, func(cfg *Config) { cfg.LeaseDriftTicks = drift })
 			c.tick(1) // a heartbeat round, acknowledged
 			c.stabilize()
 			c.isolate(1)

@@ -85,7 +85,7 @@ func (l *raftLog) String() string {
 }
 
 // maybeAppend handles the entries of an append request from the leader
-// (§5.3): if our log has an entry at prevIndex with term prevTerm, the
+// (paper §5.3): if our log has an entry at prevIndex with term prevTerm, the
 // entries are merged into the log (only from the first conflicting one on,
 // so that a stale or duplicated request cannot truncate entries we already
 // have) and the commit index is advanced to min(committed, last new index).
@@ -108,7 +108,7 @@ func (l *raftLog) maybeAppend(prevIndex, prevTerm, committed uint64, ents []pb.E
 
 // append adds ents to the unstable log, replacing any entries at or after
 // ents[0].Index, and returns the new last index. Overwriting a committed
-// entry would break State Machine Safety (§5.4.3), so it panics instead.
+// entry would break State Machine Safety (paper §5.4.3), so it panics instead.
 func (l *raftLog) append(ents ...pb.Entry) uint64 {
 	if len(ents) == 0 {
 		return l.lastIndex()
@@ -136,7 +136,7 @@ func (l *raftLog) findConflict(ents []pb.Entry) uint64 {
 // findConflictByTerm returns the largest index i <= index whose term is at
 // most term, together with that term. A leader uses it to skip, in one round
 // trip, every entry of a follower's log that cannot match (the optimisation
-// outlined at the end of §5.3): an entry whose term is higher than the other
+// outlined at the end of paper §5.3): an entry whose term is higher than the other
 // log's term at the same index cannot be in the other log.
 //
 // The caller passes index <= lastIndex(). If a term cannot be read (the
@@ -345,7 +345,7 @@ func (l *raftLog) allEntries() []pb.Entry {
 }
 
 // isUpToDate reports whether a log ending with (lasti, term) is at least as
-// up-to-date as ours (§5.4.1): a later last term wins, and with equal last
+// up-to-date as ours (paper §5.4.1): a later last term wins, and with equal last
 // terms the longer log wins.
 func (l *raftLog) isUpToDate(lasti, term uint64) bool {
 	ourTerm := l.lastTerm()
@@ -361,7 +361,7 @@ func (l *raftLog) matchTerm(i, term uint64) bool {
 
 // maybeCommit advances the commit index to maxIndex if that is an advance
 // and the entry at maxIndex has the given term, and reports whether it did.
-// §5.4.2: a leader only commits entries of its own term by counting
+// paper §5.4.2: a leader only commits entries of its own term by counting
 // replicas; earlier entries are committed indirectly. No leader has term 0.
 func (l *raftLog) maybeCommit(maxIndex, term uint64) bool {
 	if term == 0 || maxIndex <= l.committed {

@@ -20,18 +20,18 @@ func TestLogFindConflict(t *testing.T) {
 		want uint64
 	}{
 		{"no entries", nil, 0},
-		{"all present", ltEnts(1, 1, 2, 3), 0},
-		{"suffix present", ltEnts(2, 2, 3), 0},
-		{"last present", ltEnts(3, 3), 0},
-		{"present then new", ltEnts(1, 1, 2, 3, 4, 4), 4},
-		{"suffix then new", ltEnts(3, 3, 4), 4},
-		{"only new", ltEnts(4, 4, 4), 4},
-		{"conflict at first", ltEnts(1, 4, 4), 1},
-		{"conflict in middle", ltEnts(2, 1, 4, 4), 2},
-		{"conflict at last", ltEnts(3, 1, 4, 4), 3},
+		{"all present", makeEnts(1, 1, 2, 3), 0},
+		{"suffix present", makeEnts(2, 2, 3), 0},
+		{"last present", makeEnts(3, 3), 0},
+		{"present then new", makeEnts(1, 1, 2, 3, 4, 4), 4},
+		{"suffix then new", makeEnts(3, 3, 4), 4},
+		{"only new", makeEnts(4, 4, 4), 4},
+		{"conflict at first", makeEnts(1, 4, 4), 1},
+		{"conflict in middle", makeEnts(2, 1, 4, 4), 2},
+		{"conflict at last", makeEnts(3, 1, 4, 4), 3},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			l := ltLog(t, 0, 0, ltEnts(1, 1, 2), ltEnts(3, 3))
+			l := newTestLog(t, 0, 0, makeEnts(1, 1, 2), makeEnts(3, 3))
 			assert.Equal(t, tt.want, l.findConflict(tt.ents))
 		})
 	}
@@ -40,7 +40,7 @@ func TestLogFindConflict(t *testing.T) {
 func TestLogFindConflictByTerm(t *testing.T) {
 	// Snapshot at (10, 3); entries 11..17 of terms 3 3 4 4 4 6 6, the last
 	// three of them unstable.
-	l := ltLog(t, 10, 3, ltEnts(11, 3, 3, 4, 4), ltEnts(15, 4, 6, 6))
+	l := newTestLog(t, 10, 3, makeEnts(11, 3, 3, 4, 4), makeEnts(15, 4, 6, 6))
 	for _, tt := range []struct {
 		index, term uint64
 		wantIndex   uint64
@@ -69,7 +69,7 @@ func TestLogFindConflictByTerm(t *testing.T) {
 
 	// From the start of an uncompacted log, the search can reach index 0,
 	// whose term is 0.
-	l = ltLog(t, 0, 0, ltEnts(1, 2, 2, 3), nil)
+	l = newTestLog(t, 0, 0, makeEnts(1, 2, 2, 3), nil)
 	for _, tt := range []struct{ index, term, wantIndex, wantTerm uint64 }{
 		{3, 2, 2, 2},
 		{3, 1, 0, 0},
@@ -95,69 +95,69 @@ func TestLogMaybeAppend(t *testing.T) {
 	}{
 		{
 			name:      "prev term mismatch",
-			prevIndex: 3, prevTerm: 2, committed: 3, ents: ltEnts(4, 4),
-			wantCommitted: 1, wantLog: ltEnts(1, 1, 2, 3),
+			prevIndex: 3, prevTerm: 2, committed: 3, ents: makeEnts(4, 4),
+			wantCommitted: 1, wantLog: makeEnts(1, 1, 2, 3),
 		},
 		{
 			name:      "prev index beyond log",
-			prevIndex: 4, prevTerm: 3, committed: 3, ents: ltEnts(5, 4),
-			wantCommitted: 1, wantLog: ltEnts(1, 1, 2, 3),
+			prevIndex: 4, prevTerm: 3, committed: 3, ents: makeEnts(5, 4),
+			wantCommitted: 1, wantLog: makeEnts(1, 1, 2, 3),
 		},
 		{
 			name:      "heartbeat-like, commit follows leader",
 			prevIndex: 3, prevTerm: 3, committed: 3,
-			wantLastNew: 3, wantOK: true, wantCommitted: 3, wantLog: ltEnts(1, 1, 2, 3),
+			wantLastNew: 3, wantOK: true, wantCommitted: 3, wantLog: makeEnts(1, 1, 2, 3),
 		},
 		{
 			name:      "commit capped at last new entry",
 			prevIndex: 2, prevTerm: 2, committed: 3,
-			wantLastNew: 2, wantOK: true, wantCommitted: 2, wantLog: ltEnts(1, 1, 2, 3),
+			wantLastNew: 2, wantOK: true, wantCommitted: 2, wantLog: makeEnts(1, 1, 2, 3),
 		},
 		{
 			name:      "append one, commit it",
-			prevIndex: 3, prevTerm: 3, committed: 4, ents: ltEnts(4, 4),
-			wantLastNew: 4, wantOK: true, wantCommitted: 4, wantLog: ltEnts(1, 1, 2, 3, 4),
+			prevIndex: 3, prevTerm: 3, committed: 4, ents: makeEnts(4, 4),
+			wantLastNew: 4, wantOK: true, wantCommitted: 4, wantLog: makeEnts(1, 1, 2, 3, 4),
 		},
 		{
 			name:      "append two, commit one",
-			prevIndex: 3, prevTerm: 3, committed: 4, ents: ltEnts(4, 4, 4),
-			wantLastNew: 5, wantOK: true, wantCommitted: 4, wantLog: ltEnts(1, 1, 2, 3, 4, 4),
+			prevIndex: 3, prevTerm: 3, committed: 4, ents: makeEnts(4, 4, 4),
+			wantLastNew: 5, wantOK: true, wantCommitted: 4, wantLog: makeEnts(1, 1, 2, 3, 4, 4),
 		},
 		{
 			name:      "existing entries then new",
-			prevIndex: 1, prevTerm: 1, committed: 3, ents: ltEnts(2, 2, 3, 4),
-			wantLastNew: 4, wantOK: true, wantCommitted: 3, wantLog: ltEnts(1, 1, 2, 3, 4),
+			prevIndex: 1, prevTerm: 1, committed: 3, ents: makeEnts(2, 2, 3, 4),
+			wantLastNew: 4, wantOK: true, wantCommitted: 3, wantLog: makeEnts(1, 1, 2, 3, 4),
 		},
 		{
 			name:      "conflict replaces the suffix",
-			prevIndex: 2, prevTerm: 2, committed: 3, ents: ltEnts(3, 4),
-			wantLastNew: 3, wantOK: true, wantCommitted: 3, wantLog: ltEnts(1, 1, 2, 4),
+			prevIndex: 2, prevTerm: 2, committed: 3, ents: makeEnts(3, 4),
+			wantLastNew: 3, wantOK: true, wantCommitted: 3, wantLog: makeEnts(1, 1, 2, 4),
 		},
 		{
 			name:      "conflict right after commit",
-			prevIndex: 1, prevTerm: 1, committed: 2, ents: ltEnts(2, 4, 4),
-			wantLastNew: 3, wantOK: true, wantCommitted: 2, wantLog: ltEnts(1, 1, 4, 4),
+			prevIndex: 1, prevTerm: 1, committed: 2, ents: makeEnts(2, 4, 4),
+			wantLastNew: 3, wantOK: true, wantCommitted: 2, wantLog: makeEnts(1, 1, 4, 4),
 		},
 		{
 			// A stale request whose entries we already have must not
 			// truncate what follows them.
 			name:      "stale duplicate keeps the tail",
-			prevIndex: 1, prevTerm: 1, committed: 1, ents: ltEnts(2, 2),
-			wantLastNew: 2, wantOK: true, wantCommitted: 1, wantLog: ltEnts(1, 1, 2, 3),
+			prevIndex: 1, prevTerm: 1, committed: 1, ents: makeEnts(2, 2),
+			wantLastNew: 2, wantOK: true, wantCommitted: 1, wantLog: makeEnts(1, 1, 2, 3),
 		},
 		{
 			name:      "from the very start",
-			prevIndex: 0, prevTerm: 0, committed: 3, ents: ltEnts(1, 1),
-			wantLastNew: 1, wantOK: true, wantCommitted: 1, wantLog: ltEnts(1, 1, 2, 3),
+			prevIndex: 0, prevTerm: 0, committed: 3, ents: makeEnts(1, 1),
+			wantLastNew: 1, wantOK: true, wantCommitted: 1, wantLog: makeEnts(1, 1, 2, 3),
 		},
 		{
 			name:      "leader commit below ours is ignored",
 			prevIndex: 3, prevTerm: 3, committed: 0,
-			wantLastNew: 3, wantOK: true, wantCommitted: 1, wantLog: ltEnts(1, 1, 2, 3),
+			wantLastNew: 3, wantOK: true, wantCommitted: 1, wantLog: makeEnts(1, 1, 2, 3),
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			l := ltLog(t, 0, 0, ltEnts(1, 1, 2), ltEnts(3, 3))
+			l := newTestLog(t, 0, 0, makeEnts(1, 1, 2), makeEnts(3, 3))
 			l.commitTo(1)
 			lastNew, ok := l.maybeAppend(tt.prevIndex, tt.prevTerm, tt.committed, tt.ents)
 			assert.Equal(t, tt.wantOK, ok)
@@ -167,10 +167,10 @@ func TestLogMaybeAppend(t *testing.T) {
 		})
 	}
 
-	l := ltLog(t, 0, 0, ltEnts(1, 1, 2), ltEnts(3, 3))
+	l := newTestLog(t, 0, 0, makeEnts(1, 1, 2), makeEnts(3, 3))
 	l.commitTo(2)
 	assert.PanicsWithValue(t, "raft: entry 2 conflicts with a committed entry (committed=2)", func() {
-		l.maybeAppend(1, 1, 3, ltEnts(2, 4))
+		l.maybeAppend(1, 1, 3, makeEnts(2, 4))
 	})
 }
 
@@ -182,13 +182,13 @@ func TestLogAppend(t *testing.T) {
 		wantLog      []pb.Entry
 		wantUnstable uint64 // unstable.offset afterwards
 	}{
-		{"nothing", nil, 2, ltEnts(1, 1, 2), 3},
-		{"extend", ltEnts(3, 2), 3, ltEnts(1, 1, 2, 2), 3},
-		{"replace everything", ltEnts(1, 2), 1, ltEnts(1, 2), 1},
-		{"replace a stored suffix", ltEnts(2, 3, 3), 3, ltEnts(1, 1, 3, 3), 2},
+		{"nothing", nil, 2, makeEnts(1, 1, 2), 3},
+		{"extend", makeEnts(3, 2), 3, makeEnts(1, 1, 2, 2), 3},
+		{"replace everything", makeEnts(1, 2), 1, makeEnts(1, 2), 1},
+		{"replace a stored suffix", makeEnts(2, 3, 3), 3, makeEnts(1, 1, 3, 3), 2},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			l := ltLog(t, 0, 0, ltEnts(1, 1, 2), nil)
+			l := newTestLog(t, 0, 0, makeEnts(1, 1, 2), nil)
 			assert.Equal(t, tt.wantLast, l.append(tt.ents...))
 			assert.Equal(t, tt.wantLog, l.allEntries())
 			assert.Equal(t, tt.wantUnstable, l.unstable.offset)
@@ -197,32 +197,32 @@ func TestLogAppend(t *testing.T) {
 		})
 	}
 
-	l := ltLog(t, 0, 0, ltEnts(1, 1, 2), nil)
+	l := newTestLog(t, 0, 0, makeEnts(1, 1, 2), nil)
 	l.commitTo(1)
 	assert.PanicsWithValue(t, "raft: appending after index 0 would overwrite committed entries (committed=1)", func() {
-		l.append(ltEnts(1, 3)...)
+		l.append(makeEnts(1, 3)...)
 	})
 }
 
 // The wrappers around unstable, over one write cycle of entries and one of
 // a snapshot.
 func TestLogUnstableCycle(t *testing.T) {
-	l := ltLog(t, 0, 0, ltEnts(1, 1), nil)
+	l := newTestLog(t, 0, 0, makeEnts(1, 1), nil)
 	assert.False(t, l.hasNextUnstableEnts())
 	assert.False(t, l.hasNextOrInProgressUnstableEnts())
 	assert.Nil(t, l.nextUnstableEnts())
 
-	l.append(ltEnts(2, 1, 1)...)
+	l.append(makeEnts(2, 1, 1)...)
 	assert.True(t, l.hasNextUnstableEnts())
 	assert.True(t, l.hasNextOrInProgressUnstableEnts())
-	assert.Equal(t, ltEnts(2, 1, 1), l.nextUnstableEnts())
+	assert.Equal(t, makeEnts(2, 1, 1), l.nextUnstableEnts())
 
 	l.acceptUnstable()
 	assert.False(t, l.hasNextUnstableEnts())
 	assert.True(t, l.hasNextOrInProgressUnstableEnts())
 
-	l.append(ltEnts(4, 1)...)
-	assert.Equal(t, ltEnts(4, 1), l.nextUnstableEnts(), "only entries not yet handed out")
+	l.append(makeEnts(4, 1)...)
+	assert.Equal(t, makeEnts(4, 1), l.nextUnstableEnts(), "only entries not yet handed out")
 
 	l.stableTo(3, 1)
 	assert.Equal(t, uint64(4), l.unstable.offset)

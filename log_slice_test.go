@@ -17,8 +17,8 @@ import (
 )
 
 func TestLogEntries(t *testing.T) {
-	ents := ltEntsWithData(4, 1, 4, 10)
-	l := ltLog(t, 3, 1, ents[:2], ents[2:])
+	ents := entsWithData(4, 1, 4, 10)
+	l := newTestLog(t, 3, 1, ents[:2], ents[2:])
 	one := entsSize(ents[:1])
 	for _, tt := range []struct {
 		i, maxSize uint64
@@ -41,28 +41,28 @@ func TestLogEntries(t *testing.T) {
 }
 
 func TestLogAllEntries(t *testing.T) {
-	l := ltLog(t, 3, 1, ltEnts(4, 1, 2), ltEnts(6, 2))
-	assert.Equal(t, ltEnts(4, 1, 2, 2), l.allEntries())
+	l := newTestLog(t, 3, 1, makeEnts(4, 1, 2), makeEnts(6, 2))
+	assert.Equal(t, makeEnts(4, 1, 2, 2), l.allEntries())
 
 	// Storage compacted between reading the first index and the entries:
 	// the read is retried from the new first index.
-	l, fs := ltFaultyLog(t, 3, 1, ltEnts(4, 1, 2), ltEnts(6, 2))
+	l, fs := newFaultyTestLog(t, 3, 1, makeEnts(4, 1, 2), makeEnts(6, 2))
 	fs.entries = func(lo, hi, maxSize uint64) ([]pb.Entry, error) {
 		fs.entries = nil
 		require.NoError(t, fs.Compact(4))
 		return nil, ErrCompacted
 	}
-	assert.Equal(t, ltEnts(5, 2, 2), l.allEntries())
+	assert.Equal(t, makeEnts(5, 2, 2), l.allEntries())
 	assert.Equal(t, 2, fs.entriesCalls)
 
-	fs.entries = func(lo, hi, maxSize uint64) ([]pb.Entry, error) { return nil, errLtDisk }
-	msg := ltPanicMessage(func() { l.allEntries() })
+	fs.entries = func(lo, hi, maxSize uint64) ([]pb.Entry, error) { return nil, errDisk }
+	msg := panicMessage(func() { l.allEntries() })
 	assert.True(t, strings.HasPrefix(msg, "raft: reading all entries: "), msg)
 }
 
 func TestLogSlice(t *testing.T) {
 	// Snapshot at 3; entries 4..6 stored, 7..9 unstable; 18 bytes each.
-	ents := ltEntsWithData(4, 1, 6, 10)
+	ents := entsWithData(4, 1, 6, 10)
 	one := entsSize(ents[:1])
 	at := func(lo, hi uint64) []pb.Entry { return ents[lo-4 : hi-4] }
 
@@ -92,7 +92,7 @@ func TestLogSlice(t *testing.T) {
 		{name: "one stored then unstable limited", lo: 6, hi: 10, maxSize: 2 * one, want: at(6, 8)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			l := ltLog(t, 3, 1, ents[:3], ents[3:])
+			l := newTestLog(t, 3, 1, ents[:3], ents[3:])
 			got, err := l.slice(tt.lo, tt.hi, tt.maxSize)
 			assert.Equal(t, tt.err, err)
 			assert.Equal(t, tt.want, got)
@@ -109,7 +109,7 @@ func TestLogSlice(t *testing.T) {
 		{6, 5, "raft: invalid log slice: lo 6 > hi 5"},
 		{4, 11, "raft: log slice [4, 11) out of bounds [4, 9]"},
 	} {
-		l := ltLog(t, 3, 1, ents[:3], ents[3:])
+		l := newTestLog(t, 3, 1, ents[:3], ents[3:])
 		assert.PanicsWithValue(t, tt.msg, func() { _, _ = l.slice(tt.lo, tt.hi, math.MaxUint64) })
 	}
 }
@@ -117,7 +117,7 @@ func TestLogSlice(t *testing.T) {
 // The joined result of slice must not share memory that Storage or the
 // unstable log will write, and writing into it must not reach them.
 func TestLogSliceDoesNotAlias(t *testing.T) {
-	l := ltLog(t, 0, 0, ltEnts(1, 1, 1), ltEnts(3, 1, 1))
+	l := newTestLog(t, 0, 0, makeEnts(1, 1, 1), makeEnts(3, 1, 1))
 	got, err := l.slice(1, 5, math.MaxUint64)
 	require.NoError(t, err)
 	for i := range got {
@@ -125,28 +125,28 @@ func TestLogSliceDoesNotAlias(t *testing.T) {
 	}
 	got = append(got, pb.Entry{Index: 5, Term: 99})
 	_ = got
-	assert.Equal(t, ltEnts(1, 1, 1, 1, 1), l.allEntries())
-	l.append(ltEnts(5, 1)...)
-	assert.Equal(t, ltEnts(1, 1, 1, 1, 1, 1), l.allEntries())
+	assert.Equal(t, makeEnts(1, 1, 1, 1, 1), l.allEntries())
+	l.append(makeEnts(5, 1)...)
+	assert.Equal(t, makeEnts(1, 1, 1, 1, 1, 1), l.allEntries())
 
 	// A Storage that hands out spare capacity (allowed: the caller owns it)
 	// gets the unstable entries appended in place, and only there.
-	l, fs := ltFaultyLog(t, 0, 0, ltEnts(1, 1, 1), ltEnts(3, 1, 1))
+	l, fs := newFaultyTestLog(t, 0, 0, makeEnts(1, 1, 1), makeEnts(3, 1, 1))
 	owned := make([]pb.Entry, 2, 10)
 	fs.entries = func(lo, hi, maxSize uint64) ([]pb.Entry, error) {
-		copy(owned, ltEnts(1, 1, 1))
+		copy(owned, makeEnts(1, 1, 1))
 		return owned, nil
 	}
 	got, err = l.slice(1, 5, math.MaxUint64)
 	require.NoError(t, err)
-	assert.Equal(t, ltEnts(1, 1, 1, 1, 1), got)
+	assert.Equal(t, makeEnts(1, 1, 1, 1, 1), got)
 	assert.Same(t, &owned[0], &got[0])
 	got[3].Term = 99
-	assert.Equal(t, ltEnts(3, 1, 1), l.unstable.entries)
+	assert.Equal(t, makeEnts(3, 1, 1), l.unstable.entries)
 }
 
 func TestLogSliceReadsStorageOnlyWhenNeeded(t *testing.T) {
-	l, fs := ltFaultyLog(t, 0, 0, ltEnts(1, 1, 1), ltEnts(3, 1, 1))
+	l, fs := newFaultyTestLog(t, 0, 0, makeEnts(1, 1, 1), makeEnts(3, 1, 1))
 	_, err := l.slice(3, 5, math.MaxUint64)
 	require.NoError(t, err)
 	assert.Zero(t, fs.entriesCalls, "unstable-only range must not read Storage")
@@ -155,7 +155,7 @@ func TestLogSliceReadsStorageOnlyWhenNeeded(t *testing.T) {
 	// shows as the result ending inside Storage.
 	got, err := l.slice(1, 5, 0)
 	require.NoError(t, err)
-	assert.Equal(t, ltEnts(1, 1), got)
+	assert.Equal(t, makeEnts(1, 1), got)
 	assert.Equal(t, 1, fs.entriesCalls)
 
 	for _, tt := range []struct {
@@ -169,8 +169,8 @@ func TestLogSliceReadsStorageOnlyWhenNeeded(t *testing.T) {
 			assert.ErrorIs(t, err, ErrUnavailable)
 			assert.Contains(t, err.Error(), "[1, 3)")
 		}},
-		{errLtDisk, func(t *testing.T, err error) {
-			assert.ErrorIs(t, err, errLtDisk)
+		{errDisk, func(t *testing.T, err error) {
+			assert.ErrorIs(t, err, errDisk)
 			assert.Equal(t, "raft: reading entries [1, 3) from storage: disk on fire", err.Error())
 		}},
 	} {
@@ -182,7 +182,7 @@ func TestLogSliceReadsStorageOnlyWhenNeeded(t *testing.T) {
 
 func TestLogMustCheckOutOfBounds(t *testing.T) {
 	// Snapshot at 3; entries 4..5 stored, 6 unstable.
-	l := ltLog(t, 3, 1, ltEnts(4, 1, 1), ltEnts(6, 1))
+	l := newTestLog(t, 3, 1, makeEnts(4, 1, 1), makeEnts(6, 1))
 	for _, tt := range []struct {
 		lo, hi uint64
 		err    error
@@ -210,10 +210,10 @@ func TestLogMustCheckOutOfBounds(t *testing.T) {
 
 func TestLogScan(t *testing.T) {
 	// Snapshot at 3; entries 4..8 stored, 9..13 unstable.
-	ents := ltEntsWithData(4, 1, 10, 10)
+	ents := entsWithData(4, 1, 10, 10)
 	one := entsSize(ents[:1])
-	newScanLog := func(t *testing.T) (*raftLog, *ltFaultyStorage) {
-		return ltFaultyLog(t, 3, 1, ents[:5], ents[5:])
+	newScanLog := func(t *testing.T) (*raftLog, *faultyStorage) {
+		return newFaultyTestLog(t, 3, 1, ents[:5], ents[5:])
 	}
 
 	for _, tt := range []struct {
@@ -266,9 +266,9 @@ func TestLogScan(t *testing.T) {
 
 	t.Run("read error", func(t *testing.T) {
 		l, fs := newScanLog(t)
-		fs.entries = func(lo, hi, maxSize uint64) ([]pb.Entry, error) { return nil, errLtDisk }
+		fs.entries = func(lo, hi, maxSize uint64) ([]pb.Entry, error) { return nil, errDisk }
 		err := l.scan(4, 14, one, func([]pb.Entry) error { return nil })
-		assert.ErrorIs(t, err, errLtDisk)
+		assert.ErrorIs(t, err, errDisk)
 		assert.Equal(t, ErrCompacted, l.scan(3, 14, one, func([]pb.Entry) error { return nil }))
 	})
 

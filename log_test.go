@@ -13,9 +13,9 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// ltFaultyStorage is a MemoryStorage whose methods can be made to fail, and
+// faultyStorage is a MemoryStorage whose methods can be made to fail, and
 // which counts reads of entries.
-type ltFaultyStorage struct {
+type faultyStorage struct {
 	*MemoryStorage
 	firstErr, lastErr, termErr, snapErr error
 	// entries, if set, replaces MemoryStorage.Entries.
@@ -23,35 +23,35 @@ type ltFaultyStorage struct {
 	entriesCalls int
 }
 
-func (s *ltFaultyStorage) FirstIndex() (uint64, error) {
+func (s *faultyStorage) FirstIndex() (uint64, error) {
 	if s.firstErr != nil {
 		return 0, s.firstErr
 	}
 	return s.MemoryStorage.FirstIndex()
 }
 
-func (s *ltFaultyStorage) LastIndex() (uint64, error) {
+func (s *faultyStorage) LastIndex() (uint64, error) {
 	if s.lastErr != nil {
 		return 0, s.lastErr
 	}
 	return s.MemoryStorage.LastIndex()
 }
 
-func (s *ltFaultyStorage) Term(i uint64) (uint64, error) {
+func (s *faultyStorage) Term(i uint64) (uint64, error) {
 	if s.termErr != nil {
 		return 0, s.termErr
 	}
 	return s.MemoryStorage.Term(i)
 }
 
-func (s *ltFaultyStorage) Snapshot() (pb.Snapshot, error) {
+func (s *faultyStorage) Snapshot() (pb.Snapshot, error) {
 	if s.snapErr != nil {
 		return pb.Snapshot{}, s.snapErr
 	}
 	return s.MemoryStorage.Snapshot()
 }
 
-func (s *ltFaultyStorage) Entries(lo, hi, maxSize uint64) ([]pb.Entry, error) {
+func (s *faultyStorage) Entries(lo, hi, maxSize uint64) ([]pb.Entry, error) {
 	s.entriesCalls++
 	if s.entries != nil {
 		return s.entries(lo, hi, maxSize)
@@ -59,30 +59,30 @@ func (s *ltFaultyStorage) Entries(lo, hi, maxSize uint64) ([]pb.Entry, error) {
 	return s.MemoryStorage.Entries(lo, hi, maxSize)
 }
 
-// ltLog returns a log over a storage holding a snapshot at (snapIndex,
+// newTestLog returns a log over a storage holding a snapshot at (snapIndex,
 // snapTerm) and the entries stored, followed by the unstable entries.
-func ltLog(t *testing.T, snapIndex, snapTerm uint64, stored, unstable []pb.Entry) *raftLog {
+func newTestLog(t *testing.T, snapIndex, snapTerm uint64, stored, unstable []pb.Entry) *raftLog {
 	t.Helper()
-	l, err := newLog(ltStorage(t, snapIndex, snapTerm, stored))
+	l, err := newLog(newCompactedStorage(t, snapIndex, snapTerm, stored))
 	require.NoError(t, err)
 	l.append(unstable...)
 	return l
 }
 
-// ltFaultyLog is ltLog over an ltFaultyStorage, which it also returns.
-func ltFaultyLog(t *testing.T, snapIndex, snapTerm uint64, stored, unstable []pb.Entry) (*raftLog, *ltFaultyStorage) {
+// newFaultyTestLog is newTestLog over an faultyStorage, which it also returns.
+func newFaultyTestLog(t *testing.T, snapIndex, snapTerm uint64, stored, unstable []pb.Entry) (*raftLog, *faultyStorage) {
 	t.Helper()
-	fs := &ltFaultyStorage{MemoryStorage: ltStorage(t, snapIndex, snapTerm, stored)}
+	fs := &faultyStorage{MemoryStorage: newCompactedStorage(t, snapIndex, snapTerm, stored)}
 	l, err := newLog(fs)
 	require.NoError(t, err)
 	l.append(unstable...)
 	return l, fs
 }
 
-var errLtDisk = errors.New("disk on fire")
+var errDisk = errors.New("disk on fire")
 
 func TestNewLog(t *testing.T) {
-	ms := ltStorage(t, 10, 2, ltEnts(11, 2, 3, 3))
+	ms := newCompactedStorage(t, 10, 2, makeEnts(11, 2, 3, 3))
 	l, err := newLog(ms)
 	require.NoError(t, err)
 	assert.Equal(t, uint64(14), l.unstable.offset)
@@ -102,19 +102,19 @@ func TestNewLog(t *testing.T) {
 	_, err = newLog(nil)
 	assert.EqualError(t, err, "raft: log storage must not be nil")
 
-	fs := &ltFaultyStorage{MemoryStorage: NewMemoryStorage(), firstErr: errLtDisk}
+	fs := &faultyStorage{MemoryStorage: NewMemoryStorage(), firstErr: errDisk}
 	_, err = newLog(fs)
-	assert.ErrorIs(t, err, errLtDisk)
+	assert.ErrorIs(t, err, errDisk)
 	assert.Contains(t, err.Error(), "first index")
 
-	fs = &ltFaultyStorage{MemoryStorage: NewMemoryStorage(), lastErr: errLtDisk}
+	fs = &faultyStorage{MemoryStorage: NewMemoryStorage(), lastErr: errDisk}
 	_, err = newLog(fs)
-	assert.ErrorIs(t, err, errLtDisk)
+	assert.ErrorIs(t, err, errDisk)
 	assert.Contains(t, err.Error(), "last index")
 }
 
 func TestLogString(t *testing.T) {
-	l := ltLog(t, 3, 1, ltEnts(4, 1), ltEnts(5, 1, 1))
+	l := newTestLog(t, 3, 1, makeEnts(4, 1), makeEnts(5, 1, 1))
 	l.commitTo(5)
 	l.acceptApplying(4, 6, true)
 	assert.Equal(t,
@@ -124,7 +124,7 @@ func TestLogString(t *testing.T) {
 
 func TestLogNextCommittedEnts(t *testing.T) {
 	// Snapshot at 3; entries 4 and 5 stored, 6 unstable.
-	ents := ltEnts(4, 1, 1, 1)
+	ents := makeEnts(4, 1, 1, 1)
 	snap := pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 4, Term: 1}}
 	for _, tt := range []struct {
 		name          string
@@ -147,7 +147,7 @@ func TestLogNextCommittedEnts(t *testing.T) {
 		{name: "snapshot pending", applying: 3, committed: 6, allowUnstable: true, snap: true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			l := ltLog(t, 3, 1, ents[:2], ents[2:])
+			l := newTestLog(t, 3, 1, ents[:2], ents[2:])
 			l.commitTo(tt.committed)
 			l.applying = tt.applying
 			l.applyingEntsPaused = tt.paused
@@ -161,12 +161,12 @@ func TestLogNextCommittedEnts(t *testing.T) {
 	}
 
 	t.Run("storage failure panics", func(t *testing.T) {
-		l, fs := ltFaultyLog(t, 3, 1, ents[:2], nil)
+		l, fs := newFaultyTestLog(t, 3, 1, ents[:2], nil)
 		l.commitTo(5)
-		fs.entries = func(lo, hi, maxSize uint64) ([]pb.Entry, error) { return nil, errLtDisk }
-		msg := ltPanicMessage(func() { l.nextCommittedEnts(false) })
+		fs.entries = func(lo, hi, maxSize uint64) ([]pb.Entry, error) { return nil, errDisk }
+		msg := panicMessage(func() { l.nextCommittedEnts(false) })
 		assert.True(t, strings.HasPrefix(msg, "raft: reading committed entries [4, 6) to apply: "), msg)
-		assert.Contains(t, msg, errLtDisk.Error())
+		assert.Contains(t, msg, errDisk.Error())
 	})
 }
 
@@ -174,11 +174,11 @@ func TestLogNextCommittedEnts(t *testing.T) {
 // being applied within maxApplyingEntsSize, while always making progress.
 func TestLogApplyPacing(t *testing.T) {
 	const n = 10
-	ents := ltEntsWithData(1, 1, n, 100)
+	ents := entsWithData(1, 1, n, 100)
 	entSize := entsSize(ents[:1])
 
 	newPacedLog := func(t *testing.T, maxBytes uint64) *raftLog {
-		l, err := newLogWithSize(ltStorage(t, 0, 0, ents), maxBytes)
+		l, err := newLogWithSize(newCompactedStorage(t, 0, 0, ents), maxBytes)
 		require.NoError(t, err)
 		l.commitTo(n)
 		return l
@@ -267,7 +267,7 @@ func TestLogApplyPacing(t *testing.T) {
 }
 
 func TestLogApplyCursorPanics(t *testing.T) {
-	l := ltLog(t, 0, 0, ltEnts(1, 1, 1, 1), nil)
+	l := newTestLog(t, 0, 0, makeEnts(1, 1, 1, 1), nil)
 	l.commitTo(2)
 	l.appliedTo(1, 0)
 	assert.PanicsWithValue(t, "raft: applied index 3 is outside [previous applied 1, committed 2]", func() {
@@ -295,14 +295,14 @@ func TestLogMaxAppliableIndex(t *testing.T) {
 		{4, false, 3}, // capped at the last durable entry
 		{4, true, 4},
 	} {
-		l := ltLog(t, 0, 0, ltEnts(1, 1, 1, 1), ltEnts(4, 1))
+		l := newTestLog(t, 0, 0, makeEnts(1, 1, 1, 1), makeEnts(4, 1))
 		l.commitTo(tt.committed)
 		assert.Equal(t, tt.want, l.maxAppliableIndex(tt.allowUnstable), "%+v", tt)
 	}
 }
 
 func TestLogSnapshot(t *testing.T) {
-	l, fs := ltFaultyLog(t, 5, 2, nil, nil)
+	l, fs := newFaultyTestLog(t, 5, 2, nil, nil)
 	snap, err := l.snapshot()
 	require.NoError(t, err)
 	assert.Equal(t, uint64(5), snap.Metadata.Index)
@@ -319,20 +319,20 @@ func TestLogSnapshot(t *testing.T) {
 }
 
 func TestLogIndexPanicsOnStorageFailure(t *testing.T) {
-	l, fs := ltFaultyLog(t, 0, 0, ltEnts(1, 1), nil)
-	fs.firstErr = errLtDisk
+	l, fs := newFaultyTestLog(t, 0, 0, makeEnts(1, 1), nil)
+	fs.firstErr = errDisk
 	assert.PanicsWithValue(t, "raft: reading the first index from storage: disk on fire", func() { l.firstIndex() })
-	fs.lastErr = errLtDisk
+	fs.lastErr = errDisk
 	assert.PanicsWithValue(t, "raft: reading the last index from storage: disk on fire", func() { l.lastIndex() })
 
-	l, fs = ltFaultyLog(t, 0, 0, ltEnts(1, 1), nil)
-	fs.termErr = errLtDisk
+	l, fs = newFaultyTestLog(t, 0, 0, makeEnts(1, 1), nil)
+	fs.termErr = errDisk
 	assert.PanicsWithValue(t, "raft: reading the term of the last entry 1: disk on fire", func() { l.lastTerm() })
 }
 
 func TestLogTerm(t *testing.T) {
 	// Snapshot at (3, 3); entries 4, 5 stored and 6, 7 unstable.
-	l := ltLog(t, 3, 3, ltEnts(4, 4, 5), ltEnts(6, 6, 7))
+	l := newTestLog(t, 3, 3, makeEnts(4, 4, 5), makeEnts(6, 6, 7))
 	for _, tt := range []struct {
 		i    uint64
 		want uint64
@@ -356,9 +356,9 @@ func TestLogTerm(t *testing.T) {
 	}
 
 	t.Run("unstable snapshot", func(t *testing.T) {
-		l := ltLog(t, 3, 3, ltEnts(4, 4, 5), nil)
+		l := newTestLog(t, 3, 3, makeEnts(4, 4, 5), nil)
 		l.restore(pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 10, Term: 6}})
-		l.append(ltEnts(11, 6)...)
+		l.append(makeEnts(11, 6)...)
 		for _, tt := range []struct {
 			i    uint64
 			want uint64
@@ -377,14 +377,14 @@ func TestLogTerm(t *testing.T) {
 	})
 
 	t.Run("storage errors", func(t *testing.T) {
-		l, fs := ltFaultyLog(t, 3, 3, ltEnts(4, 4, 5), nil)
+		l, fs := newFaultyTestLog(t, 3, 3, makeEnts(4, 4, 5), nil)
 		for _, tt := range []struct {
 			storageErr error
 			want       error
 		}{
 			{fmt.Errorf("raced: %w", ErrCompacted), ErrCompacted},
 			{fmt.Errorf("raced: %w", ErrUnavailable), ErrUnavailable},
-			{errLtDisk, errLtDisk},
+			{errDisk, errDisk},
 		} {
 			fs.termErr = tt.storageErr
 			_, err := l.term(4)
@@ -394,7 +394,7 @@ func TestLogTerm(t *testing.T) {
 }
 
 func TestLogIsUpToDate(t *testing.T) {
-	l := ltLog(t, 0, 0, ltEnts(1, 1, 2), ltEnts(3, 3))
+	l := newTestLog(t, 0, 0, makeEnts(1, 1, 2), makeEnts(3, 3))
 	for _, tt := range []struct {
 		lastIndex, term uint64
 		want            bool
@@ -414,7 +414,7 @@ func TestLogIsUpToDate(t *testing.T) {
 }
 
 func TestLogMatchTerm(t *testing.T) {
-	l := ltLog(t, 1, 1, ltEnts(2, 2), ltEnts(3, 3))
+	l := newTestLog(t, 1, 1, makeEnts(2, 2), makeEnts(3, 3))
 	for _, tt := range []struct {
 		i, term uint64
 		want    bool
@@ -439,7 +439,7 @@ func TestLogMaybeCommit(t *testing.T) {
 	}{
 		{3, 3, true, 3},
 		{2, 2, true, 2},
-		{3, 2, false, 1},  // §5.4.2: not an entry of that term
+		{3, 2, false, 1},  // paper §5.4.2: not an entry of that term
 		{1, 1, false, 1},  // not an advance
 		{4, 3, false, 1},  // beyond the log: unknown term never matches
 		{0, 0, false, 1},  // no leader has term 0
@@ -448,7 +448,7 @@ func TestLogMaybeCommit(t *testing.T) {
 		{2, 3, false, 1},  // term of a different index
 		{3, 30, false, 1}, // nonsense term
 	} {
-		l := ltLog(t, 0, 0, ltEnts(1, 1, 2), ltEnts(3, 3))
+		l := newTestLog(t, 0, 0, makeEnts(1, 1, 2), makeEnts(3, 3))
 		l.commitTo(1)
 		assert.Equal(t, tt.want, l.maybeCommit(tt.maxIndex, tt.term), "%+v", tt)
 		assert.Equal(t, tt.wantCommitted, l.committed, "%+v", tt)
@@ -462,19 +462,19 @@ func TestLogCommitTo(t *testing.T) {
 		{1, 2}, // never decreases
 		{0, 2},
 	} {
-		l := ltLog(t, 0, 0, ltEnts(1, 1, 2), ltEnts(3, 3))
+		l := newTestLog(t, 0, 0, makeEnts(1, 1, 2), makeEnts(3, 3))
 		l.commitTo(2)
 		l.commitTo(tt.to)
 		assert.Equal(t, tt.want, l.committed, "commitTo(%d)", tt.to)
 	}
-	l := ltLog(t, 0, 0, ltEnts(1, 1, 2), ltEnts(3, 3))
+	l := newTestLog(t, 0, 0, makeEnts(1, 1, 2), makeEnts(3, 3))
 	assert.PanicsWithValue(t, "raft: commit index 4 is beyond last index 3; was the log lost or corrupted?", func() {
 		l.commitTo(4)
 	})
 }
 
 func TestLogRestore(t *testing.T) {
-	l := ltLog(t, 0, 0, ltEnts(1, 1, 1), ltEnts(3, 1))
+	l := newTestLog(t, 0, 0, makeEnts(1, 1, 1), makeEnts(3, 1))
 	l.commitTo(2)
 	snap := pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 100, Term: 5}}
 	l.restore(snap)
@@ -490,7 +490,7 @@ func TestLogRestore(t *testing.T) {
 }
 
 func TestLogZeroTermOnOutOfBounds(t *testing.T) {
-	l := ltLog(t, 0, 0, nil, nil)
+	l := newTestLog(t, 0, 0, nil, nil)
 	for _, tt := range []struct {
 		term uint64
 		err  error
@@ -504,6 +504,6 @@ func TestLogZeroTermOnOutOfBounds(t *testing.T) {
 		assert.Equal(t, tt.want, l.zeroTermOnOutOfBounds(tt.term, tt.err), "%v", tt.err)
 	}
 	assert.PanicsWithValue(t, "raft: unexpected error reading a term: disk on fire", func() {
-		l.zeroTermOnOutOfBounds(5, errLtDisk)
+		l.zeroTermOnOutOfBounds(5, errDisk)
 	})
 }

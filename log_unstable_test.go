@@ -10,13 +10,13 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// ltSnap returns a snapshot at (index, term).
-func ltSnap(index, term uint64) *pb.Snapshot {
+// snapAt returns a snapshot at (index, term).
+func snapAt(index, term uint64) *pb.Snapshot {
 	return &pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: index, Term: term}}
 }
 
-// ltUnstable returns an unstable with the given parts and nothing in progress.
-func ltUnstable(snap *pb.Snapshot, offset uint64, ents []pb.Entry) unstable {
+// newUnstable returns an unstable with the given parts and nothing in progress.
+func newUnstable(snap *pb.Snapshot, offset uint64, ents []pb.Entry) unstable {
 	return unstable{snapshot: snap, entries: ents, offset: offset, offsetInProgress: offset}
 }
 
@@ -27,10 +27,10 @@ func TestUnstableMaybeFirstIndex(t *testing.T) {
 		want uint64
 		ok   bool
 	}{
-		{"entries only", ltUnstable(nil, 5, ltEnts(5, 1)), 0, false},
-		{"empty", ltUnstable(nil, 0, nil), 0, false},
-		{"snapshot and entries", ltUnstable(ltSnap(4, 1), 5, ltEnts(5, 1)), 5, true},
-		{"snapshot only", ltUnstable(ltSnap(4, 1), 5, nil), 5, true},
+		{"entries only", newUnstable(nil, 5, makeEnts(5, 1)), 0, false},
+		{"empty", newUnstable(nil, 0, nil), 0, false},
+		{"snapshot and entries", newUnstable(snapAt(4, 1), 5, makeEnts(5, 1)), 5, true},
+		{"snapshot only", newUnstable(snapAt(4, 1), 5, nil), 5, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ok := tt.u.maybeFirstIndex()
@@ -47,10 +47,10 @@ func TestUnstableMaybeLastIndex(t *testing.T) {
 		want uint64
 		ok   bool
 	}{
-		{"entries only", ltUnstable(nil, 5, ltEnts(5, 1, 1)), 6, true},
-		{"snapshot and entries", ltUnstable(ltSnap(4, 1), 5, ltEnts(5, 1)), 5, true},
-		{"snapshot only", ltUnstable(ltSnap(4, 1), 5, nil), 4, true},
-		{"empty", ltUnstable(nil, 0, nil), 0, false},
+		{"entries only", newUnstable(nil, 5, makeEnts(5, 1, 1)), 6, true},
+		{"snapshot and entries", newUnstable(snapAt(4, 1), 5, makeEnts(5, 1)), 5, true},
+		{"snapshot only", newUnstable(snapAt(4, 1), 5, nil), 4, true},
+		{"empty", newUnstable(nil, 0, nil), 0, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ok := tt.u.maybeLastIndex()
@@ -68,16 +68,16 @@ func TestUnstableMaybeTerm(t *testing.T) {
 		want  uint64
 		ok    bool
 	}{
-		{"entry", ltUnstable(nil, 5, ltEnts(5, 1)), 5, 1, true},
-		{"beyond entries", ltUnstable(nil, 5, ltEnts(5, 1)), 6, 0, false},
-		{"below entries", ltUnstable(nil, 5, ltEnts(5, 1)), 4, 0, false},
-		{"entry after snapshot", ltUnstable(ltSnap(4, 1), 5, ltEnts(5, 2)), 5, 2, true},
-		{"snapshot index", ltUnstable(ltSnap(4, 1), 5, ltEnts(5, 2)), 4, 1, true},
-		{"below snapshot", ltUnstable(ltSnap(4, 1), 5, ltEnts(5, 2)), 3, 0, false},
-		{"beyond snapshot and entries", ltUnstable(ltSnap(4, 1), 5, ltEnts(5, 2)), 6, 0, false},
-		{"snapshot only, its index", ltUnstable(ltSnap(4, 1), 5, nil), 4, 1, true},
-		{"snapshot only, above", ltUnstable(ltSnap(4, 1), 5, nil), 5, 0, false},
-		{"empty", ltUnstable(nil, 0, nil), 0, 0, false},
+		{"entry", newUnstable(nil, 5, makeEnts(5, 1)), 5, 1, true},
+		{"beyond entries", newUnstable(nil, 5, makeEnts(5, 1)), 6, 0, false},
+		{"below entries", newUnstable(nil, 5, makeEnts(5, 1)), 4, 0, false},
+		{"entry after snapshot", newUnstable(snapAt(4, 1), 5, makeEnts(5, 2)), 5, 2, true},
+		{"snapshot index", newUnstable(snapAt(4, 1), 5, makeEnts(5, 2)), 4, 1, true},
+		{"below snapshot", newUnstable(snapAt(4, 1), 5, makeEnts(5, 2)), 3, 0, false},
+		{"beyond snapshot and entries", newUnstable(snapAt(4, 1), 5, makeEnts(5, 2)), 6, 0, false},
+		{"snapshot only, its index", newUnstable(snapAt(4, 1), 5, nil), 4, 1, true},
+		{"snapshot only, above", newUnstable(snapAt(4, 1), 5, nil), 5, 0, false},
+		{"empty", newUnstable(nil, 0, nil), 0, 0, false},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, ok := tt.u.maybeTerm(tt.index)
@@ -93,24 +93,24 @@ func TestUnstableNextEntries(t *testing.T) {
 		offsetInProgress uint64
 		want             []pb.Entry
 	}{
-		{"nothing in progress", 5, ltEnts(5, 1, 1)},
-		{"first in progress", 6, ltEnts(6, 1)},
+		{"nothing in progress", 5, makeEnts(5, 1, 1)},
+		{"first in progress", 6, makeEnts(6, 1)},
 		{"all in progress", 7, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			u := ltUnstable(nil, 5, ltEnts(5, 1, 1))
+			u := newUnstable(nil, 5, makeEnts(5, 1, 1))
 			u.offsetInProgress = tt.offsetInProgress
 			got := u.nextEntries()
 			assert.Equal(t, tt.want, got)
 			assert.Equal(t, len(got), cap(got), "handed-out entries must not expose spare capacity")
 		})
 	}
-	empty := ltUnstable(nil, 5, nil)
+	empty := newUnstable(nil, 5, nil)
 	assert.Nil(t, empty.nextEntries())
 }
 
 func TestUnstableNextSnapshot(t *testing.T) {
-	snap := ltSnap(4, 1)
+	snap := snapAt(4, 1)
 	for _, tt := range []struct {
 		name       string
 		snap       *pb.Snapshot
@@ -122,7 +122,7 @@ func TestUnstableNextSnapshot(t *testing.T) {
 		{"in progress", snap, true, nil},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			u := ltUnstable(tt.snap, 5, nil)
+			u := newUnstable(tt.snap, 5, nil)
 			u.snapshotInProgress = tt.inProgress
 			assert.Equal(t, tt.want, u.nextSnapshot())
 		})
@@ -136,10 +136,10 @@ func TestUnstableAcceptInProgress(t *testing.T) {
 		wantOffsetInProg uint64
 		wantSnapInProg   bool
 	}{
-		{"empty", ltUnstable(nil, 5, nil), 5, false},
-		{"entries", ltUnstable(nil, 5, ltEnts(5, 1, 1)), 7, false},
-		{"snapshot", ltUnstable(ltSnap(4, 1), 5, nil), 5, true},
-		{"snapshot and entries", ltUnstable(ltSnap(4, 1), 5, ltEnts(5, 1, 1)), 7, true},
+		{"empty", newUnstable(nil, 5, nil), 5, false},
+		{"entries", newUnstable(nil, 5, makeEnts(5, 1, 1)), 7, false},
+		{"snapshot", newUnstable(snapAt(4, 1), 5, nil), 5, true},
+		{"snapshot and entries", newUnstable(snapAt(4, 1), 5, makeEnts(5, 1, 1)), 7, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			u := tt.u
@@ -167,55 +167,55 @@ func TestUnstableStableTo(t *testing.T) {
 		wantSnapshotKept bool
 	}{
 		{
-			name: "empty", u: ltUnstable(nil, 0, nil),
+			name: "empty", u: newUnstable(nil, 0, nil),
 			index: 5, term: 1, wantOffset: 0,
 		},
 		{
-			name: "one entry, not in progress", u: ltUnstable(nil, 5, ltEnts(5, 1)), inProgress: 5,
+			name: "one entry, not in progress", u: newUnstable(nil, 5, makeEnts(5, 1)), inProgress: 5,
 			index: 5, term: 1, wantOffset: 6, wantInProgress: 6,
 		},
 		{
-			name: "one entry, in progress", u: ltUnstable(nil, 5, ltEnts(5, 1)), inProgress: 6,
+			name: "one entry, in progress", u: newUnstable(nil, 5, makeEnts(5, 1)), inProgress: 6,
 			index: 5, term: 1, wantOffset: 6, wantInProgress: 6,
 		},
 		{
-			name: "prefix, some still in progress", u: ltUnstable(nil, 5, ltEnts(5, 1, 1, 1)), inProgress: 7,
-			index: 5, term: 1, wantOffset: 6, wantInProgress: 7, wantEntries: ltEnts(6, 1, 1),
+			name: "prefix, some still in progress", u: newUnstable(nil, 5, makeEnts(5, 1, 1, 1)), inProgress: 7,
+			index: 5, term: 1, wantOffset: 6, wantInProgress: 7, wantEntries: makeEnts(6, 1, 1),
 		},
 		{
-			name: "prefix, in progress overtaken", u: ltUnstable(nil, 5, ltEnts(5, 1, 1, 1)), inProgress: 5,
-			index: 6, term: 1, wantOffset: 7, wantInProgress: 7, wantEntries: ltEnts(7, 1),
+			name: "prefix, in progress overtaken", u: newUnstable(nil, 5, makeEnts(5, 1, 1, 1)), inProgress: 5,
+			index: 6, term: 1, wantOffset: 7, wantInProgress: 7, wantEntries: makeEnts(7, 1),
 		},
 		{
 			// ABA: entry 5 was handed out at term 1, then replaced by an
 			// entry of term 2 before the write finished. The ack is for the
 			// old entry and must not mark the new one as stable.
-			name: "stale ack after replacement", u: ltUnstable(nil, 5, ltEnts(5, 2)), inProgress: 5,
-			index: 5, term: 1, wantOffset: 5, wantInProgress: 5, wantEntries: ltEnts(5, 2),
+			name: "stale ack after replacement", u: newUnstable(nil, 5, makeEnts(5, 2)), inProgress: 5,
+			index: 5, term: 1, wantOffset: 5, wantInProgress: 5, wantEntries: makeEnts(5, 2),
 		},
 		{
-			name: "ack beyond entries", u: ltUnstable(nil, 5, ltEnts(5, 1)), inProgress: 6,
-			index: 6, term: 1, wantOffset: 5, wantInProgress: 6, wantEntries: ltEnts(5, 1),
+			name: "ack beyond entries", u: newUnstable(nil, 5, makeEnts(5, 1)), inProgress: 6,
+			index: 6, term: 1, wantOffset: 5, wantInProgress: 6, wantEntries: makeEnts(5, 1),
 		},
 		{
-			name: "ack below offset (already stable)", u: ltUnstable(nil, 5, ltEnts(5, 1)), inProgress: 6,
-			index: 4, term: 1, wantOffset: 5, wantInProgress: 6, wantEntries: ltEnts(5, 1),
+			name: "ack below offset (already stable)", u: newUnstable(nil, 5, makeEnts(5, 1)), inProgress: 6,
+			index: 4, term: 1, wantOffset: 5, wantInProgress: 6, wantEntries: makeEnts(5, 1),
 		},
 		{
-			name: "with snapshot, entry ack", u: ltUnstable(ltSnap(4, 1), 5, ltEnts(5, 1)), inProgress: 6,
+			name: "with snapshot, entry ack", u: newUnstable(snapAt(4, 1), 5, makeEnts(5, 1)), inProgress: 6,
 			index: 5, term: 1, wantOffset: 6, wantInProgress: 6, wantSnapshotKept: true,
 		},
 		{
-			name: "with snapshot, stale entry ack", u: ltUnstable(ltSnap(4, 1), 5, ltEnts(5, 2)), inProgress: 6,
-			index: 5, term: 1, wantOffset: 5, wantInProgress: 6, wantEntries: ltEnts(5, 2), wantSnapshotKept: true,
+			name: "with snapshot, stale entry ack", u: newUnstable(snapAt(4, 1), 5, makeEnts(5, 2)), inProgress: 6,
+			index: 5, term: 1, wantOffset: 5, wantInProgress: 6, wantEntries: makeEnts(5, 2), wantSnapshotKept: true,
 		},
 		{
 			// The snapshot is acknowledged through stableSnapTo only.
-			name: "ack at snapshot index", u: ltUnstable(ltSnap(4, 1), 5, ltEnts(5, 1)), inProgress: 6,
-			index: 4, term: 1, wantOffset: 5, wantInProgress: 6, wantEntries: ltEnts(5, 1), wantSnapshotKept: true,
+			name: "ack at snapshot index", u: newUnstable(snapAt(4, 1), 5, makeEnts(5, 1)), inProgress: 6,
+			index: 4, term: 1, wantOffset: 5, wantInProgress: 6, wantEntries: makeEnts(5, 1), wantSnapshotKept: true,
 		},
 		{
-			name: "snapshot only", u: ltUnstable(ltSnap(4, 2), 5, nil), inProgress: 5,
+			name: "snapshot only", u: newUnstable(snapAt(4, 2), 5, nil), inProgress: 5,
 			index: 4, term: 2, wantOffset: 5, wantInProgress: 5, wantSnapshotKept: true,
 		},
 	} {
@@ -236,8 +236,8 @@ func TestUnstableStableTo(t *testing.T) {
 // disturbing slices of the old array that were handed out.
 func TestUnstableStableToShrinksArray(t *testing.T) {
 	t.Run("tight array is kept", func(t *testing.T) {
-		u := ltUnstable(nil, 1, nil)
-		u.truncateAndAppend(ltEntsN(1, 1, 100))
+		u := newUnstable(nil, 1, nil)
+		u.truncateAndAppend(makeEnts(1, repeatTerm(1, 100)...))
 		handedOut := u.nextEntries()
 		u.acceptInProgress()
 		oldCap := cap(u.entries)
@@ -252,14 +252,14 @@ func TestUnstableStableToShrinksArray(t *testing.T) {
 	})
 
 	t.Run("mostly unused array is replaced", func(t *testing.T) {
-		u := ltUnstable(nil, 1, make([]pb.Entry, 0, 64))
-		u.truncateAndAppend(ltEntsN(1, 1, 9))
+		u := newUnstable(nil, 1, make([]pb.Entry, 0, 64))
+		u.truncateAndAppend(makeEnts(1, repeatTerm(1, 9)...))
 		require.Equal(t, 64, cap(u.entries))
 		before := u.slice(1, 10)
 		u.stableTo(6, 1)
-		assert.Equal(t, ltEntsN(7, 1, 3), u.entries)
+		assert.Equal(t, makeEnts(7, repeatTerm(1, 3)...), u.entries)
 		assert.Equal(t, 3, cap(u.entries), "live entries should move to a right-sized array")
-		assert.Equal(t, ltEntsN(1, 1, 9), before, "old slices must be untouched")
+		assert.Equal(t, makeEnts(1, repeatTerm(1, 9)...), before, "old slices must be untouched")
 
 		u.stableTo(9, 1)
 		assert.Nil(t, u.entries, "an empty unstable log should drop its array")
@@ -276,23 +276,23 @@ func TestUnstableStableSnapTo(t *testing.T) {
 		wantSnap bool
 	}{
 		{"no snapshot", nil, 4, false},
-		{"matching", ltSnap(4, 1), 4, false},
-		{"stale ack", ltSnap(4, 1), 3, true},
-		{"future ack", ltSnap(4, 1), 5, true},
+		{"matching", snapAt(4, 1), 4, false},
+		{"stale ack", snapAt(4, 1), 3, true},
+		{"future ack", snapAt(4, 1), 5, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			u := ltUnstable(tt.snap, 5, ltEnts(5, 1))
+			u := newUnstable(tt.snap, 5, makeEnts(5, 1))
 			u.snapshotInProgress = tt.snap != nil
 			u.stableSnapTo(tt.index)
 			assert.Equal(t, tt.wantSnap, u.snapshot != nil)
 			assert.Equal(t, tt.wantSnap, u.snapshotInProgress)
-			assert.Equal(t, ltEnts(5, 1), u.entries, "entries are not affected")
+			assert.Equal(t, makeEnts(5, 1), u.entries, "entries are not affected")
 		})
 	}
 }
 
 func TestUnstableRestore(t *testing.T) {
-	u := ltUnstable(ltSnap(4, 1), 5, ltEnts(5, 1, 1))
+	u := newUnstable(snapAt(4, 1), 5, makeEnts(5, 1, 1))
 	u.acceptInProgress()
 	s := pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 6, Term: 2}}
 	u.restore(s)
@@ -321,75 +321,75 @@ func TestUnstableTruncateAndAppend(t *testing.T) {
 	}{
 		{
 			name:   "nothing to append",
-			offset: 5, entries: ltEnts(5, 1), inProgress: 6,
+			offset: 5, entries: makeEnts(5, 1), inProgress: 6,
 			toAppend:   nil,
-			wantOffset: 5, wantInProgress: 6, wantEntries: ltEnts(5, 1),
+			wantOffset: 5, wantInProgress: 6, wantEntries: makeEnts(5, 1),
 		},
 		{
 			name:   "append to the end",
-			offset: 5, entries: ltEnts(5, 1), inProgress: 5,
-			toAppend:   ltEnts(6, 1, 1),
-			wantOffset: 5, wantInProgress: 5, wantEntries: ltEnts(5, 1, 1, 1),
+			offset: 5, entries: makeEnts(5, 1), inProgress: 5,
+			toAppend:   makeEnts(6, 1, 1),
+			wantOffset: 5, wantInProgress: 5, wantEntries: makeEnts(5, 1, 1, 1),
 		},
 		{
 			name:   "append to the end, in progress kept",
-			offset: 5, entries: ltEnts(5, 1), inProgress: 6,
-			toAppend:   ltEnts(6, 1, 1),
-			wantOffset: 5, wantInProgress: 6, wantEntries: ltEnts(5, 1, 1, 1),
+			offset: 5, entries: makeEnts(5, 1), inProgress: 6,
+			toAppend:   makeEnts(6, 1, 1),
+			wantOffset: 5, wantInProgress: 6, wantEntries: makeEnts(5, 1, 1, 1),
 		},
 		{
 			name:   "append to empty",
 			offset: 5, entries: nil, inProgress: 5,
-			toAppend:   ltEnts(5, 2),
-			wantOffset: 5, wantInProgress: 5, wantEntries: ltEnts(5, 2),
+			toAppend:   makeEnts(5, 2),
+			wantOffset: 5, wantInProgress: 5, wantEntries: makeEnts(5, 2),
 		},
 		{
 			name:   "append after snapshot",
-			offset: 5, entries: nil, inProgress: 5, snap: ltSnap(4, 1),
-			toAppend:   ltEnts(5, 2),
-			wantOffset: 5, wantInProgress: 5, wantEntries: ltEnts(5, 2), wantSnapshotKept: true,
+			offset: 5, entries: nil, inProgress: 5, snap: snapAt(4, 1),
+			toAppend:   makeEnts(5, 2),
+			wantOffset: 5, wantInProgress: 5, wantEntries: makeEnts(5, 2), wantSnapshotKept: true,
 		},
 		{
 			name:   "replace all, same start",
-			offset: 5, entries: ltEnts(5, 1), inProgress: 5,
-			toAppend:   ltEnts(5, 2, 2),
-			wantOffset: 5, wantInProgress: 5, wantEntries: ltEnts(5, 2, 2),
+			offset: 5, entries: makeEnts(5, 1), inProgress: 5,
+			toAppend:   makeEnts(5, 2, 2),
+			wantOffset: 5, wantInProgress: 5, wantEntries: makeEnts(5, 2, 2),
 		},
 		{
 			name:   "replace all, same start, in progress reset",
-			offset: 5, entries: ltEnts(5, 1), inProgress: 6,
-			toAppend:   ltEnts(5, 2, 2),
-			wantOffset: 5, wantInProgress: 5, wantEntries: ltEnts(5, 2, 2),
+			offset: 5, entries: makeEnts(5, 1), inProgress: 6,
+			toAppend:   makeEnts(5, 2, 2),
+			wantOffset: 5, wantInProgress: 5, wantEntries: makeEnts(5, 2, 2),
 		},
 		{
 			name:   "replace all, earlier start",
-			offset: 5, entries: ltEnts(5, 1), inProgress: 6,
-			toAppend:   ltEnts(4, 2, 2, 2),
-			wantOffset: 4, wantInProgress: 4, wantEntries: ltEnts(4, 2, 2, 2),
+			offset: 5, entries: makeEnts(5, 1), inProgress: 6,
+			toAppend:   makeEnts(4, 2, 2, 2),
+			wantOffset: 4, wantInProgress: 4, wantEntries: makeEnts(4, 2, 2, 2),
 		},
 		{
 			name:   "replace all, empty unstable",
 			offset: 5, entries: nil, inProgress: 5,
-			toAppend:   ltEnts(3, 2),
-			wantOffset: 3, wantInProgress: 3, wantEntries: ltEnts(3, 2),
+			toAppend:   makeEnts(3, 2),
+			wantOffset: 3, wantInProgress: 3, wantEntries: makeEnts(3, 2),
 		},
 		{
 			name:   "truncate suffix, nothing in progress",
-			offset: 5, entries: ltEnts(5, 1, 1, 1), inProgress: 5,
-			toAppend:   ltEnts(6, 2),
-			wantOffset: 5, wantInProgress: 5, wantEntries: ltEnts(5, 1, 2),
+			offset: 5, entries: makeEnts(5, 1, 1, 1), inProgress: 5,
+			toAppend:   makeEnts(6, 2),
+			wantOffset: 5, wantInProgress: 5, wantEntries: makeEnts(5, 1, 2),
 		},
 		{
 			name:   "truncate suffix, in progress below the cut kept",
-			offset: 5, entries: ltEnts(5, 1, 1, 1), inProgress: 6,
-			toAppend:   ltEnts(7, 2, 2),
-			wantOffset: 5, wantInProgress: 6, wantEntries: ltEnts(5, 1, 1, 2, 2),
+			offset: 5, entries: makeEnts(5, 1, 1, 1), inProgress: 6,
+			toAppend:   makeEnts(7, 2, 2),
+			wantOffset: 5, wantInProgress: 6, wantEntries: makeEnts(5, 1, 1, 2, 2),
 		},
 		{
 			name:   "truncate suffix, in progress pulled back to the cut",
-			offset: 5, entries: ltEnts(5, 1, 1, 1), inProgress: 8,
-			toAppend:   ltEnts(6, 2),
-			wantOffset: 5, wantInProgress: 6, wantEntries: ltEnts(5, 1, 2),
+			offset: 5, entries: makeEnts(5, 1, 1, 1), inProgress: 8,
+			toAppend:   makeEnts(6, 2),
+			wantOffset: 5, wantInProgress: 6, wantEntries: makeEnts(5, 1, 2),
 		},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
@@ -404,48 +404,48 @@ func TestUnstableTruncateAndAppend(t *testing.T) {
 		})
 	}
 
-	u := ltUnstable(nil, 5, ltEnts(5, 1))
+	u := newUnstable(nil, 5, makeEnts(5, 1))
 	assert.PanicsWithValue(t, "raft: unstable append at index 7 leaves a gap after last index 5", func() {
-		u.truncateAndAppend(ltEnts(7, 1))
+		u.truncateAndAppend(makeEnts(7, 1))
 	})
 }
 
 // Slices handed out for writing or applying must never change afterwards,
 // whatever is appended, truncated or stabilised later.
 func TestUnstableHandedOutSlicesAreImmutable(t *testing.T) {
-	u := ltUnstable(nil, 1, make([]pb.Entry, 0, 16))
-	u.truncateAndAppend(ltEntsN(1, 1, 5))
+	u := newUnstable(nil, 1, make([]pb.Entry, 0, 16))
+	u.truncateAndAppend(makeEnts(1, repeatTerm(1, 5)...))
 	written := u.nextEntries()
 	u.acceptInProgress()
 	applying := u.slice(2, 5)
 
-	u.truncateAndAppend(ltEnts(3, 2, 2))    // replace a suffix
-	u.truncateAndAppend(ltEnts(5, 2, 2, 2)) // extend
+	u.truncateAndAppend(makeEnts(3, 2, 2))    // replace a suffix
+	u.truncateAndAppend(makeEnts(5, 2, 2, 2)) // extend
 	u.stableTo(2, 1)
-	u.truncateAndAppend(ltEnts(3, 3)) // replace everything unstable
+	u.truncateAndAppend(makeEnts(3, 3)) // replace everything unstable
 
-	assert.Equal(t, ltEntsN(1, 1, 5), written)
-	assert.Equal(t, ltEntsN(2, 1, 3), applying)
-	assert.Equal(t, ltEnts(3, 3), u.entries)
+	assert.Equal(t, makeEnts(1, repeatTerm(1, 5)...), written)
+	assert.Equal(t, makeEnts(2, repeatTerm(1, 3)...), applying)
+	assert.Equal(t, makeEnts(3, 3), u.entries)
 
 	// The caller of truncateAndAppend keeps its array too: after the
 	// "replace all" case, a later extension must not write into it.
 	caller := make([]pb.Entry, 1, 8)
 	caller[0] = pb.Entry{Index: 3, Term: 4}
 	u.truncateAndAppend(caller)
-	u.truncateAndAppend(ltEnts(4, 4))
+	u.truncateAndAppend(makeEnts(4, 4))
 	assert.Equal(t, pb.Entry{}, caller[:2][1], "spare capacity of the caller's slice was written")
 }
 
 func TestUnstableSlice(t *testing.T) {
-	u := ltUnstable(nil, 5, ltEnts(5, 1, 2, 3))
+	u := newUnstable(nil, 5, makeEnts(5, 1, 2, 3))
 	for _, tt := range []struct {
 		lo, hi uint64
 		want   []pb.Entry
 	}{
 		{5, 5, []pb.Entry{}},
-		{5, 8, ltEnts(5, 1, 2, 3)},
-		{6, 7, ltEnts(6, 2)},
+		{5, 8, makeEnts(5, 1, 2, 3)},
+		{6, 7, makeEnts(6, 2)},
 		{8, 8, []pb.Entry{}},
 	} {
 		t.Run(fmt.Sprintf("[%d,%d)", tt.lo, tt.hi), func(t *testing.T) {

@@ -25,9 +25,9 @@ var (
 	_ Logger = (*SlogLogger)(nil)
 )
 
-// rtSlogBuffer returns a SlogLogger writing "level=X msg=Y" lines (no time)
+// slogBuffer returns a SlogLogger writing "level=X msg=Y" lines (no time)
 // into the returned buffer, at the given minimum level.
-func rtSlogBuffer(level slog.Level) (*SlogLogger, *bytes.Buffer) {
+func slogBuffer(level slog.Level) (*SlogLogger, *bytes.Buffer) {
 	var buf bytes.Buffer
 	h := slog.NewTextHandler(&buf, &slog.HandlerOptions{
 		Level: level,
@@ -41,8 +41,8 @@ func rtSlogBuffer(level slog.Level) (*SlogLogger, *bytes.Buffer) {
 	return NewSlogLogger(slog.New(h)), &buf
 }
 
-// rtLines splits output into lines, dropping the final newline.
-func rtLines(buf *bytes.Buffer) []string {
+// logLines splits output into lines, dropping the final newline.
+func logLines(buf *bytes.Buffer) []string {
 	s := strings.TrimSuffix(buf.String(), "\n")
 	if s == "" {
 		return nil
@@ -51,7 +51,7 @@ func rtLines(buf *bytes.Buffer) []string {
 }
 
 func TestSlogLoggerLevels(t *testing.T) {
-	l, buf := rtSlogBuffer(slog.LevelDebug)
+	l, buf := slogBuffer(slog.LevelDebug)
 	l.Debug("d", 1)
 	l.Debugf("d%d", 2)
 	l.Info("i", 1)
@@ -69,27 +69,27 @@ func TestSlogLoggerLevels(t *testing.T) {
 		"level=WARN msg=w2",
 		"level=ERROR msg=e1",
 		"level=ERROR msg=e2",
-	}, rtLines(buf))
+	}, logLines(buf))
 
 	buf.Reset()
 	assert.PanicsWithValue(t, "boom 1", func() { l.Panic("boom ", 1) })
 	assert.PanicsWithValue(t, "boom 2", func() { l.Panicf("boom %d", 2) })
-	assert.Equal(t, []string{`level=ERROR msg="boom 1"`, `level=ERROR msg="boom 2"`}, rtLines(buf))
+	assert.Equal(t, []string{`level=ERROR msg="boom 1"`, `level=ERROR msg="boom 2"`}, logLines(buf))
 }
 
 func TestSlogLoggerRespectsHandlerLevel(t *testing.T) {
-	l, buf := rtSlogBuffer(slog.LevelWarn)
+	l, buf := slogBuffer(slog.LevelWarn)
 	l.Debugf("hidden %d", 1)
 	l.Infof("hidden %d", 2)
 	l.Warningf("shown %d", 3)
 	l.Errorf("shown %d", 4)
-	assert.Equal(t, []string{`level=WARN msg="shown 3"`, `level=ERROR msg="shown 4"`}, rtLines(buf))
+	assert.Equal(t, []string{`level=WARN msg="shown 3"`, `level=ERROR msg="shown 4"`}, logLines(buf))
 }
 
 func TestSlogLoggerForNode(t *testing.T) {
-	l, buf := rtSlogBuffer(slog.LevelInfo)
+	l, buf := slogBuffer(slog.LevelInfo)
 	require.Same(t, slog.Default(), NewSlogLogger(slog.Default()).L)
-	cfg := ctConfig(1, ctStorage([]uint64{1}, pb.HardState{}))
+	cfg := testConfig(1, newTestStorage(votersConf(1), pb.HardState{}))
 	cfg.Logger = l
 	rn, err := NewRawNode(cfg)
 	require.NoError(t, err)
@@ -115,18 +115,18 @@ func TestDefaultLoggerLevelsAndDebug(t *testing.T) {
 		"raft INFO: i1", "raft INFO: i2",
 		"raft WARN: w", "raft WARN: w2",
 		"raft ERROR: e", "raft ERROR: e2",
-	}, rtLines(&buf))
+	}, logLines(&buf))
 
 	buf.Reset()
 	l.EnableDebug()
 	l.Debug("d", 1)
 	l.Debugf("d%d", 2)
-	assert.Equal(t, []string{"raft DEBUG: d1", "raft DEBUG: d2"}, rtLines(&buf))
+	assert.Equal(t, []string{"raft DEBUG: d1", "raft DEBUG: d2"}, logLines(&buf))
 
 	buf.Reset()
 	assert.PanicsWithValue(t, "p1", func() { l.Panic("p", 1) })
 	assert.PanicsWithValue(t, "p2", func() { l.Panicf("p%d", 2) })
-	assert.Equal(t, []string{"raft PANIC: p1", "raft PANIC: p2"}, rtLines(&buf))
+	assert.Equal(t, []string{"raft PANIC: p1", "raft PANIC: p2"}, logLines(&buf))
 }
 
 func TestDefaultLoggerReportsCallerAndTimestamps(t *testing.T) {
@@ -135,7 +135,7 @@ func TestDefaultLoggerReportsCallerAndTimestamps(t *testing.T) {
 	l.EnableDebug()
 	l.Info("x")
 	l.Debugf("y")
-	for _, line := range rtLines(&buf) {
+	for _, line := range logLines(&buf) {
 		assert.True(t, strings.HasPrefix(line, "logger_test.go:"), "caller must be the code that logs: %q", line)
 	}
 
@@ -187,14 +187,14 @@ func TestLoggerFatalExits(t *testing.T) {
 	}
 }
 
-// rtRecordingLogger collects Infof lines.
-type rtRecordingLogger struct {
+// recordingLogger collects Infof lines.
+type recordingLogger struct {
 	DefaultLogger
 	mu    sync.Mutex
 	infos []string
 }
 
-func (l *rtRecordingLogger) Infof(format string, v ...interface{}) {
+func (l *recordingLogger) Infof(format string, v ...interface{}) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.infos = append(l.infos, format)
@@ -204,13 +204,13 @@ func TestSetLoggerAndResetDefaultLogger(t *testing.T) {
 	defer ResetDefaultLogger()
 	require.Same(t, defaultLogger, getLogger())
 
-	rec := &rtRecordingLogger{DefaultLogger: DefaultLogger{Logger: log.New(io.Discard, "", 0)}}
+	rec := &recordingLogger{DefaultLogger: DefaultLogger{Logger: log.New(io.Discard, "", 0)}}
 	SetLogger(rec)
 	assert.Same(t, rec, getLogger())
 
 	// A Config without a Logger picks up the package logger when it is
 	// validated.
-	cfg := ctConfig(1, ctStorage([]uint64{1}, pb.HardState{}))
+	cfg := testConfig(1, newTestStorage(votersConf(1), pb.HardState{}))
 	cfg.Logger = nil
 	rn, err := NewRawNode(cfg)
 	require.NoError(t, err)
@@ -221,10 +221,10 @@ func TestSetLoggerAndResetDefaultLogger(t *testing.T) {
 	rec.mu.Unlock()
 
 	// A Config with a Logger keeps it.
-	cfg = ctConfig(1, ctStorage([]uint64{1}, pb.HardState{}))
+	cfg = testConfig(1, newTestStorage(votersConf(1), pb.HardState{}))
 	_, err = NewRawNode(cfg)
 	require.NoError(t, err)
-	assert.Same(t, ctLogger, cfg.Logger)
+	assert.Same(t, testLogger, cfg.Logger)
 
 	ResetDefaultLogger()
 	assert.Same(t, defaultLogger, getLogger())
@@ -262,7 +262,7 @@ func TestSlogLoggerReportsCaller(t *testing.T) {
 	l.Errorf("h")
 	assert.Panics(t, func() { l.Panic("i") })
 	assert.Panics(t, func() { l.Panicf("j") })
-	lines := rtLines(&buf)
+	lines := logLines(&buf)
 	require.Len(t, lines, 10)
 	for _, line := range lines {
 		var rec struct {

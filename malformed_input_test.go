@@ -13,31 +13,31 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// mfState is what a refused message must leave untouched.
-type mfState struct {
+// nodeState is what a refused message must leave untouched.
+type nodeState struct {
 	term, vote, lead, committed uint64
 	state                       StateType
 	log                         []pb.Entry
 	msgs                        int
 }
 
-func mfSnapshot(rn *RawNode) mfState {
+func captureNodeState(rn *RawNode) nodeState {
 	r := rn.raft
-	return mfState{
+	return nodeState{
 		term: r.Term, vote: r.Vote, lead: r.lead, committed: r.raftLog.committed, state: r.state,
 		log: r.raftLog.allEntries(), msgs: len(r.msgs) + len(r.msgsAfterAppend),
 	}
 }
 
-// mfRefused steps m into rn and checks that it is refused as malformed and
+// requireRefused steps m into rn and checks that it is refused as malformed and
 // changes nothing.
-func mfRefused(t *testing.T, rn *RawNode, m pb.Message) {
+func requireRefused(t *testing.T, rn *RawNode, m pb.Message) {
 	t.Helper()
-	before := mfSnapshot(rn)
+	before := captureNodeState(rn)
 	var err error
 	require.NotPanics(t, func() { err = rn.Step(m) }, "%s", DescribeMessage(m, nil))
 	assert.ErrorIs(t, err, ErrMalformedMessage, "%s", DescribeMessage(m, nil))
-	assert.Equal(t, before, mfSnapshot(rn), "%s changed the node", DescribeMessage(m, nil))
+	assert.Equal(t, before, captureNodeState(rn), "%s changed the node", DescribeMessage(m, nil))
 }
 
 // TestMalformedAppendRefused: a MsgApp's entries must be consecutive from
@@ -65,12 +65,12 @@ func TestMalformedAppendRefused(t *testing.T) {
 		{"index overflow", app(math.MaxUint64, 3, e(0, 4))},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rn, _ := fsNode(t, 0) // follower of 2 at term 4, log 1..5, commit 3
-			mfRefused(t, rn, tt.m)
+			rn, _ := nodeInRole(t, 0) // follower of 2 at term 4, log 1..5, commit 3
+			requireRefused(t, rn, tt.m)
 		})
 	}
 	t.Run("a well-formed append is accepted", func(t *testing.T) {
-		rn, _ := fsNode(t, 0)
+		rn, _ := nodeInRole(t, 0)
 		require.NoError(t, rn.Step(app(5, 3, e(6, 3), e(7, 4))))
 		assert.Equal(t, uint64(7), rn.raft.raftLog.lastIndex())
 	})
@@ -80,17 +80,17 @@ func TestMalformedAppendRefused(t *testing.T) {
 // refused by the leader instead of being counted.
 func TestForgedResponsesRefused(t *testing.T) {
 	t.Run("acknowledgement beyond the leader's log", func(t *testing.T) {
-		rn, _ := fsNode(t, 2) // leader of term 4, log 1..6
+		rn, _ := nodeInRole(t, 2) // leader of term 4, log 1..6
 		last := rn.raft.raftLog.lastIndex()
 		pr := *rn.raft.trk.Progress[2]
-		mfRefused(t, rn, pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: 4, Index: last + 100})
-		mfRefused(t, rn, pb.Message{Type: pb.MsgAppResp, From: 3, To: 1, Term: 4, Index: last + 1})
+		requireRefused(t, rn, pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: 4, Index: last + 100})
+		requireRefused(t, rn, pb.Message{Type: pb.MsgAppResp, From: 3, To: 1, Term: 4, Index: last + 1})
 		assert.Equal(t, pr.Match, rn.raft.trk.Progress[2].Match)
 	})
 	t.Run("rejection of an index beyond the leader's log", func(t *testing.T) {
-		rn, _ := fsNode(t, 2)
+		rn, _ := nodeInRole(t, 2)
 		last := rn.raft.raftLog.lastIndex()
-		mfRefused(t, rn, pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: 4, Index: last + 5, Reject: true, RejectHint: last + 5})
+		requireRefused(t, rn, pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: 4, Index: last + 5, Reject: true, RejectHint: last + 5})
 	})
 }
 
@@ -99,8 +99,8 @@ func TestForgedResponsesRefused(t *testing.T) {
 // refused (it is forged or corrupt, or this node lost acknowledged entries,
 // which it logs as an error) instead of panicking.
 func TestHeartbeatCommitBeyondLogRefused(t *testing.T) {
-	rn, _ := fsNode(t, 0)
-	mfRefused(t, rn, pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 4, Commit: 105})
+	rn, _ := nodeInRole(t, 0)
+	requireRefused(t, rn, pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 4, Commit: 105})
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgHeartbeat, From: 2, To: 1, Term: 4, Commit: 5}))
 	assert.Equal(t, uint64(5), rn.raft.raftLog.committed)
 }
@@ -118,8 +118,8 @@ func TestSnapshotMessageRefused(t *testing.T) {
 		{"snapshot term beyond the message's", &pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 9, Term: 5, ConfState: cs}}},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			rn, _ := fsNode(t, 0)
-			mfRefused(t, rn, pb.Message{Type: pb.MsgSnap, From: 2, To: 1, Term: 4, Snapshot: tt.snap})
+			rn, _ := nodeInRole(t, 0)
+			requireRefused(t, rn, pb.Message{Type: pb.MsgSnap, From: 2, To: 1, Term: 4, Snapshot: tt.snap})
 		})
 	}
 }
@@ -128,8 +128,8 @@ func TestSnapshotMessageRefused(t *testing.T) {
 // every lease, so it is obeyed only when it comes from the leader this node
 // follows in the message's term.
 func TestTimeoutNowOnlyFromTheLeader(t *testing.T) {
-	rn, _ := fsNode(t, 0) // follower of 2 at term 4
-	mfRefused(t, rn, pb.Message{Type: pb.MsgTimeoutNow, From: 3, To: 1, Term: 4})
+	rn, _ := nodeInRole(t, 0) // follower of 2 at term 4
+	requireRefused(t, rn, pb.Message{Type: pb.MsgTimeoutNow, From: 3, To: 1, Term: 4})
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgTimeoutNow, From: 2, To: 1, Term: 4}))
 	assert.Equal(t, StateCandidate, rn.raft.state)
 }
@@ -138,17 +138,16 @@ func TestTimeoutNowOnlyFromTheLeader(t *testing.T) {
 // refused, not silently accepted.
 func TestUnknownMessageTypeRefused(t *testing.T) {
 	for _, role := range []uint8{0, 1, 2} {
-		rn, _ := fsNode(t, role)
-		mfRefused(t, rn, pb.Message{Type: 999, From: 2, To: 1, Term: 4})
-		mfRefused(t, rn, pb.Message{Type: -1, From: 2, To: 1, Term: 4})
+		rn, _ := nodeInRole(t, role)
+		requireRefused(t, rn, pb.Message{Type: 999, From: 2, To: 1, Term: 4})
+		requireRefused(t, rn, pb.Message{Type: -1, From: 2, To: 1, Term: 4})
 	}
 }
 
 // TestBootstrapTwice: a second Bootstrap, even before the first one's Ready
 // was handled, is an error and leaves the node as the first one made it.
 func TestBootstrapTwice(t *testing.T) {
-	rn, err := NewRawNode(ctConfig(1, NewMemoryStorage()))
-	require.NoError(t, err)
+	rn := newTestRawNode(t, 1, NewMemoryStorage())
 	require.NoError(t, rn.Bootstrap([]Peer{{ID: 1}, {ID: 2}}))
 	var err2 error
 	require.NotPanics(t, func() { err2 = rn.Bootstrap([]Peer{{ID: 1}, {ID: 2}, {ID: 3}}) })
@@ -160,7 +159,7 @@ func TestBootstrapTwice(t *testing.T) {
 // TestProposeConfChangeNil: a nil conf change, typed or not, is an error
 // (etcd/raft panics), not a request to leave a joint configuration.
 func TestProposeConfChangeNil(t *testing.T) {
-	rn, _ := fsNode(t, 2)
+	rn, _ := nodeInRole(t, 2)
 	last := rn.raft.raftLog.lastIndex()
 	for _, cc := range []pb.ConfChangeI{nil, (*pb.ConfChange)(nil), (*pb.ConfChangeV2)(nil)} {
 		var err error

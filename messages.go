@@ -41,7 +41,7 @@ type msgFacts struct {
 	term termRule
 	// heldUntilDurable: the message attests to durable state (a vote, an
 	// append acknowledgement) and is released only once the writes handed
-	// out before it are durable (§5.1 "persist before responding").
+	// out before it are durable (paper §5.1: persist before responding).
 	heldUntilDurable bool
 }
 

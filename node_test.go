@@ -5,9 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"log"
-	"math/rand"
 	"runtime"
 	"sync"
 	"testing"
@@ -31,19 +28,6 @@ func requireNoNodeGoroutines(t *testing.T) {
 	}
 	require.Eventually(t, func() bool { return !running() }, time.Second, time.Millisecond,
 		"a Node goroutine is still running")
-}
-
-func quietNodeConfig(id uint64, storage *MemoryStorage) *Config {
-	return &Config{
-		ID:              id,
-		ElectionTick:    10,
-		HeartbeatTick:   1,
-		Storage:         storage,
-		MaxSizePerMsg:   1 << 20,
-		MaxInflightMsgs: 256,
-		Logger:          &DefaultLogger{Logger: log.New(io.Discard, "", 0)},
-		Rand:            rand.New(rand.NewSource(int64(id))),
-	}
 }
 
 // runNodeLoop is an application Ready loop for a single-node cluster: it
@@ -80,7 +64,7 @@ func TestNodeConcurrentProposals(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
 
 	storage := NewMemoryStorage()
-	n := StartNode(quietNodeConfig(1, storage), []Peer{{ID: 1}})
+	n := StartNode(testConfig(1, storage), []Peer{{ID: 1}})
 	const writers, perWriter = 16, 25
 	applied := make(chan string, writers*perWriter)
 	stop := make(chan struct{})
@@ -142,7 +126,7 @@ func TestNodeProposeBlocksWithoutLeaderUntilContextDone(t *testing.T) {
 
 	storage := NewMemoryStorage()
 	// Three peers and nobody campaigns: no leader will be known.
-	n := StartNode(quietNodeConfig(1, storage), []Peer{{ID: 1}, {ID: 2}, {ID: 3}})
+	n := StartNode(testConfig(1, storage), []Peer{{ID: 1}, {ID: 2}, {ID: 3}})
 	defer n.Stop()
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -157,7 +141,7 @@ func TestNodeStopWhileReadyPending(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
 
 	storage := NewMemoryStorage()
-	n := StartNode(quietNodeConfig(1, storage), []Peer{{ID: 1}})
+	n := StartNode(testConfig(1, storage), []Peer{{ID: 1}})
 	// The bootstrap Ready is offered; take it and never call Advance.
 	rd := <-n.Ready()
 	require.NotEmpty(t, rd.CommittedEntries)
@@ -176,7 +160,7 @@ func TestNodeStepIgnoresLocalMessages(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
 
 	storage := NewMemoryStorage()
-	n := StartNode(quietNodeConfig(1, storage), []Peer{{ID: 1}, {ID: 2}})
+	n := StartNode(testConfig(1, storage), []Peer{{ID: 1}, {ID: 2}})
 	defer n.Stop()
 	for _, mt := range []pb.MessageType{pb.MsgHup, pb.MsgBeat, pb.MsgUnreachable, pb.MsgSnapStatus, pb.MsgCheckQuorum} {
 		require.NoError(t, n.Step(context.Background(), pb.Message{Type: mt, From: 2}))
@@ -187,7 +171,7 @@ func TestNodeStepIgnoresLocalMessages(t *testing.T) {
 }
 
 func TestStartNodeWithoutPeersPanics(t *testing.T) {
-	assert.Panics(t, func() { StartNode(quietNodeConfig(1, NewMemoryStorage()), nil) })
+	assert.Panics(t, func() { StartNode(testConfig(1, NewMemoryStorage()), nil) })
 }
 
 func TestRestartNodeKeepsState(t *testing.T) {
@@ -206,7 +190,7 @@ func TestRestartNodeKeepsState(t *testing.T) {
 		require.NoError(t, storage.Append([]pb.Entry{{Term: 2, Index: 2}}))
 		require.NoError(t, storage.SetHardState(pb.HardState{Term: 2, Vote: 1, Commit: 1}))
 	}
-	n := RestartNode(quietNodeConfig(1, storage))
+	n := RestartNode(testConfig(1, storage))
 	defer n.Stop()
 	st := n.Status()
 	assert.Equal(t, uint64(2), st.Term)
@@ -222,7 +206,7 @@ func TestNodeProposalsResumeAfterRemovalWhenLeaderChanges(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
 
 	storage := NewMemoryStorage()
-	n := StartNode(quietNodeConfig(1, storage), []Peer{{ID: 1}, {ID: 2}})
+	n := StartNode(testConfig(1, storage), []Peer{{ID: 1}, {ID: 2}})
 	defer n.Stop()
 	rd := <-n.Ready()
 	require.NoError(t, storage.Append(rd.Entries))

@@ -46,7 +46,7 @@ type raft struct {
 	msgsCapHint int
 	// msgsAfterAppend may only be sent once everything handed out for
 	// persistence so far is durable: votes and append acknowledgements attest
-	// durable state (§5.1 "persist before responding").
+	// durable state (paper §5.1: persist before responding).
 	msgsAfterAppend []pb.Message
 	// appendsPending records that the leader has entries or a commit index
 	// its followers have not been sent yet. Proposals and commit advances
@@ -101,7 +101,7 @@ type raft struct {
 	electionTimeoutTicks  int
 	// randomizedElectionTimeoutTicks is drawn from
 	// [electionTimeoutTicks, 2*electionTimeoutTicks) at every reset so that
-	// split votes resolve (§5.2).
+	// split votes resolve (paper §5.2).
 	randomizedElectionTimeoutTicks int
 
 	disableProposalForwarding bool
@@ -212,7 +212,7 @@ func (r *raft) loadState(state pb.HardState) error {
 }
 
 // send queues m for delivery, stamping its sender and term as the wire
-// protocol requires (spec §2.1; see msgFacts).
+// protocol requires: see the term rule of each type in msgFacts.
 func (r *raft) send(m pb.Message) {
 	if m.From == None {
 		m.From = r.id
@@ -325,7 +325,7 @@ func (r *raft) becomePreCandidate() {
 	if r.state == StateLeader {
 		panic(fmt.Sprintf("raft: %x invalid transition [leader -> pre-candidate] at term %d", r.id, r.Term))
 	}
-	// §9.6: a pre-candidate neither raises its term nor changes its vote; it
+	// thesis §9.6: a pre-candidate neither raises its term nor changes its vote; it
 	// only asks whether it could win.
 	r.step = stepCandidate
 	r.trk.ResetVotes()
@@ -354,7 +354,7 @@ func (r *raft) becomeLeader() {
 	// conservative and treat the whole tail as pending.
 	r.pendingConfIndex = r.raftLog.lastIndex()
 
-	// §5.4.2 / §8: commit an empty entry of the new term at once, so earlier
+	// paper §5.4.2 and §8: commit an empty entry of the new term at once, so earlier
 	// entries become committed and reads can be served.
 	if !r.appendEntry(pb.Entry{Data: nil}) {
 		panic(fmt.Sprintf("raft: %x could not append the empty entry of a new leader term", r.id))
@@ -438,8 +438,8 @@ func (r *raft) isValidSelfAck(m pb.Message) bool {
 
 // Step is the single entry point for every message, local or remote. It
 // refuses what no correct node sends (ErrMalformedMessage) before anything
-// changes, applies the role-independent term rules of spec §2.1, then
-// dispatches.
+// changes, applies the rules every role follows for a message of another
+// term, then dispatches.
 func (r *raft) Step(m pb.Message) error {
 	if err := checkWellFormed(m); err != nil {
 		r.logger.Warningf("%x refusing a message: %v", r.id, err)
@@ -473,7 +473,7 @@ func (r *raft) Step(m pb.Message) error {
 	}
 	if m.Type == pb.MsgTimeoutNow && m.Term >= r.Term {
 		// MsgTimeoutNow makes this node campaign past every lease, so only
-		// the leader it follows in that term may send it (§3.10).
+		// the leader it follows in that term may send it (thesis §3.10).
 		if m.Term > r.Term || r.lead == None {
 			r.logger.Infof("%x [term %d] ignoring MsgTimeoutNow from %x at term %d: not following it",
 				r.id, r.Term, m.From, m.Term)
@@ -492,7 +492,7 @@ func (r *raft) Step(m pb.Message) error {
 			force := string(m.Context) == string(campaignTransfer)
 			inLease := r.checkQuorum && (r.lead != None && r.electionElapsed < r.electionTimeoutTicks || r.votesWithheldTicks > 0)
 			if !force && inLease {
-				// §6 (CheckQuorum): a node that heard from a leader within the
+				// paper §6, thesis §4.2.3: a node that heard from a leader within the
 				// minimum election timeout neither grants a vote nor moves to
 				// the candidate's term, so a partitioned node cannot depose a
 				// healthy leader.

@@ -1,7 +1,6 @@
 package raft
 
 import (
-	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -9,27 +8,16 @@ import (
 	"github.com/stretchr/testify/require"
 
 	pb "github.com/pontoon-raft/raft/raftpb"
-	"github.com/pontoon-raft/raft/tracker"
 )
 
 // Tests of the RawNode API: Step's guards, the Ready/Advance contract,
-// Bootstrap and restart, status, AsyncStorageWrites and ReadIndex.
-
-func ctRawNode(t *testing.T, id uint64, s *MemoryStorage, opts ...func(*Config)) *RawNode {
-	t.Helper()
-	cfg := ctConfig(id, s)
-	for _, o := range opts {
-		o(cfg)
-	}
-	rn, err := NewRawNode(cfg)
-	require.NoError(t, err)
-	return rn
-}
+// Bootstrap and restart. Status is in status_test.go, AsyncStorageWrites in
+// async_test.go, reads in read_only_test.go.
 
 // TestRawNodeStepGuards: local-only message types never come from the
 // network, and responses only come from known peers (or local targets).
 func TestRawNodeStepGuards(t *testing.T) {
-	rn := ctRawNode(t, 1, ctStorage([]uint64{1, 2, 3}, pb.HardState{}))
+	rn := newTestRawNode(t, 1, newTestStorage(votersConf(1, 2, 3), pb.HardState{}))
 	for _, typ := range []pb.MessageType{pb.MsgHup, pb.MsgBeat, pb.MsgUnreachable, pb.MsgSnapStatus,
 		pb.MsgCheckQuorum, pb.MsgStorageAppend, pb.MsgStorageAppendResp, pb.MsgStorageApply, pb.MsgStorageApplyResp} {
 		assert.ErrorIs(t, rn.Step(pb.Message{Type: typ, From: 2, To: 1}), ErrStepLocalMsg, "%s", typ)
@@ -51,25 +39,9 @@ func TestRawNodeStepGuards(t *testing.T) {
 	// Requests from unknown nodes are the state machine's business.
 	assert.NoError(t, rn.Step(pb.Message{Type: pb.MsgHeartbeat, From: 42, To: 1, Term: 1}))
 	assert.Equal(t, uint64(42), rn.BasicStatus().Lead)
-	// MsgForgetLeader is not flagged local (§2.3).
+	// MsgForgetLeader is not a local type: an application may relay it.
 	assert.NoError(t, rn.Step(pb.Message{Type: pb.MsgForgetLeader, From: 2, To: 1}))
 	assert.Equal(t, None, rn.BasicStatus().Lead)
-}
-
-// ctReady takes the next Ready, persists it to s and advances.
-func ctReady(t *testing.T, rn *RawNode, s *MemoryStorage) Ready {
-	t.Helper()
-	require.True(t, rn.HasReady())
-	rd := rn.Ready()
-	if !IsEmptySnap(rd.Snapshot) {
-		require.NoError(t, s.ApplySnapshot(rd.Snapshot))
-	}
-	require.NoError(t, s.Append(rd.Entries))
-	if !IsEmptyHardState(rd.HardState) {
-		require.NoError(t, s.SetHardState(rd.HardState))
-	}
-	rn.Advance(rd)
-	return rd
 }
 
 // TestRawNodeSingleNodeCycle walks a single-voter node through the Ready
@@ -77,12 +49,12 @@ func ctReady(t *testing.T, rn *RawNode, s *MemoryStorage) Ready {
 // only at Advance, so each step takes one Ready cycle; HardState and Entries
 // are reported exactly once.
 func TestRawNodeSingleNodeCycle(t *testing.T) {
-	s := ctStorage([]uint64{1}, pb.HardState{})
-	rn := ctRawNode(t, 1, s)
+	s := newTestStorage(votersConf(1), pb.HardState{})
+	rn := newTestRawNode(t, 1, s)
 	require.False(t, rn.HasReady())
 
 	require.NoError(t, rn.Campaign())
-	rd := ctReady(t, rn, s)
+	rd := readyCycle(t, rn, s)
 	assert.Equal(t, &SoftState{RaftState: StateCandidate}, rd.SoftState)
 	assert.Equal(t, pb.HardState{Term: 1, Vote: 1}, rd.HardState)
 	assert.True(t, rd.MustSync)
@@ -90,7 +62,7 @@ func TestRawNodeSingleNodeCycle(t *testing.T) {
 	assert.Empty(t, rd.Entries)
 
 	// Advance counted our vote: leader, with the empty entry to persist.
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Equal(t, &SoftState{Lead: 1, RaftState: StateLeader}, rd.SoftState)
 	assert.True(t, IsEmptyHardState(rd.HardState), "unchanged HardState is not repeated")
 	assert.Equal(t, []pb.Entry{{Term: 1, Index: 1}}, rd.Entries)
@@ -98,7 +70,7 @@ func TestRawNodeSingleNodeCycle(t *testing.T) {
 	assert.True(t, rd.MustSync)
 
 	// Advance acknowledged the entry: committed.
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Nil(t, rd.SoftState)
 	assert.Equal(t, pb.HardState{Term: 1, Vote: 1, Commit: 1}, rd.HardState)
 	assert.Empty(t, rd.Entries, "entries are handed out once")
@@ -107,10 +79,10 @@ func TestRawNodeSingleNodeCycle(t *testing.T) {
 	assert.False(t, rn.HasReady())
 
 	require.NoError(t, rn.Propose([]byte("x")))
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Equal(t, []pb.Entry{{Term: 1, Index: 2, Data: []byte("x")}}, rd.Entries)
 	assert.Empty(t, rd.CommittedEntries)
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Empty(t, rd.Entries)
 	assert.Equal(t, []pb.Entry{{Term: 1, Index: 2, Data: []byte("x")}}, rd.CommittedEntries)
 	assert.Equal(t, uint64(2), rd.Commit)
@@ -129,20 +101,20 @@ func TestRawNodeSingleNodeCycle(t *testing.T) {
 // TestRawNodeDurableMessagesTravelWithState: a vote grant or an append
 // acknowledgement is released in the same Ready as the HardState or entries
 // it attests, never earlier, so persisting a Ready before sending its
-// messages is enough (§5.1).
+// messages is enough (paper §5.1).
 func TestRawNodeDurableMessagesTravelWithState(t *testing.T) {
-	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{})
-	rn := ctRawNode(t, 2, s)
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{})
+	rn := newTestRawNode(t, 2, s)
 
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgVote, From: 1, To: 2, Term: 1}))
-	rd := ctReady(t, rn, s)
+	rd := readyCycle(t, rn, s)
 	assert.Equal(t, pb.HardState{Term: 1, Vote: 1}, rd.HardState)
 	assert.True(t, rd.MustSync)
 	assert.Equal(t, []pb.Message{{Type: pb.MsgVoteResp, From: 2, To: 1, Term: 1}}, rd.Messages)
 
 	ents := []pb.Entry{{Term: 1, Index: 1}, {Term: 1, Index: 2, Data: []byte("a")}}
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 1, Entries: ents, Commit: 1}))
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Equal(t, ents, rd.Entries)
 	assert.Equal(t, pb.HardState{Term: 1, Vote: 1, Commit: 1}, rd.HardState)
 	assert.Equal(t, ents[:1], rd.CommittedEntries, "committed entries may come from the same Ready's Entries")
@@ -151,7 +123,7 @@ func TestRawNodeDurableMessagesTravelWithState(t *testing.T) {
 
 	// A heartbeat answer attests nothing and needs no sync.
 	require.NoError(t, rn.Step(pb.Message{Type: pb.MsgHeartbeat, From: 1, To: 2, Term: 1, Commit: 2}))
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.False(t, rd.MustSync)
 	assert.Equal(t, ents[1:], rd.CommittedEntries)
 	assert.Equal(t, []pb.Message{{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: 1}}, rd.Messages)
@@ -182,20 +154,20 @@ func TestMustSync(t *testing.T) {
 // the next Ready hands out for persisting and applying, and the node can
 // campaign at once.
 func TestRawNodeBootstrap(t *testing.T) {
-	rn := ctRawNode(t, 1, NewMemoryStorage())
+	rn := newTestRawNode(t, 1, NewMemoryStorage())
 	assert.Error(t, rn.Bootstrap(nil))
 
-	used := ctStorage([]uint64{1}, pb.HardState{Term: 1}, 1)
-	assert.Error(t, ctRawNode(t, 1, used).Bootstrap([]Peer{{ID: 1}}))
+	used := newTestStorage(votersConf(1), pb.HardState{Term: 1}, 1)
+	assert.Error(t, newTestRawNode(t, 1, used).Bootstrap([]Peer{{ID: 1}}))
 
 	s := NewMemoryStorage()
-	rn = ctRawNode(t, 1, s)
+	rn = newTestRawNode(t, 1, s)
 	require.NoError(t, rn.Bootstrap([]Peer{{ID: 1}, {ID: 2, Context: []byte("ctx-2")}}))
 	// As with etcd/raft, the node refuses to campaign while the bootstrap
 	// conf changes are committed but not yet applied by the application.
 	require.NoError(t, rn.Campaign())
 	assert.Equal(t, StateFollower, rn.BasicStatus().RaftState)
-	rd := ctReady(t, rn, s)
+	rd := readyCycle(t, rn, s)
 	assert.Equal(t, pb.HardState{Term: 1, Commit: 2}, rd.HardState)
 	require.Len(t, rd.Entries, 2)
 	assert.Equal(t, rd.Entries, rd.CommittedEntries)
@@ -211,7 +183,7 @@ func TestRawNodeBootstrap(t *testing.T) {
 	}
 	assert.Equal(t, []uint64{1, 2}, rn.Status().Config.Voters[0].Slice())
 	require.NoError(t, rn.Campaign())
-	rd = ctReady(t, rn, s)
+	rd = readyCycle(t, rn, s)
 	assert.Equal(t, StateCandidate, rd.SoftState.RaftState)
 	assert.Equal(t, []pb.Message{{Type: pb.MsgVote, From: 1, To: 2, Term: 2, Index: 2, LogTerm: 1}}, rd.Messages)
 }
@@ -224,7 +196,7 @@ func TestRawNodeConfChangeAddsNode(t *testing.T) {
 	for id := uint64(1); id <= 4; id++ {
 		storages[id] = NewMemoryStorage()
 	}
-	c := ctNewClusterFromStorage(t, storages)
+	c := newClusterFromStorage(t, storages)
 	for id := uint64(1); id <= 3; id++ {
 		require.NoError(t, c.node(id).rn.Bootstrap([]Peer{{ID: 1}, {ID: 2}, {ID: 3}}))
 	}
@@ -244,7 +216,7 @@ func TestRawNodeConfChangeAddsNode(t *testing.T) {
 // TestRawNodeRestart: a node rebuilt from its storage keeps term, vote,
 // commit index and log; Applied says where application resumes.
 func TestRawNodeRestart(t *testing.T) {
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	for i := 0; i < 3; i++ {
 		require.NoError(t, c.propose(1, fmt.Sprint(i)))
@@ -274,170 +246,4 @@ func TestRawNodeRestart(t *testing.T) {
 	c.restart(3, 2)
 	c.stabilize()
 	assert.Equal(t, []string{"0", "1", "2", "after-restart"}, n.appliedData())
-}
-
-// TestRawNodeStatus checks Status and BasicStatus fields on a leader and a
-// follower.
-func TestRawNodeStatus(t *testing.T) {
-	c := ctNewCluster(t, 3)
-	c.elect(1)
-	require.NoError(t, c.propose(1, "x"))
-	c.stabilize()
-
-	st := c.node(1).rn.Status()
-	assert.Equal(t, uint64(1), st.ID)
-	assert.Equal(t, pb.HardState{Term: 1, Vote: 1, Commit: 2}, st.HardState)
-	assert.Equal(t, SoftState{Lead: 1, RaftState: StateLeader}, st.SoftState)
-	assert.Equal(t, uint64(2), st.Applied)
-	assert.Equal(t, None, st.LeadTransferee)
-	assert.Equal(t, []uint64{1, 2, 3}, st.Config.Voters[0].Slice())
-	require.Len(t, st.Progress, 3)
-	for id, pr := range st.Progress {
-		assert.Equal(t, uint64(2), pr.Match, "node %d", id)
-		assert.Equal(t, tracker.StateReplicate, pr.State, "node %d", id)
-	}
-	assert.Equal(t, st.BasicStatus, c.node(1).rn.BasicStatus())
-	var decoded map[string]interface{}
-	require.NoError(t, json.Unmarshal([]byte(st.String()), &decoded))
-	assert.Equal(t, "StateLeader", decoded["raftState"])
-
-	visited := map[uint64]ProgressType{}
-	c.node(1).rn.WithProgress(func(id uint64, typ ProgressType, pr tracker.Progress) {
-		visited[id] = typ
-		assert.Nil(t, pr.Inflights)
-	})
-	assert.Equal(t, map[uint64]ProgressType{1: ProgressTypePeer, 2: ProgressTypePeer, 3: ProgressTypePeer}, visited)
-
-	fst := c.node(3).rn.Status()
-	assert.Nil(t, fst.Progress, "only the leader reports progress")
-	assert.Equal(t, SoftState{Lead: 1, RaftState: StateFollower}, fst.SoftState)
-	assert.Equal(t, uint64(3), fst.ID)
-	assert.Equal(t, uint64(1), fst.Vote)
-}
-
-// TestAsyncStorageWrites: a cluster whose nodes persist and apply through
-// MsgStorageAppend/MsgStorageApply (the harness plays the local threads and
-// steps the responses back) elects a leader and commits proposals; Advance
-// in this mode changes nothing.
-func TestAsyncStorageWrites(t *testing.T) {
-	c := ctNewCluster(t, 3, func(cfg *Config) { cfg.AsyncStorageWrites = true })
-	sawAppend, sawApply := 0, 0
-	c.onReady = func(n *ctNode, rd Ready) {
-		for _, m := range rd.Messages {
-			switch m.To {
-			case LocalAppendThread:
-				sawAppend++
-				require.Equal(t, pb.MsgStorageAppend, m.Type)
-			case LocalApplyThread:
-				sawApply++
-				require.Equal(t, pb.MsgStorageApply, m.Type)
-				require.Len(t, m.Responses, 1)
-			}
-		}
-	}
-	c.elect(1)
-	for i := 0; i < 10; i++ {
-		require.NoError(t, c.propose(1+uint64(i)%3, fmt.Sprint(i)))
-	}
-	c.stabilize()
-	// Forwarded proposals interleave with local ones; every node applies
-	// the same order (the harness checks that on every apply).
-	want := c.node(1).appliedData()
-	assert.ElementsMatch(t, []string{"0", "1", "2", "3", "4", "5", "6", "7", "8", "9"}, want)
-	for _, id := range c.ids {
-		assert.Equal(t, want, c.node(id).appliedData(), "node %d", id)
-		assert.Equal(t, uint64(11), c.node(id).rn.BasicStatus().Applied, "node %d", id)
-	}
-	assert.Positive(t, sawAppend)
-	assert.Positive(t, sawApply)
-
-	// Advance is a no-op here.
-	n := c.node(2)
-	before := n.rn.Status()
-	require.NoError(t, c.propose(1, "pending"))
-	c.processReadys() // handed out, responses stepped; the append to 2 is queued
-	n.rn.Advance(Ready{})
-	n.rn.Advance(Ready{CommittedEntries: []pb.Entry{{Index: 99}}})
-	assert.Equal(t, before.Applied, n.rn.BasicStatus().Applied)
-	c.stabilize()
-	assert.Equal(t, append(want, "pending"), n.appliedData())
-}
-
-// TestReadIndexSafe checks ReadOnlySafe reads: the leader answers only
-// after a heartbeat round confirms its leadership, at the commit index of
-// the time of the request; equal contexts get one answer each, in order; a
-// follower's request is forwarded and answered; a leader cut off from the
-// quorum never answers.
-func TestReadIndexSafe(t *testing.T) {
-	c := ctNewCluster(t, 3)
-	c.elect(1)
-	require.NoError(t, c.propose(1, "x"))
-	c.stabilize()
-	commit := c.node(1).raft().raftLog.committed
-
-	c.node(1).rn.ReadIndex([]byte("r"))
-	c.node(1).rn.ReadIndex([]byte("r"))
-	c.resetCounters()
-	c.processReadys()
-	assert.Empty(t, c.takeReadStates(1), "not before the heartbeat round")
-	assert.Equal(t, 2, c.sent[pb.MsgHeartbeat], "one round serves both requests")
-	c.stabilize()
-	assert.Equal(t, []ReadState{{Index: commit, RequestCtx: []byte("r")}, {Index: commit, RequestCtx: []byte("r")}},
-		c.takeReadStates(1))
-
-	// A follower's request.
-	c.node(3).rn.ReadIndex([]byte("from-3"))
-	c.stabilize()
-	assert.Equal(t, []ReadState{{Index: commit, RequestCtx: []byte("from-3")}}, c.takeReadStates(3))
-
-	// A leader in a minority never confirms.
-	c.isolate(1)
-	c.node(1).rn.ReadIndex([]byte("lost"))
-	for i := 0; i < 5; i++ {
-		c.tick(1)
-		c.stabilize()
-	}
-	assert.Equal(t, StateLeader, c.node(1).raft().state)
-	assert.Empty(t, c.takeReadStates(1))
-}
-
-// TestReadIndexWaitsForCurrentTermCommit: a new leader defers reads until an
-// entry of its own term is committed (thesis §6.4).
-func TestReadIndexWaitsForCurrentTermCommit(t *testing.T) {
-	c := ctNewCluster(t, 3)
-	// Elected, but the empty entry of its term is not acknowledged yet.
-	require.NoError(t, c.node(1).rn.Campaign())
-	c.processReadys()
-	c.deliver() // votes
-	c.processReadys()
-	c.deliver() // grants -> leader
-	require.Equal(t, StateLeader, c.node(1).raft().state)
-	require.False(t, c.node(1).raft().committedEntryInCurrentTerm())
-	c.node(1).rn.ReadIndex([]byte("early"))
-	c.processReadys()
-	assert.Empty(t, c.takeReadStates(1))
-	c.stabilize()
-	rs := c.takeReadStates(1)
-	require.Len(t, rs, 1)
-	assert.Equal(t, c.node(1).raft().raftLog.committed, rs[0].Index)
-}
-
-// TestReadIndexSingleNodeAndLease: a sole voter, and a lease-based leader,
-// answer at once.
-func TestReadIndexSingleNodeAndLease(t *testing.T) {
-	c := ctNewCluster(t, 1)
-	c.elect(1)
-	c.node(1).rn.ReadIndex([]byte("a"))
-	c.stabilize()
-	assert.Equal(t, []ReadState{{Index: 1, RequestCtx: []byte("a")}}, c.takeReadStates(1))
-
-	c = ctNewCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.ReadOnlyOption = ReadOnlyLeaseBased })
-	c.elect(1)
-	c.tick(1) // an acknowledged heartbeat round gives the lease
-	c.stabilize()
-	c.resetCounters()
-	c.node(1).rn.ReadIndex([]byte("b"))
-	c.stabilize()
-	assert.Equal(t, []ReadState{{Index: 1, RequestCtx: []byte("b")}}, c.takeReadStates(1))
-	assert.Zero(t, c.sent[pb.MsgHeartbeat])
 }

@@ -185,7 +185,7 @@ func (r *raft) handleReadIndex(m pb.Message) {
 		r.logger.Warningf("%x ignored MsgReadIndex from %x with %d entries (want 1)", r.id, m.From, len(m.Entries))
 		return
 	}
-	// §6.4: until it commits an entry of its own term, a new leader does not
+	// thesis §6.4: until it commits an entry of its own term, a new leader does not
 	// know the cluster's commit index; defer the read. A sole voter too: with
 	// AsyncStorageWrites it may have applied entries (and answered their
 	// clients) before a crash lost the HardState committing them.

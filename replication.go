@@ -16,7 +16,7 @@ func stepLeader(r *raft, m pb.Message) error {
 		r.bcastHeartbeat()
 		return nil
 	case pb.MsgCheckQuorum:
-		// §6.2: a leader that has not heard from a quorum within an election
+		// thesis §6.2: a leader that has not heard from a quorum within an election
 		// timeout may be partitioned away; step down so clients look for the
 		// real leader.
 		if !r.trk.QuorumActive() {
@@ -222,7 +222,7 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *tracker.Progress) {
 
 	if m.Reject {
 		// The follower's log does not contain (m.Index, our term there).
-		// Use its hint to skip a whole term per round trip (§5.3, fast
+		// Use its hint to skip a whole term per round trip (paper §5.3, fast
 		// backtracking): with LogTerm set, jump to the last of our entries
 		// whose term is at most the follower's term at the hint.
 		r.logger.Debugf("%x received MsgAppResp(rejected, hint: (index %d, term %d)) from %x for index %d",
@@ -281,7 +281,7 @@ func (r *raft) handleAppendResponse(m pb.Message, pr *tracker.Progress) {
 		for r.maybeSendAppend(m.From, false) {
 		}
 	}
-	// §3.10: the transferee caught up; let it campaign.
+	// thesis §3.10: the transferee caught up; let it campaign.
 	if m.From == r.leadTransferee && pr.Match == r.raftLog.lastIndex() {
 		r.logger.Infof("%x sent MsgTimeoutNow to %x after received MsgAppResp", r.id, m.From)
 		r.sendTimeoutNow(m.From)
@@ -311,7 +311,7 @@ func (r *raft) handleHeartbeatResponse(m pb.Message, pr *tracker.Progress) {
 }
 
 // maybeCommit advances the commit index to what a quorum has durably
-// matched, if that entry is of the current term (§5.4.2).
+// matched, if that entry is of the current term (paper §5.4.2).
 func (r *raft) maybeCommit() bool {
 	return r.raftLog.maybeCommit(r.trk.Committed(), r.Term)
 }

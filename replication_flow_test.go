@@ -15,10 +15,10 @@ import (
 	"github.com/pontoon-raft/raft/tracker"
 )
 
-// ctLeaderWithFollowers returns a three-node cluster led by node 1 in which
+// leaderWithFollowers returns a three-node cluster led by node 1 in which
 // every follower is in StateReplicate.
-func ctLeaderWithFollowers(t *testing.T, opts ...func(*Config)) *ctCluster {
-	c := ctNewCluster(t, 3, opts...)
+func leaderWithFollowers(t *testing.T, opts ...func(*Config)) *cluster {
+	c := newCluster(t, 3, opts...)
 	c.elect(1)
 	for _, id := range []uint64{2, 3} {
 		require.Equal(t, tracker.StateReplicate, c.node(1).raft().trk.Progress[id].State)
@@ -31,7 +31,7 @@ func ctLeaderWithFollowers(t *testing.T, opts ...func(*Config)) *ctCluster {
 // resumes as acknowledgements free it.
 func TestFlowControlInflightMsgs(t *testing.T) {
 	const window = 3
-	c := ctLeaderWithFollowers(t, func(cfg *Config) {
+	c := leaderWithFollowers(t, func(cfg *Config) {
 		cfg.MaxInflightMsgs = window
 		cfg.MaxSizePerMsg = 0 // one entry per MsgApp
 	})
@@ -81,7 +81,7 @@ func TestFlowControlInflightMsgs(t *testing.T) {
 // payload in flight reaches it, whatever the message count.
 func TestFlowControlInflightBytes(t *testing.T) {
 	payload := strings.Repeat("x", 100)
-	c := ctLeaderWithFollowers(t, func(cfg *Config) {
+	c := leaderWithFollowers(t, func(cfg *Config) {
 		cfg.MaxSizePerMsg = 0
 		cfg.MaxInflightBytes = 250
 	})
@@ -108,7 +108,7 @@ func TestFlowControlInflightBytes(t *testing.T) {
 // whose window is full makes the leader send an empty MsgApp, so that a
 // window of lost appends is recovered.
 func TestFlowControlFullWindowHeartbeat(t *testing.T) {
-	c := ctLeaderWithFollowers(t, func(cfg *Config) { cfg.MaxInflightMsgs = 1; cfg.MaxSizePerMsg = 0 })
+	c := leaderWithFollowers(t, func(cfg *Config) { cfg.MaxInflightMsgs = 1; cfg.MaxSizePerMsg = 0 })
 	l := c.node(1).raft()
 	c.isolate(2)
 	require.NoError(t, c.propose(1, "a"))
@@ -118,7 +118,7 @@ func TestFlowControlFullWindowHeartbeat(t *testing.T) {
 	require.True(t, pr.Inflights.Full())
 
 	require.NoError(t, c.node(1).rn.Step(pb.Message{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: l.Term}))
-	msgs := ctTakeMsgs(l)
+	msgs := takeMsgs(l)
 	require.Len(t, msgs, 1)
 	assert.Equal(t, pb.MsgApp, msgs[0].Type)
 	assert.Equal(t, uint64(2), msgs[0].To)
@@ -128,7 +128,7 @@ func TestFlowControlFullWindowHeartbeat(t *testing.T) {
 // TestFlowControlProbe: in StateProbe the leader sends one append and then
 // waits; each heartbeat response releases exactly one more.
 func TestFlowControlProbe(t *testing.T) {
-	c := ctLeaderWithFollowers(t)
+	c := leaderWithFollowers(t)
 	l := c.node(1).raft()
 	c.isolate(2)
 	c.node(1).rn.ReportUnreachable(2)
@@ -181,7 +181,7 @@ func TestMaxSizePerMsg(t *testing.T) {
 		{noLimit, 10, 1},
 	} {
 		t.Run(fmt.Sprint(tt.maxSize), func(t *testing.T) {
-			c := ctLeaderWithFollowers(t, func(cfg *Config) { cfg.MaxSizePerMsg = tt.maxSize })
+			c := leaderWithFollowers(t, func(cfg *Config) { cfg.MaxSizePerMsg = tt.maxSize })
 			c.isolate(2)
 			for i := 0; i < 10; i++ {
 				require.NoError(t, c.propose(1, payload))
@@ -214,12 +214,12 @@ func TestMaxSizePerMsg(t *testing.T) {
 // and the cluster still commits and applies everything (etcd/raft v3.6
 // panics here).
 func TestZeroSizeLimits(t *testing.T) {
-	c := ctNewCluster(t, 3, func(cfg *Config) {
+	c := newCluster(t, 3, func(cfg *Config) {
 		cfg.MaxSizePerMsg = 0
 		cfg.MaxCommittedSizePerReady = 0
 	})
 	maxCommitted := 0
-	c.onReady = func(_ *ctNode, rd Ready) { maxCommitted = max(maxCommitted, len(rd.CommittedEntries)) }
+	c.onReady = func(_ *member, rd Ready) { maxCommitted = max(maxCommitted, len(rd.CommittedEntries)) }
 	c.record = true
 	c.elect(1)
 	var want []string
@@ -232,19 +232,19 @@ func TestZeroSizeLimits(t *testing.T) {
 		assert.Equal(t, want, c.node(id).appliedData(), "node %d", id)
 	}
 	assert.Equal(t, 1, maxCommitted)
-	for _, m := range ctFilter(c.delivered, pb.MsgApp) {
+	for _, m := range msgsOfType(c.delivered, pb.MsgApp) {
 		assert.LessOrEqual(t, len(m.Entries), 1)
 	}
 }
 
 // TestStaleHeartbeatReplyIsNotAProbeSuccess: a node answers a heartbeat of
-// an old term with a bare MsgAppResp at its own term (Figure 2). If the
+// an old term with a bare MsgAppResp at its own term (paper Figure 2). If the
 // sender has meanwhile become leader of that term, the reply must not read
 // as a successful probe of a follower that has nothing: the follower is up
 // to date, and moving it back to index 1 would replay the whole log (or
 // send a snapshot) for nothing.
 func TestStaleHeartbeatReplyIsNotAProbeSuccess(t *testing.T) {
-	c := rtLeaderCluster(t, 3)
+	c := newLeaderCluster(t, 3)
 	for i := 0; i < 5; i++ {
 		require.NoError(t, c.propose(1, fmt.Sprint("e", i)))
 	}
@@ -252,7 +252,7 @@ func TestStaleHeartbeatReplyIsNotAProbeSuccess(t *testing.T) {
 	c.tick(1) // a heartbeat of term 1 to node 2, delayed in the network
 	c.processReadys()
 	var hb pb.Message
-	for _, m := range rtStash(c) {
+	for _, m := range c.takeQueued() {
 		if m.Type == pb.MsgHeartbeat && m.To == 2 {
 			hb = m
 		}
@@ -271,7 +271,7 @@ func TestStaleHeartbeatReplyIsNotAProbeSuccess(t *testing.T) {
 
 	// The old heartbeat reaches node 2 first; its reply reaches node 1
 	// before node 2's answer to the probe.
-	rtStep(c, hb)
+	c.stepOrFail(hb)
 	c.processReadys()
 	var reply pb.Message
 	kept := c.queue[:0]
@@ -284,7 +284,7 @@ func TestStaleHeartbeatReplyIsNotAProbeSuccess(t *testing.T) {
 	}
 	c.queue = kept
 	require.Equal(t, uint64(2), reply.Term, "node 2 answered the stale heartbeat at its term")
-	rtStep(c, reply)
+	c.stepOrFail(reply)
 	pr := c.node(1).raft().trk.Progress[2]
 	assert.Equal(t, next, pr.Next, "the reply acknowledged no probe")
 	c.processReadys()
@@ -313,7 +313,7 @@ func TestAppendsBatchedOnePerFollowerPerReady(t *testing.T) {
 		{"commit advance and proposal", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			c := ctLeaderWithFollowers(t)
+			c := leaderWithFollowers(t)
 			leader := c.node(1)
 			require.NoError(t, c.propose(1, "a"))
 			c.handleReady(leader)
@@ -333,14 +333,14 @@ func TestAppendsBatchedOnePerFollowerPerReady(t *testing.T) {
 			}
 
 			rd := leader.rn.Ready()
-			apps := ctFilter(rd.Messages, pb.MsgApp)
+			apps := msgsOfType(rd.Messages, pb.MsgApp)
 			require.Len(t, apps, 2, "one MsgApp per follower: %v", apps)
 			for i, id := range []uint64{2, 3} {
 				m := apps[i]
 				assert.Equal(t, id, m.To)
 				assert.Equal(t, leader.raft().raftLog.committed, m.Commit)
 				if tc.proposeNext {
-					assert.Equal(t, []string{"b"}, ctPayloads(m.Entries))
+					assert.Equal(t, []string{"b"}, payloads(m.Entries))
 				} else {
 					assert.Empty(t, m.Entries)
 				}

@@ -11,21 +11,22 @@ import (
 	"github.com/pontoon-raft/raft/tracker"
 )
 
-// Tests of log replication (§5.3) and commitment (§5.4.2). Flow control is in
-// replication_flow_test.go, proposals in replication_proposal_test.go.
+// Tests of log replication (paper §5.3) and commitment (paper §5.4.2). Flow
+// control is in replication_flow_test.go, proposals in
+// replication_proposal_test.go.
 
-// ctFollower returns node 2 of {1,2,3} as a follower of node 1 at term
+// newTestFollower returns node 2 of {1,2,3} as a follower of node 1 at term
 // `term`, with the given log and commit index.
-func ctFollower(t *testing.T, term, commit uint64, terms ...uint64) *raft {
-	s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: term, Commit: commit}, terms...)
-	r := ctRaft(t, 2, s)
+func newTestFollower(t *testing.T, term, commit uint64, terms ...uint64) *raft {
+	s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: term, Commit: commit}, terms...)
+	r := newTestRaft(t, 2, s)
 	r.becomeFollower(term, 1)
 	return r
 }
 
-// TestFollowerRejectsMismatchedAppend checks Figure 2 "Reply false if log
+// TestFollowerRejectsMismatchedAppend checks the paper's Figure 2 "Reply false if log
 // doesn't contain an entry at prevLogIndex whose term matches prevLogTerm"
-// and the reject fields of §2.2: Index echoes the MsgApp, RejectHint is the
+// and the reject fields etcd/raft peers rely on: Index echoes the MsgApp, RejectHint is the
 // largest index ≤ min(Index, lastIndex) whose term ≤ the MsgApp's LogTerm,
 // LogTerm our term there (0 if unknown).
 func TestFollowerRejectsMismatchedAppend(t *testing.T) {
@@ -44,11 +45,11 @@ func TestFollowerRejectsMismatchedAppend(t *testing.T) {
 		{3, 0, 0, 0}, // nothing has term 0
 	} {
 		t.Run(fmt.Sprintf("index=%d/logterm=%d", tt.index, tt.logTerm), func(t *testing.T) {
-			r := ctFollower(t, 5, 1, terms...)
+			r := newTestFollower(t, 5, 1, terms...)
 			require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 5,
-				Index: tt.index, LogTerm: tt.logTerm, Entries: ctEnts(tt.index+1, 5), Commit: 5}))
+				Index: tt.index, LogTerm: tt.logTerm, Entries: makeEnts(tt.index+1, 5), Commit: 5}))
 			assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 2, To: 1, Term: 5, Reject: true,
-				Index: tt.index, RejectHint: tt.wantHint, LogTerm: tt.wantHintTm}}, ctTakeMsgs(r))
+				Index: tt.index, RejectHint: tt.wantHint, LogTerm: tt.wantHintTm}}, takeMsgs(r))
 			assert.Equal(t, uint64(5), r.raftLog.lastIndex(), "a rejected append changes nothing")
 			assert.Equal(t, uint64(1), r.raftLog.committed)
 		})
@@ -61,29 +62,29 @@ func TestFollowerRejectsMismatchedAppend(t *testing.T) {
 		s := NewMemoryStorage()
 		require.NoError(t, s.ApplySnapshot(pb.Snapshot{Metadata: pb.SnapshotMetadata{Index: 3, Term: 2,
 			ConfState: pb.ConfState{Voters: []uint64{1, 2, 3}}}}))
-		require.NoError(t, s.Append(ctEnts(4, 3, 3)))
+		require.NoError(t, s.Append(makeEnts(4, 3, 3)))
 		require.NoError(t, s.SetHardState(pb.HardState{Term: 5, Commit: 3}))
-		r := ctRaft(t, 2, s)
+		r := newTestRaft(t, 2, s)
 		r.becomeFollower(5, 1)
 		require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 5, Index: 5, LogTerm: 1}))
 		assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 2, To: 1, Term: 5, Reject: true,
-			Index: 5, RejectHint: 2, LogTerm: 0}}, ctTakeMsgs(r))
+			Index: 5, RejectHint: 2, LogTerm: 0}}, takeMsgs(r))
 	})
 }
 
 // TestFollowerAppendBelowCommit: an append before our commit index is
-// answered with the commit index, not rejected (§2.2).
+// answered with the commit index, not rejected.
 func TestFollowerAppendBelowCommit(t *testing.T) {
-	r := ctFollower(t, 2, 3, 1, 1, 2, 2)
+	r := newTestFollower(t, 2, 3, 1, 1, 2, 2)
 	// Entry 2 conflicts with the committed one: the append is not looked at.
 	require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2, Index: 1, LogTerm: 1,
-		Entries: ctEnts(2, 2)}))
-	assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 2, To: 1, Term: 2, Index: 3}}, ctTakeMsgs(r))
-	assert.Equal(t, []uint64{1, 1, 2, 2}, ctLogTerms(r))
+		Entries: makeEnts(2, 2)}))
+	assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 2, To: 1, Term: 2, Index: 3}}, takeMsgs(r))
+	assert.Equal(t, []uint64{1, 1, 2, 2}, logTerms(r))
 }
 
-// ctLogTerms returns the terms of r's log, by index.
-func ctLogTerms(r *raft) []uint64 {
+// logTerms returns the terms of r's log, by index.
+func logTerms(r *raft) []uint64 {
 	var out []uint64
 	for _, e := range r.raftLog.allEntries() {
 		out = append(out, e.Term)
@@ -91,7 +92,7 @@ func ctLogTerms(r *raft) []uint64 {
 	return out
 }
 
-// TestFollowerAppendTruncatesConflicts checks Figure 2 "If an existing entry
+// TestFollowerAppendTruncatesConflicts checks the paper's Figure 2 "If an existing entry
 // conflicts with a new one (same index but different terms), delete the
 // existing entry and all that follow it; append any new entries not already
 // in the log", and that a stale (shorter) append never truncates.
@@ -103,23 +104,23 @@ func TestFollowerAppendTruncatesConflicts(t *testing.T) {
 		wantTerms      []uint64
 		wantAck        uint64
 	}{
-		{"conflict at 3", 2, 1, ctEnts(3, 3), []uint64{1, 1, 3}, 3},
-		{"conflict at 4", 2, 1, ctEnts(3, 2, 3, 3), []uint64{1, 1, 2, 3, 3}, 5},
-		{"no conflict, extension", 4, 2, ctEnts(5, 2, 3), []uint64{1, 1, 2, 2, 2, 3}, 6},
-		{"duplicate prefix keeps the suffix", 1, 1, ctEnts(2, 1, 2), []uint64{1, 1, 2, 2}, 3},
+		{"conflict at 3", 2, 1, makeEnts(3, 3), []uint64{1, 1, 3}, 3},
+		{"conflict at 4", 2, 1, makeEnts(3, 2, 3, 3), []uint64{1, 1, 2, 3, 3}, 5},
+		{"no conflict, extension", 4, 2, makeEnts(5, 2, 3), []uint64{1, 1, 2, 2, 2, 3}, 6},
+		{"duplicate prefix keeps the suffix", 1, 1, makeEnts(2, 1, 2), []uint64{1, 1, 2, 2}, 3},
 		{"empty append", 4, 2, nil, []uint64{1, 1, 2, 2}, 4},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			r := ctFollower(t, 3, 1, 1, 1, 2, 2)
+			r := newTestFollower(t, 3, 1, 1, 1, 2, 2)
 			require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 3,
 				Index: tt.index, LogTerm: tt.logTerm, Entries: tt.ents}))
-			assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 2, To: 1, Term: 3, Index: tt.wantAck}}, ctTakeMsgs(r))
-			assert.Equal(t, tt.wantTerms, ctLogTerms(r))
+			assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 2, To: 1, Term: 3, Index: tt.wantAck}}, takeMsgs(r))
+			assert.Equal(t, tt.wantTerms, logTerms(r))
 		})
 	}
 }
 
-// TestFollowerCommitIsMinOfLeaderCommitAndLastNew checks Figure 2 "If
+// TestFollowerCommitIsMinOfLeaderCommitAndLastNew checks the paper's Figure 2 "If
 // leaderCommit > commitIndex, set commitIndex = min(leaderCommit, index of
 // last new entry)".
 func TestFollowerCommitIsMinOfLeaderCommitAndLastNew(t *testing.T) {
@@ -128,27 +129,27 @@ func TestFollowerCommitIsMinOfLeaderCommitAndLastNew(t *testing.T) {
 		ents          []pb.Entry
 		want          uint64
 	}{
-		{3, 10, ctEnts(4, 2), 4},    // capped by the last new entry
-		{3, 3, ctEnts(4, 2), 3},     // capped by the leader's commit
-		{2, 10, nil, 2},             // empty append: last new entry = Index
-		{3, 10, nil, 3},             // entries we hold past Index are not "new"
-		{3, 0, ctEnts(4, 2, 2), 1},  // never decreases
-		{1, 10, ctEnts(2, 1, 2), 3}, // duplicates count as new entries
+		{3, 10, makeEnts(4, 2), 4},    // capped by the last new entry
+		{3, 3, makeEnts(4, 2), 3},     // capped by the leader's commit
+		{2, 10, nil, 2},               // empty append: last new entry = Index
+		{3, 10, nil, 3},               // entries we hold past Index are not "new"
+		{3, 0, makeEnts(4, 2, 2), 1},  // never decreases
+		{1, 10, makeEnts(2, 1, 2), 3}, // duplicates count as new entries
 	} {
 		t.Run(fmt.Sprintf("index=%d/commit=%d/n=%d", tt.index, tt.commit, len(tt.ents)), func(t *testing.T) {
-			r := ctFollower(t, 2, 1, 1, 1, 2)
+			r := newTestFollower(t, 2, 1, 1, 1, 2)
 			require.NoError(t, r.Step(pb.Message{Type: pb.MsgApp, From: 1, To: 2, Term: 2,
-				Index: tt.index, LogTerm: ctLogTerms(r)[tt.index-1], Entries: tt.ents, Commit: tt.commit}))
+				Index: tt.index, LogTerm: logTerms(r)[tt.index-1], Entries: tt.ents, Commit: tt.commit}))
 			assert.Equal(t, tt.want, r.raftLog.committed)
 		})
 	}
 }
 
 // TestHeartbeatCommitCappedByMatch: heartbeats never ask a follower to
-// commit beyond what the leader knows it holds (§2.2), and a follower
+// commit beyond what the leader knows it holds, and a follower
 // advances its commit index from them.
 func TestHeartbeatCommitCappedByMatch(t *testing.T) {
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	c.isolate(3)
 	require.NoError(t, c.propose(1, "a"))
@@ -158,7 +159,7 @@ func TestHeartbeatCommitCappedByMatch(t *testing.T) {
 	// Node 3 rejoins; the next heartbeat must not tell it to commit index 2.
 	c.tick(1)
 	c.processReadys()
-	for _, m := range ctFilter(c.queue, pb.MsgHeartbeat) {
+	for _, m := range msgsOfType(c.queue, pb.MsgHeartbeat) {
 		if m.To == 3 {
 			assert.Equal(t, uint64(1), m.Commit, "node 3 only holds index 1")
 		} else {
@@ -171,7 +172,7 @@ func TestHeartbeatCommitCappedByMatch(t *testing.T) {
 	}
 }
 
-// ctFigure8 builds situation (c) of Figure 8 in the Raft paper with five
+// figure8Cluster builds situation (c) of Figure 8 in the Raft paper with five
 // nodes whose logs are written directly to storage:
 //
 //	S1: 1:t1 2:t2       (term 3)   crashed in (b), back as leader of term 4
@@ -183,15 +184,15 @@ func TestHeartbeatCommitCappedByMatch(t *testing.T) {
 // S1 is elected for term 4 and replicates index 2 (term 2) to S2 and S3, a
 // majority, while every entry of term 4 is stripped from its appends.
 // Entries of term 4 are stripped from appends as long as hold[0] is true.
-func ctFigure8(t *testing.T) (*ctCluster, *bool) {
+func figure8Cluster(t *testing.T) (*cluster, *bool) {
 	storages := map[uint64]*MemoryStorage{
-		1: ctStorage(ctIDs(5), pb.HardState{Term: 3, Commit: 1}, 1, 2),
-		2: ctStorage(ctIDs(5), pb.HardState{Term: 2, Commit: 1}, 1, 2),
-		3: ctStorage(ctIDs(5), pb.HardState{Term: 3, Commit: 1}, 1),
-		4: ctStorage(ctIDs(5), pb.HardState{Term: 3, Commit: 1}, 1),
-		5: ctStorage(ctIDs(5), pb.HardState{Term: 3, Vote: 5, Commit: 1}, 1, 3),
+		1: newTestStorage(votersConf(idsUpTo(5)...), pb.HardState{Term: 3, Commit: 1}, 1, 2),
+		2: newTestStorage(votersConf(idsUpTo(5)...), pb.HardState{Term: 2, Commit: 1}, 1, 2),
+		3: newTestStorage(votersConf(idsUpTo(5)...), pb.HardState{Term: 3, Commit: 1}, 1),
+		4: newTestStorage(votersConf(idsUpTo(5)...), pb.HardState{Term: 3, Commit: 1}, 1),
+		5: newTestStorage(votersConf(idsUpTo(5)...), pb.HardState{Term: 3, Vote: 5, Commit: 1}, 1, 3),
 	}
-	c := ctNewClusterFromStorage(t, storages, func(cfg *Config) { cfg.Applied = 1 })
+	c := newClusterFromStorage(t, storages, func(cfg *Config) { cfg.Applied = 1 })
 	hold := true
 	c.filter = func(m *pb.Message) bool {
 		if hold && m.Type == pb.MsgApp {
@@ -211,13 +212,13 @@ func ctFigure8(t *testing.T) (*ctCluster, *bool) {
 }
 
 // TestLeaderCommitsOnlyCurrentTermByCounting builds Figure 8 of the Raft
-// paper explicitly (§5.4.2): an entry of an earlier term stored on a
+// paper explicitly (§5.4.2 there): an entry of an earlier term stored on a
 // majority is not committed by counting replicas, because a node with a
 // later last term could still be elected and overwrite it. Once an entry of
 // the leader's own term is on a majority, both commit.
 func TestLeaderCommitsOnlyCurrentTermByCounting(t *testing.T) {
 	t.Run("not committed, and rightly so", func(t *testing.T) {
-		c, _ := ctFigure8(t)
+		c, _ := figure8Cluster(t)
 		l := c.node(1).raft()
 		require.Equal(t, uint64(2), l.trk.Progress[2].Match)
 		require.Equal(t, uint64(2), l.trk.Progress[3].Match)
@@ -235,18 +236,18 @@ func TestLeaderCommitsOnlyCurrentTermByCounting(t *testing.T) {
 		// ... and overwrites index 2 everywhere: committing it would have
 		// lost a committed entry.
 		for _, id := range []uint64{2, 3, 4, 5} {
-			assert.Equal(t, []uint64{1, 3, 5}, ctLogTerms(c.node(id).raft()), "node %d", id)
+			assert.Equal(t, []uint64{1, 3, 5}, logTerms(c.node(id).raft()), "node %d", id)
 		}
 	})
 	t.Run("committed with an entry of the current term", func(t *testing.T) {
-		c, hold := ctFigure8(t)
+		c, hold := figure8Cluster(t)
 		*hold = false
 		c.tick(1) // heartbeat -> responses -> the term-4 entry is sent
 		c.stabilize()
 		l := c.node(1).raft()
 		assert.Equal(t, uint64(3), l.raftLog.committed)
 		for _, id := range []uint64{1, 2, 3, 4} {
-			assert.Equal(t, []uint64{1, 2, 4}, ctLogTerms(c.node(id).raft()), "node %d", id)
+			assert.Equal(t, []uint64{1, 2, 4}, logTerms(c.node(id).raft()), "node %d", id)
 			assert.Equal(t, uint64(3), c.node(id).raft().raftLog.committed, "node %d", id)
 		}
 	})
@@ -254,23 +255,23 @@ func TestLeaderCommitsOnlyCurrentTermByCounting(t *testing.T) {
 
 // TestFastBacktracking: a follower whose log diverges from the leader's over
 // 1,000 entries in 10 terms is repaired with about one rejection per term
-// (the optimisation at the end of §5.3), not one per entry.
+// (the optimisation at the end of paper §5.3), not one per entry.
 func TestFastBacktracking(t *testing.T) {
 	const perTerm, nTerms = 100, 10
 	// Common prefix 1..10 at term 1. After it the leader (and node 3) hold
 	// terms 3, 5, ..., 21 and the follower terms 2, 4, ..., 20, 100 entries
 	// each: at every index the follower's term is lower than the leader's.
-	leaderTerms, followerTerms := ctTerms(1, 10), ctTerms(1, 10)
+	leaderTerms, followerTerms := repeatTerm(1, 10), repeatTerm(1, 10)
 	for i := 0; i < nTerms; i++ {
-		leaderTerms = append(leaderTerms, ctTerms(uint64(2*i+3), perTerm)...)
-		followerTerms = append(followerTerms, ctTerms(uint64(2*i+2), perTerm)...)
+		leaderTerms = append(leaderTerms, repeatTerm(uint64(2*i+3), perTerm)...)
+		followerTerms = append(followerTerms, repeatTerm(uint64(2*i+2), perTerm)...)
 	}
 	storages := map[uint64]*MemoryStorage{
-		1: ctStorage(ctIDs(3), pb.HardState{Term: 21, Vote: 1, Commit: 10}, leaderTerms...),
-		2: ctStorage(ctIDs(3), pb.HardState{Term: 20, Commit: 10}, followerTerms...),
-		3: ctStorage(ctIDs(3), pb.HardState{Term: 21, Vote: 1, Commit: 10}, leaderTerms...),
+		1: newTestStorage(votersConf(idsUpTo(3)...), pb.HardState{Term: 21, Vote: 1, Commit: 10}, leaderTerms...),
+		2: newTestStorage(votersConf(idsUpTo(3)...), pb.HardState{Term: 20, Commit: 10}, followerTerms...),
+		3: newTestStorage(votersConf(idsUpTo(3)...), pb.HardState{Term: 21, Vote: 1, Commit: 10}, leaderTerms...),
 	}
-	c := ctNewClusterFromStorage(t, storages, func(cfg *Config) { cfg.Applied = 10 })
+	c := newClusterFromStorage(t, storages, func(cfg *Config) { cfg.Applied = 10 })
 	rejections, appsTo2 := 0, 0
 	c.filter = func(m *pb.Message) bool {
 		if m.Type == pb.MsgAppResp && m.From == 2 && m.Reject {
@@ -291,7 +292,7 @@ func TestFastBacktracking(t *testing.T) {
 	t.Logf("%d rejections, %d appends to repair %d divergent entries in %d terms", rejections, appsTo2, perTerm*nTerms, nTerms)
 }
 
-// TestLeaderHandlesRejectHint checks the leader side of §2.2: from a
+// TestLeaderHandlesRejectHint checks the leader side of the reject hint: from a
 // rejection it moves Next to max(min(Index, h'+1), Match+1), where h' is the
 // hint, lowered with its own log when the follower sent a term, and probes
 // from there; stale rejections are ignored.
@@ -310,11 +311,11 @@ func TestLeaderHandlesRejectHint(t *testing.T) {
 		{"stale rejection", 4, 1, 1, 7, 0, true},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 4, Commit: 2}, 1, 1, 2, 2, 4, 4)
-			r := ctRaft(t, 1, s)
+			s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 4, Commit: 2}, 1, 1, 2, 2, 4, 4)
+			r := newTestRaft(t, 1, s)
 			r.becomeCandidate()
 			r.becomeLeader()
-			ctTakeMsgs(r)
+			takeMsgs(r)
 			pr := r.trk.Progress[2]
 			// As after a probe at Next=7 (Index 6).
 			require.Equal(t, tracker.StateProbe, pr.State)
@@ -322,7 +323,7 @@ func TestLeaderHandlesRejectHint(t *testing.T) {
 
 			require.NoError(t, r.Step(pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: 5, Reject: true,
 				Index: tt.index, RejectHint: tt.hint, LogTerm: tt.hintTerm}))
-			msgs := ctTakeMsgs(r)
+			msgs := takeMsgs(r)
 			assert.Equal(t, tt.wantNext, pr.Next)
 			if tt.stale {
 				assert.Empty(t, msgs)
@@ -334,132 +335,4 @@ func TestLeaderHandlesRejectHint(t *testing.T) {
 			assert.Equal(t, tt.wantProbeLogTerm, msgs[0].LogTerm)
 		})
 	}
-}
-
-// TestSnapshotSentWhenAckedFollowerNeedsCompactedEntries: when an
-// acknowledgement opens the flow to a follower whose next entries have been
-// compacted away, the leader sends a snapshot right away, as etcd/raft does,
-// instead of staying silent until the next heartbeat response.
-//
-// Regression test: maybeSendAppend checked "nothing to send" before "the
-// entries are gone", so the send-if-not-empty path after an acknowledgement
-// returned without a snapshot.
-func TestSnapshotSentWhenAckedFollowerNeedsCompactedEntries(t *testing.T) {
-	c := ctLeaderWithFollowers(t, func(cfg *Config) { cfg.MaxInflightMsgs = 3; cfg.MaxSizePerMsg = 0 })
-	leader := c.node(1)
-	pr := leader.raft().trk.Progress[2]
-	var held []pb.Message
-	c.filter = func(m *pb.Message) bool {
-		if m.To != 2 || m.Type != pb.MsgApp {
-			return true
-		}
-		if len(m.Entries) > 0 {
-			held = append(held, *m)
-		}
-		return false
-	}
-	leader.rn.ReportUnreachable(2)
-	for i := 0; i < 10; i++ {
-		require.NoError(t, c.propose(1, fmt.Sprint(i)))
-		c.stabilize()
-	}
-	require.Equal(t, uint64(11), leader.raft().raftLog.committed)
-
-	// The next probe carries entry 2 and commit index 11; once node 2
-	// acknowledges it, entries 3..5 fill the window.
-	held = nil
-	require.NoError(t, leader.rn.Step(pb.Message{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: 1}))
-	c.stabilize()
-	require.Len(t, held, 1)
-	probe := held[0]
-	held = nil
-	require.NoError(t, c.node(2).rn.Step(probe))
-	c.stabilize()
-	require.Len(t, held, 3)
-	require.True(t, pr.Inflights.Full())
-	require.Equal(t, uint64(6), pr.Next)
-
-	// The application snapshots and compacts the leader's log past Next.
-	cs := leader.raft().trk.ConfState()
-	_, err := leader.storage.CreateSnapshot(11, &cs, []byte("state"))
-	require.NoError(t, err)
-	require.NoError(t, leader.storage.Compact(10))
-
-	// Node 2 acknowledges entry 3. Entries 6.. are gone: snapshot.
-	c.resetCounters()
-	require.NoError(t, c.node(2).rn.Step(held[0]))
-	c.stabilize()
-	assert.Equal(t, 1, c.sent[pb.MsgSnap])
-	assert.Equal(t, uint64(11), c.node(2).raft().raftLog.committed)
-	assert.Equal(t, tracker.StateReplicate, pr.State)
-}
-
-// ctFlakySnapStorage makes Snapshot temporarily unavailable.
-type ctFlakySnapStorage struct {
-	*MemoryStorage
-	unavailable bool
-}
-
-func (s *ctFlakySnapStorage) Snapshot() (pb.Snapshot, error) {
-	if s.unavailable {
-		return pb.Snapshot{}, ErrSnapshotTemporarilyUnavailable
-	}
-	return s.MemoryStorage.Snapshot()
-}
-
-// TestSnapshotCatchUp: a follower that needs compacted entries gets a
-// snapshot (§7); a lost snapshot, reported with ReportSnapshot, is sent
-// again after the next heartbeat response; while the storage says the
-// snapshot is temporarily unavailable, none is sent.
-func TestSnapshotCatchUp(t *testing.T) {
-	c := ctNewCluster(t, 3)
-	flaky := &ctFlakySnapStorage{MemoryStorage: c.node(1).storage}
-	c.node(1).cfg.Storage = flaky
-	c.restart(1, c.node(1).appliedIndex)
-	c.elect(1)
-	c.isolate(3)
-	for i := 0; i < 5; i++ {
-		require.NoError(t, c.propose(1, fmt.Sprint(i)))
-	}
-	c.stabilize()
-	c.compact(1)
-	first, _ := c.node(1).storage.FirstIndex()
-	require.Greater(t, first, c.node(3).raft().raftLog.lastIndex()+1, "node 3 needs compacted entries")
-	c.heal()
-	pr := c.node(1).raft().trk.Progress[3]
-
-	// Temporarily unavailable: nothing is sent.
-	flaky.unavailable = true
-	c.tickAll(1)
-	assert.Zero(t, c.sent[pb.MsgSnap])
-	flaky.unavailable = false
-
-	// The first snapshot is lost; the harness reports the failure.
-	lose := true
-	c.filter = func(m *pb.Message) bool {
-		if m.Type == pb.MsgSnap && lose {
-			lose = false
-			return false
-		}
-		return true
-	}
-	c.tickAll(1)
-	require.Equal(t, 1, c.sent[pb.MsgSnap])
-	assert.Equal(t, tracker.StateProbe, pr.State, "a failed snapshot falls back to probing")
-	assert.True(t, pr.IsPaused(), "... after the next response")
-
-	c.tickAll(1)
-	assert.Equal(t, 2, c.sent[pb.MsgSnap])
-	assert.Equal(t, tracker.StateReplicate, pr.State)
-	n3 := c.node(3)
-	snap, err := n3.storage.Snapshot()
-	require.NoError(t, err)
-	assert.Equal(t, first-1, snap.Metadata.Index)
-	assert.Equal(t, []uint64{1, 2, 3}, snap.Metadata.ConfState.Voters)
-	assert.Equal(t, c.node(1).raft().raftLog.committed, n3.raft().raftLog.committed)
-
-	require.NoError(t, c.propose(1, "after-snapshot"))
-	c.stabilize()
-	assert.Equal(t, []string{"after-snapshot"}, n3.appliedData(), "entries covered by the snapshot are not applied one by one")
-	assert.Equal(t, c.node(1).appliedIndex, n3.appliedIndex)
 }

@@ -11,44 +11,18 @@ import (
 	"github.com/pontoon-raft/raft/tracker"
 )
 
-// Tests of snapshots and log compaction (§7): the leader's StateSnapshot
-// bookkeeping. The follower's restore rules, restart from a compacted
-// storage and the Ready ordering of a snapshot are in
-// snapshot_restore_test.go. TestSnapshotCatchUp and
-// TestSnapshotSentWhenAckedFollowerNeedsCompactedEntries (replication_test.go)
-// and the MemoryStorage tests (storage_test.go) cover the rest.
+// Tests of snapshots and log compaction (paper §7), the leader's side: when a
+// snapshot is sent, retried and left, and the StateSnapshot bookkeeping. The
+// follower's side and restart from a compacted storage are in
+// snapshot_restore_test.go, MemoryStorage's snapshots in storage_test.go,
+// scenarios in testdata/snapshot_*.txt.
 
-// ctStabilizeHolding runs c like stabilize, except that every message to
-// node held is taken off the network instead of delivered; it returns them
-// in send order. Nothing is reported for a held MsgSnap.
-func ctStabilizeHolding(c *ctCluster, held uint64) []pb.Message {
-	c.t.Helper()
-	var out []pb.Message
-	for i := 0; i < ctMaxRounds; i++ {
-		readys := c.processReadys()
-		msgs := c.queue
-		c.queue = nil
-		for _, m := range msgs {
-			if m.To == held {
-				out = append(out, m)
-			} else {
-				c.deliverOne(m)
-			}
-		}
-		if !readys && len(msgs) == 0 {
-			return out
-		}
-	}
-	c.t.Fatalf("cluster did not stabilize within %d rounds", ctMaxRounds)
-	return nil
-}
-
-// ctLaggingFollower returns a cluster led by node 1 in which node 3 missed
+// laggingFollowerCluster returns a cluster led by node 1 in which node 3 missed
 // five entries while isolated and was reported unreachable, and the
 // leader's log has been compacted past them; the links are healed again. It also returns the index of the
 // leader's snapshot.
-func ctLaggingFollower(t *testing.T) (*ctCluster, uint64) {
-	c := ctNewCluster(t, 3)
+func laggingFollowerCluster(t *testing.T) (*cluster, uint64) {
+	c := newCluster(t, 3)
 	c.elect(1)
 	c.isolate(3)
 	for i := 0; i < 5; i++ {
@@ -67,102 +41,18 @@ func ctLaggingFollower(t *testing.T) (*ctCluster, uint64) {
 	return c, snap.Metadata.Index
 }
 
-// ctHeartbeatRespFrom steps a heartbeat response from id into the leader:
+// heartbeatRespFrom steps a heartbeat response from id into the leader:
 // proof that id is reachable, which makes the leader send it what it lacks.
-func ctHeartbeatRespFrom(t *testing.T, c *ctCluster, id uint64) {
+func heartbeatRespFrom(t *testing.T, c *cluster, id uint64) {
 	t.Helper()
 	l := c.node(1)
 	require.NoError(t, l.rn.Step(pb.Message{Type: pb.MsgHeartbeatResp, From: id, To: 1, Term: l.raft().Term}))
 }
 
-// TestSnapshotPendingPausesAppends: once the leader finds a follower's next
-// entries compacted it sends one MsgSnap, moves the follower to
-// StateSnapshot with PendingSnapshot set, and sends no MsgApp (nor another
-// MsgSnap) to it while the snapshot is pending, whatever is proposed and
-// however often the follower answers heartbeats. The pending state ends
-// either with ReportSnapshot(SnapshotFinish), after which the leader waits
-// for the follower's next answer and then probes right after the snapshot,
-// or with the follower's append response, which shows it caught up.
-func TestSnapshotPendingPausesAppends(t *testing.T) {
-	for _, reportFirst := range []bool{true, false} {
-		t.Run(fmt.Sprintf("reportFirst=%v", reportFirst), func(t *testing.T) {
-			c, snapIndex := ctLaggingFollower(t)
-			l, f := c.node(1), c.node(3)
-			pr := l.raft().trk.Progress[3]
-
-			ctHeartbeatRespFrom(t, c, 3)
-			held := ctStabilizeHolding(c, 3)
-			require.Len(t, held, 1)
-			snapMsg := held[0]
-			require.Equal(t, pb.MsgSnap, snapMsg.Type)
-			require.Equal(t, snapIndex, snapMsg.Snapshot.Metadata.Index)
-			assert.Equal(t, tracker.StateSnapshot, pr.State)
-			assert.Equal(t, snapIndex, pr.PendingSnapshot)
-			assert.Equal(t, snapIndex+1, pr.Next)
-
-			// While the snapshot is pending: proposals, heartbeats and
-			// heartbeat answers bring the follower nothing but heartbeats.
-			for i := 0; i < 3; i++ {
-				require.NoError(t, c.propose(1, fmt.Sprint("during", i)))
-				c.tick(1)
-				ctHeartbeatRespFrom(t, c, 3)
-				held = ctStabilizeHolding(c, 3)
-				assert.NotEmpty(t, held)
-				for _, m := range held {
-					assert.Equal(t, pb.MsgHeartbeat, m.Type, "only heartbeats while a snapshot is pending")
-				}
-			}
-			assert.Equal(t, tracker.StateSnapshot, pr.State)
-			assert.Equal(t, snapIndex, pr.PendingSnapshot)
-
-			// The follower installs the snapshot.
-			require.NoError(t, f.rn.Step(snapMsg))
-			c.handleReady(f)
-			require.Len(t, c.queue, 1)
-			ack := c.queue[0]
-			c.queue = nil
-			require.Equal(t, pb.MsgAppResp, ack.Type)
-			require.Equal(t, snapIndex, ack.Index)
-
-			if reportFirst {
-				l.rn.ReportSnapshot(3, SnapshotFinish)
-				assert.Equal(t, tracker.StateProbe, pr.State)
-				assert.Zero(t, pr.PendingSnapshot)
-				assert.Equal(t, snapIndex+1, pr.Next, "probing resumes after the snapshot")
-				assert.True(t, pr.IsPaused(), "no probe until the follower answers")
-				assert.Empty(t, ctStabilizeHolding(c, 3))
-			}
-
-			// The acknowledgement of the snapshot arrives: the leader goes
-			// on from the snapshot's index with the entries after it.
-			require.NoError(t, l.rn.Step(ack))
-			assert.Equal(t, tracker.StateReplicate, pr.State)
-			assert.Equal(t, snapIndex, pr.Match)
-			held = ctStabilizeHolding(c, 3)
-			require.NotEmpty(t, held)
-			assert.Equal(t, pb.MsgApp, held[0].Type)
-			assert.Equal(t, snapIndex, held[0].Index, "the first append follows the snapshot")
-			assert.Len(t, held[0].Entries, 3)
-
-			if !reportFirst {
-				// A late report changes nothing any more.
-				l.rn.ReportSnapshot(3, SnapshotFinish)
-				assert.Equal(t, tracker.StateReplicate, pr.State)
-			}
-			for _, m := range held {
-				c.deliverOne(m)
-			}
-			c.stabilize()
-			assert.Equal(t, l.appliedIndex, f.appliedIndex)
-			assert.Equal(t, []string{"during0", "during1", "during2"}, f.appliedData())
-		})
-	}
-}
-
 // TestSnapshotStateLeftOnAppendResponse: in StateSnapshot an append
 // response moves the follower on as soon as Match+1 reaches the leader's
 // first log index, so that the log can serve it, whichever snapshot got it
-// there (§2.2 of the spec).
+// there.
 func TestSnapshotStateLeftOnAppendResponse(t *testing.T) {
 	for _, tt := range []struct {
 		respIndex uint64
@@ -175,22 +65,22 @@ func TestSnapshotStateLeftOnAppendResponse(t *testing.T) {
 		t.Run(fmt.Sprint(tt.respIndex), func(t *testing.T) {
 			// The leader's log holds 1..11 at term 1; its snapshot is at 11
 			// but it compacted only up to 7.
-			s := ctStorage([]uint64{1, 2, 3}, pb.HardState{Term: 1, Vote: 1, Commit: 11}, ctTerms(1, 11)...)
+			s := newTestStorage(votersConf(1, 2, 3), pb.HardState{Term: 1, Vote: 1, Commit: 11}, repeatTerm(1, 11)...)
 			cs := pb.ConfState{Voters: []uint64{1, 2, 3}}
 			_, err := s.CreateSnapshot(11, &cs, nil)
 			require.NoError(t, err)
 			require.NoError(t, s.Compact(7))
-			r := ctRaft(t, 1, s)
+			r := newTestRaft(t, 1, s)
 			r.becomeCandidate()
 			r.becomeLeader()
-			ctTakeMsgs(r)
+			takeMsgs(r)
 			pr := r.trk.Progress[2]
 			pr.BecomeSnapshot(11)
 
 			require.NoError(t, r.Step(pb.Message{Type: pb.MsgAppResp, From: 2, To: 1, Term: r.Term, Index: tt.respIndex}))
 			assert.Equal(t, tt.wantState, pr.State)
 			assert.Equal(t, tt.respIndex, pr.Match)
-			apps := ctFilter(ctTakeMsgs(r), pb.MsgApp)
+			apps := msgsOfType(takeMsgs(r), pb.MsgApp)
 			if tt.wantState == tracker.StateSnapshot {
 				assert.Empty(t, apps)
 				assert.Equal(t, uint64(11), pr.PendingSnapshot)
@@ -211,15 +101,15 @@ func TestSnapshotStateLeftOnAppendResponse(t *testing.T) {
 func TestSnapshotRetryFetchesFreshSnapshot(t *testing.T) {
 	for _, failure := range []string{"temporarily unavailable", "reported failure"} {
 		t.Run(failure, func(t *testing.T) {
-			c, _ := ctLaggingFollower(t)
+			c, _ := laggingFollowerCluster(t)
 			l := c.node(1)
-			flaky := &ctFlakySnapStorage{MemoryStorage: l.storage}
+			flaky := &flakySnapStorage{MemoryStorage: l.storage}
 			l.raft().raftLog.storage = flaky
 			pr := l.raft().trk.Progress[3]
 
 			flaky.unavailable = failure == "temporarily unavailable"
-			ctHeartbeatRespFrom(t, c, 3)
-			held := ctStabilizeHolding(c, 3)
+			heartbeatRespFrom(t, c, 3)
+			held := c.stabilizeHolding(3)
 			if flaky.unavailable {
 				assert.Empty(t, held, "nothing can be sent")
 			} else {
@@ -237,7 +127,7 @@ func TestSnapshotRetryFetchesFreshSnapshot(t *testing.T) {
 			// replicating these entries sends it nothing.
 			for i := 0; i < 2; i++ {
 				require.NoError(t, c.propose(1, fmt.Sprint("more", i)))
-				assert.Empty(t, ctStabilizeHolding(c, 3))
+				assert.Empty(t, c.stabilizeHolding(3))
 			}
 			c.compact(1)
 			flaky.unavailable = false
@@ -245,9 +135,9 @@ func TestSnapshotRetryFetchesFreshSnapshot(t *testing.T) {
 			require.NoError(t, err)
 			require.Equal(t, uint64(8), fresh.Metadata.Index)
 
-			ctHeartbeatRespFrom(t, c, 3)
-			held = ctStabilizeHolding(c, 3)
-			snaps := ctFilter(held, pb.MsgSnap)
+			heartbeatRespFrom(t, c, 3)
+			held = c.stabilizeHolding(3)
+			snaps := msgsOfType(held, pb.MsgSnap)
 			require.Len(t, snaps, 1)
 			assert.Equal(t, fresh.Metadata, snaps[0].Snapshot.Metadata)
 			assert.Equal(t, tracker.StateSnapshot, pr.State)
@@ -263,105 +153,130 @@ func TestSnapshotRetryFetchesFreshSnapshot(t *testing.T) {
 	}
 }
 
-// TestSnapshotResentAfterFalseFailure: the transport reports a snapshot as
-// failed although it arrived (a timeout, say) and the acknowledgement was
-// lost. The leader sends the same snapshot again; the follower ignores it
-// as stale and answers with its commit index, and that answer is enough for
-// the leader to move on.
-func TestSnapshotResentAfterFalseFailure(t *testing.T) {
-	c, snapIndex := ctLaggingFollower(t)
-	l, f := c.node(1), c.node(3)
-	pr := l.raft().trk.Progress[3]
+// TestSnapshotSentWhenAckedFollowerNeedsCompactedEntries: when an
+// acknowledgement opens the flow to a follower whose next entries have been
+// compacted away, the leader sends a snapshot right away, as etcd/raft does,
+// instead of staying silent until the next heartbeat response.
+//
+// Regression test: maybeSendAppend checked "nothing to send" before "the
+// entries are gone", so the send-if-not-empty path after an acknowledgement
+// returned without a snapshot.
+func TestSnapshotSentWhenAckedFollowerNeedsCompactedEntries(t *testing.T) {
+	c := leaderWithFollowers(t, func(cfg *Config) { cfg.MaxInflightMsgs = 3; cfg.MaxSizePerMsg = 0 })
+	leader := c.node(1)
+	pr := leader.raft().trk.Progress[2]
+	var held []pb.Message
+	c.filter = func(m *pb.Message) bool {
+		if m.To != 2 || m.Type != pb.MsgApp {
+			return true
+		}
+		if len(m.Entries) > 0 {
+			held = append(held, *m)
+		}
+		return false
+	}
+	leader.rn.ReportUnreachable(2)
+	for i := 0; i < 10; i++ {
+		require.NoError(t, c.propose(1, fmt.Sprint(i)))
+		c.stabilize()
+	}
+	require.Equal(t, uint64(11), leader.raft().raftLog.committed)
 
-	ctHeartbeatRespFrom(t, c, 3)
-	held := ctStabilizeHolding(c, 3)
-	require.Len(t, held, 1)
-	require.NoError(t, f.rn.Step(held[0]))
-	c.handleReady(f)
-	c.queue = nil // the acknowledgement is lost
-	l.rn.ReportSnapshot(3, SnapshotFailure)
-	require.Equal(t, tracker.StateProbe, pr.State)
-
-	ctHeartbeatRespFrom(t, c, 3)
-	held = ctStabilizeHolding(c, 3)
-	require.Len(t, held, 1)
-	require.Equal(t, pb.MsgSnap, held[0].Type)
-	require.Equal(t, snapIndex, held[0].Snapshot.Metadata.Index)
-
-	require.NoError(t, f.rn.Step(held[0]))
-	require.True(t, f.rn.HasReady())
-	rd := f.rn.Ready()
-	assert.True(t, IsEmptySnap(rd.Snapshot), "the stale snapshot is not installed again")
-	assert.Equal(t, []pb.Message{{Type: pb.MsgAppResp, From: 3, To: 1, Term: 1, Index: snapIndex}}, rd.Messages)
-	f.rn.Advance(rd)
-	require.NoError(t, l.rn.Step(rd.Messages[0]))
-	assert.Equal(t, tracker.StateReplicate, pr.State, "the answer to the stale snapshot ends StateSnapshot")
-	assert.Equal(t, snapIndex, pr.Match)
-	l.rn.ReportSnapshot(3, SnapshotFinish) // the second transfer's report
+	// The next probe carries entry 2 and commit index 11; once node 2
+	// acknowledges it, entries 3..5 fill the window.
+	held = nil
+	require.NoError(t, leader.rn.Step(pb.Message{Type: pb.MsgHeartbeatResp, From: 2, To: 1, Term: 1}))
 	c.stabilize()
-	require.NoError(t, c.propose(1, "next"))
+	require.Len(t, held, 1)
+	probe := held[0]
+	held = nil
+	require.NoError(t, c.node(2).rn.Step(probe))
 	c.stabilize()
-	assert.Equal(t, []string{"next"}, f.appliedData())
+	require.Len(t, held, 3)
+	require.True(t, pr.Inflights.Full())
+	require.Equal(t, uint64(6), pr.Next)
+
+	// The application snapshots and compacts the leader's log past Next.
+	cs := leader.raft().trk.ConfState()
+	_, err := leader.storage.CreateSnapshot(11, &cs, []byte("state"))
+	require.NoError(t, err)
+	require.NoError(t, leader.storage.Compact(10))
+
+	// Node 2 acknowledges entry 3. Entries 6.. are gone: snapshot.
+	c.resetCounters()
+	require.NoError(t, c.node(2).rn.Step(held[0]))
+	c.stabilize()
+	assert.Equal(t, 1, c.sent[pb.MsgSnap])
+	assert.Equal(t, uint64(11), c.node(2).raft().raftLog.committed)
+	assert.Equal(t, tracker.StateReplicate, pr.State)
 }
 
-// TestSnapshotInFlightDuringLeaderChange: node 1 sends node 3 a snapshot
-// and loses leadership to node 2 before it arrives. If node 3 has already
-// heard of the new term, the old leader's MsgSnap is ignored as stale;
-// otherwise node 3 installs it, which is safe because a snapshot holds only
-// committed state. Either way the old leader's late ReportSnapshot is
-// harmless and the new leader catches node 3 up with its own snapshot.
-func TestSnapshotInFlightDuringLeaderChange(t *testing.T) {
-	for _, snapFirst := range []bool{true, false} {
-		t.Run(fmt.Sprintf("oldSnapshotFirst=%v", snapFirst), func(t *testing.T) {
-			c, oldIndex := ctLaggingFollower(t)
-			// Replicating more entries sends node 3 the leader's snapshot;
-			// node 2 applies them and compacts further than node 1 did.
-			for i := 0; i < 3; i++ {
-				require.NoError(t, c.propose(1, fmt.Sprint("more", i)))
-			}
-			held := ctStabilizeHolding(c, 3)
-			c.compact(2)
-			newSnap, err := c.node(2).storage.Snapshot()
-			require.NoError(t, err)
-			require.Greater(t, newSnap.Metadata.Index, oldIndex)
-			require.Len(t, held, 1)
-			oldSnapMsg := held[0]
-			require.Equal(t, pb.MsgSnap, oldSnapMsg.Type)
-			require.Equal(t, oldIndex, oldSnapMsg.Snapshot.Metadata.Index)
+// flakySnapStorage makes Snapshot temporarily unavailable.
+type flakySnapStorage struct {
+	*MemoryStorage
+	unavailable bool
+}
 
-			// Node 2 takes over while the snapshot is in flight.
-			require.NoError(t, c.node(2).rn.Campaign())
-			held = ctStabilizeHolding(c, 3)
-			require.Equal(t, []uint64{2}, c.leaders())
-			c.node(1).rn.ReportSnapshot(3, SnapshotFinish)
-			assert.Equal(t, StateFollower, c.node(1).raft().state)
-
-			f := c.node(3)
-			if snapFirst {
-				c.deliverOne(oldSnapMsg)
-				c.processReadys()
-				assert.Equal(t, oldIndex, f.appliedIndex, "the old leader's snapshot is installed")
-			}
-			for _, m := range held {
-				c.deliverOne(m)
-			}
-			if !snapFirst {
-				c.processReadys()
-				c.deliverOne(oldSnapMsg)
-				c.processReadys()
-				assert.Less(t, f.appliedIndex, oldIndex, "a snapshot from an old term is ignored")
-			}
-			c.stabilize()
-			c.tickAll(2)
-			assert.Equal(t, uint64(2), f.raft().lead)
-			assert.Equal(t, c.node(2).appliedIndex, f.appliedIndex)
-			got, err := f.storage.Snapshot()
-			require.NoError(t, err)
-			assert.Equal(t, newSnap.Metadata, got.Metadata, "caught up by the new leader's snapshot")
-			assert.Equal(t, tracker.StateReplicate, c.node(2).raft().trk.Progress[3].State)
-			require.NoError(t, c.propose(2, "after"))
-			c.stabilize()
-			assert.Equal(t, []string{"after"}, f.appliedData())
-		})
+func (s *flakySnapStorage) Snapshot() (pb.Snapshot, error) {
+	if s.unavailable {
+		return pb.Snapshot{}, ErrSnapshotTemporarilyUnavailable
 	}
+	return s.MemoryStorage.Snapshot()
+}
+
+// TestSnapshotCatchUp: a follower that needs compacted entries gets a
+// snapshot (paper §7); a lost snapshot, reported with ReportSnapshot, is sent
+// again after the next heartbeat response; while the storage says the
+// snapshot is temporarily unavailable, none is sent.
+func TestSnapshotCatchUp(t *testing.T) {
+	c := newCluster(t, 3)
+	flaky := &flakySnapStorage{MemoryStorage: c.node(1).storage}
+	c.node(1).cfg.Storage = flaky
+	c.restart(1, c.node(1).appliedIndex)
+	c.elect(1)
+	c.isolate(3)
+	for i := 0; i < 5; i++ {
+		require.NoError(t, c.propose(1, fmt.Sprint(i)))
+	}
+	c.stabilize()
+	c.compact(1)
+	first, _ := c.node(1).storage.FirstIndex()
+	require.Greater(t, first, c.node(3).raft().raftLog.lastIndex()+1, "node 3 needs compacted entries")
+	c.heal()
+	pr := c.node(1).raft().trk.Progress[3]
+
+	// Temporarily unavailable: nothing is sent.
+	flaky.unavailable = true
+	c.tickAll(1)
+	assert.Zero(t, c.sent[pb.MsgSnap])
+	flaky.unavailable = false
+
+	// The first snapshot is lost; the harness reports the failure.
+	lose := true
+	c.filter = func(m *pb.Message) bool {
+		if m.Type == pb.MsgSnap && lose {
+			lose = false
+			return false
+		}
+		return true
+	}
+	c.tickAll(1)
+	require.Equal(t, 1, c.sent[pb.MsgSnap])
+	assert.Equal(t, tracker.StateProbe, pr.State, "a failed snapshot falls back to probing")
+	assert.True(t, pr.IsPaused(), "... after the next response")
+
+	c.tickAll(1)
+	assert.Equal(t, 2, c.sent[pb.MsgSnap])
+	assert.Equal(t, tracker.StateReplicate, pr.State)
+	n3 := c.node(3)
+	snap, err := n3.storage.Snapshot()
+	require.NoError(t, err)
+	assert.Equal(t, first-1, snap.Metadata.Index)
+	assert.Equal(t, []uint64{1, 2, 3}, snap.Metadata.ConfState.Voters)
+	assert.Equal(t, c.node(1).raft().raftLog.committed, n3.raft().raftLog.committed)
+
+	require.NoError(t, c.propose(1, "after-snapshot"))
+	c.stabilize()
+	assert.Equal(t, []string{"after-snapshot"}, n3.appliedData(), "entries covered by the snapshot are not applied one by one")
+	assert.Equal(t, c.node(1).appliedIndex, n3.appliedIndex)
 }

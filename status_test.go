@@ -1,5 +1,7 @@
 package raft
 
+// Tests of Status and BasicStatus, and of their JSON form.
+
 import (
 	"encoding/json"
 	"testing"
@@ -12,7 +14,7 @@ import (
 )
 
 func TestStatusOfLeaderAndFollower(t *testing.T) {
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	require.NoError(t, c.propose(1, "a"))
 	c.stabilize()
@@ -47,6 +49,14 @@ func TestStatusOfLeaderAndFollower(t *testing.T) {
 	st.Config.Voters[0][9] = struct{}{}
 	assert.NotContains(t, c.node(1).raft().trk.Voters[0], uint64(9))
 
+	// WithProgress visits the same members, without their Inflights.
+	visited := map[uint64]ProgressType{}
+	c.node(1).rn.WithProgress(func(id uint64, typ ProgressType, pr tracker.Progress) {
+		visited[id] = typ
+		assert.Nil(t, pr.Inflights)
+	})
+	assert.Equal(t, map[uint64]ProgressType{1: ProgressTypePeer, 2: ProgressTypePeer, 3: ProgressTypePeer}, visited)
+
 	// Followers report no progress.
 	fst := c.node(2).rn.Status()
 	assert.Nil(t, fst.Progress)
@@ -57,7 +67,7 @@ func TestStatusOfLeaderAndFollower(t *testing.T) {
 }
 
 func TestStatusLeadTransfereeAndApplied(t *testing.T) {
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	c.isolate(3)
 	require.NoError(t, c.propose(1, "a"))
@@ -136,7 +146,7 @@ func TestStatusMarshalJSON(t *testing.T) {
 		Status{}.String())
 
 	// A live leader's status.
-	c := ctNewCluster(t, 3)
+	c := newCluster(t, 3)
 	c.elect(1)
 	b, err = c.node(1).rn.Status().MarshalJSON()
 	require.NoError(t, err)

@@ -15,8 +15,8 @@ import (
 
 // The storage under test in most cases: compacted up to (3, 3), then entries
 // 4 and 5 of terms 4 and 5.
-func ltStorage345(t *testing.T) *MemoryStorage {
-	return ltStorage(t, 3, 3, ltEnts(4, 4, 5))
+func storage345(t *testing.T) *MemoryStorage {
+	return newCompactedStorage(t, 3, 3, makeEnts(4, 4, 5))
 }
 
 func TestNewMemoryStorage(t *testing.T) {
@@ -63,7 +63,7 @@ func TestMemoryStorageInitialState(t *testing.T) {
 }
 
 func TestMemoryStorageTerm(t *testing.T) {
-	ms := ltStorage345(t)
+	ms := storage345(t)
 	for _, tt := range []struct {
 		i    uint64
 		want uint64
@@ -85,8 +85,8 @@ func TestMemoryStorageTerm(t *testing.T) {
 }
 
 func TestMemoryStorageEntries(t *testing.T) {
-	ents := ltEntsWithData(4, 4, 4, 10) // indexes 4..7, 18 bytes each
-	ms := ltStorage(t, 3, 3, ents)
+	ents := entsWithData(4, 4, 4, 10) // indexes 4..7, 18 bytes each
+	ms := newCompactedStorage(t, 3, 3, ents)
 	one := entsSize(ents[:1])
 
 	for _, tt := range []struct {
@@ -123,7 +123,7 @@ func TestMemoryStorageEntries(t *testing.T) {
 }
 
 func TestMemoryStorageEntriesPanics(t *testing.T) {
-	ms := ltStorage345(t)
+	ms := storage345(t)
 	assert.PanicsWithValue(t, "raft: MemoryStorage.Entries: hi 7 is beyond last index 5 + 1", func() {
 		_, _ = ms.Entries(4, 7, math.MaxUint64)
 	})
@@ -135,19 +135,19 @@ func TestMemoryStorageEntriesPanics(t *testing.T) {
 // Appending to a slice returned by Entries, as the Storage contract allows,
 // must not change what the storage holds.
 func TestMemoryStorageEntriesResultIsCallers(t *testing.T) {
-	ms := ltStorage(t, 0, 0, ltEnts(1, 1, 1, 1, 1))
+	ms := newCompactedStorage(t, 0, 0, makeEnts(1, 1, 1, 1, 1))
 	for _, maxSize := range []uint64{math.MaxUint64, 0} {
 		got, err := ms.Entries(1, 3, maxSize)
 		require.NoError(t, err)
 		_ = append(got, pb.Entry{Index: 99, Term: 99})
 		all, err := ms.Entries(1, 5, math.MaxUint64)
 		require.NoError(t, err)
-		assert.Equal(t, ltEnts(1, 1, 1, 1, 1), all, "maxSize %d", maxSize)
+		assert.Equal(t, makeEnts(1, 1, 1, 1, 1), all, "maxSize %d", maxSize)
 	}
 }
 
 func TestMemoryStorageFirstLastIndex(t *testing.T) {
-	ms := ltStorage345(t)
+	ms := storage345(t)
 	check := func(wantFirst, wantLast uint64) {
 		t.Helper()
 		first, err := ms.FirstIndex()
@@ -158,7 +158,7 @@ func TestMemoryStorageFirstLastIndex(t *testing.T) {
 		assert.Equal(t, wantLast, last, "last index")
 	}
 	check(4, 5)
-	require.NoError(t, ms.Append(ltEnts(6, 5)))
+	require.NoError(t, ms.Append(makeEnts(6, 5)))
 	check(4, 6)
 	require.NoError(t, ms.Compact(4))
 	check(5, 6)
@@ -180,7 +180,7 @@ func TestMemoryStorageCompact(t *testing.T) {
 		{compact: 5, wantFirst: 6, wantTerm: 5, wantLen: 1},
 	} {
 		t.Run(fmt.Sprint(tt.compact), func(t *testing.T) {
-			ms := ltStorage345(t)
+			ms := storage345(t)
 			assert.Equal(t, tt.err, ms.Compact(tt.compact))
 			first, err := ms.FirstIndex()
 			require.NoError(t, err)
@@ -195,7 +195,7 @@ func TestMemoryStorageCompact(t *testing.T) {
 		})
 	}
 
-	ms := ltStorage345(t)
+	ms := storage345(t)
 	assert.PanicsWithValue(t, "raft: MemoryStorage.Compact: compact index 6 is beyond last index 5", func() {
 		_ = ms.Compact(6)
 	})
@@ -204,7 +204,7 @@ func TestMemoryStorageCompact(t *testing.T) {
 // Compaction must move the survivors to a right-sized array, so the old array
 // and the payloads of compacted entries can be garbage collected.
 func TestMemoryStorageCompactReleasesMemory(t *testing.T) {
-	ms := ltStorage(t, 0, 0, ltEntsWithData(1, 1, 1000, 64))
+	ms := newCompactedStorage(t, 0, 0, entsWithData(1, 1, 1000, 64))
 	old := ms.ents
 	require.NoError(t, ms.Compact(990))
 
@@ -232,7 +232,7 @@ func TestMemoryStorageCreateSnapshot(t *testing.T) {
 		{i: 5, want: pb.Snapshot{Data: data, Metadata: pb.SnapshotMetadata{Index: 5, Term: 5, ConfState: *cs}}},
 	} {
 		t.Run(fmt.Sprint(tt.i), func(t *testing.T) {
-			ms := ltStorage345(t)
+			ms := storage345(t)
 			snap, err := ms.CreateSnapshot(tt.i, cs, data)
 			assert.Equal(t, tt.err, err)
 			assert.Equal(t, tt.want, snap)
@@ -245,7 +245,7 @@ func TestMemoryStorageCreateSnapshot(t *testing.T) {
 	}
 
 	t.Run("nil ConfState keeps the previous one", func(t *testing.T) {
-		ms := ltStorage345(t)
+		ms := storage345(t)
 		_, err := ms.CreateSnapshot(4, cs, nil)
 		require.NoError(t, err)
 		snap, err := ms.CreateSnapshot(5, nil, []byte("later"))
@@ -257,7 +257,7 @@ func TestMemoryStorageCreateSnapshot(t *testing.T) {
 	})
 
 	t.Run("index already compacted", func(t *testing.T) {
-		ms := ltStorage(t, 0, 0, ltEnts(1, 1, 1, 2, 2))
+		ms := newCompactedStorage(t, 0, 0, makeEnts(1, 1, 1, 2, 2))
 		require.NoError(t, ms.Compact(3))
 		_, err := ms.CreateSnapshot(2, nil, nil)
 		assert.Equal(t, ErrCompacted, err)
@@ -267,7 +267,7 @@ func TestMemoryStorageCreateSnapshot(t *testing.T) {
 	})
 
 	t.Run("beyond last index panics", func(t *testing.T) {
-		ms := ltStorage345(t)
+		ms := storage345(t)
 		assert.PanicsWithValue(t, "raft: MemoryStorage.CreateSnapshot: index 6 is beyond last index 5", func() {
 			_, _ = ms.CreateSnapshot(6, nil, nil)
 		})
@@ -276,7 +276,7 @@ func TestMemoryStorageCreateSnapshot(t *testing.T) {
 
 func TestMemoryStorageApplySnapshot(t *testing.T) {
 	cs := pb.ConfState{Voters: []uint64{1, 2}}
-	ms := ltStorage345(t)
+	ms := storage345(t)
 
 	snap := pb.Snapshot{Data: []byte("s"), Metadata: pb.SnapshotMetadata{Index: 8, Term: 6, ConfState: cs}}
 	require.NoError(t, ms.ApplySnapshot(snap))
@@ -300,7 +300,7 @@ func TestMemoryStorageApplySnapshot(t *testing.T) {
 	assert.Equal(t, snap, got, "a rejected snapshot must change nothing")
 
 	// The log continues right after the snapshot.
-	require.NoError(t, ms.Append(ltEnts(9, 6, 7)))
+	require.NoError(t, ms.Append(makeEnts(9, 6, 7)))
 	last, _ = ms.LastIndex()
 	assert.Equal(t, uint64(10), last)
 }
@@ -311,18 +311,18 @@ func TestMemoryStorageAppend(t *testing.T) {
 		ents []pb.Entry
 		want []pb.Entry // ms.ents afterwards, dummy included
 	}{
-		{"empty", nil, ltEnts(3, 3, 4, 5)},
-		{"identical", ltEnts(3, 3, 4, 5), ltEnts(3, 3, 4, 5)},
-		{"conflict from the first retained entry", ltEnts(4, 6, 6), ltEnts(3, 3, 6, 6)},
-		{"conflict in the middle", ltEnts(5, 6, 6), ltEnts(3, 3, 4, 6, 6)},
-		{"shorter replaces the suffix", ltEnts(4, 4), ltEnts(3, 3, 4)},
-		{"extends", ltEnts(6, 5), ltEnts(3, 3, 4, 5, 5)},
-		{"overlaps and extends", ltEnts(5, 5, 5), ltEnts(3, 3, 4, 5, 5)},
-		{"compacted part is trimmed", ltEnts(2, 3, 3, 5), ltEnts(3, 3, 5)},
-		{"entirely compacted is ignored", ltEnts(1, 1, 2, 3), ltEnts(3, 3, 4, 5)},
+		{"empty", nil, makeEnts(3, 3, 4, 5)},
+		{"identical", makeEnts(3, 3, 4, 5), makeEnts(3, 3, 4, 5)},
+		{"conflict from the first retained entry", makeEnts(4, 6, 6), makeEnts(3, 3, 6, 6)},
+		{"conflict in the middle", makeEnts(5, 6, 6), makeEnts(3, 3, 4, 6, 6)},
+		{"shorter replaces the suffix", makeEnts(4, 4), makeEnts(3, 3, 4)},
+		{"extends", makeEnts(6, 5), makeEnts(3, 3, 4, 5, 5)},
+		{"overlaps and extends", makeEnts(5, 5, 5), makeEnts(3, 3, 4, 5, 5)},
+		{"compacted part is trimmed", makeEnts(2, 3, 3, 5), makeEnts(3, 3, 5)},
+		{"entirely compacted is ignored", makeEnts(1, 1, 2, 3), makeEnts(3, 3, 4, 5)},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			ms := ltStorage345(t)
+			ms := storage345(t)
 			input := append([]pb.Entry(nil), tt.ents...)
 			require.NoError(t, ms.Append(input))
 			assert.Equal(t, tt.want, ms.ents)
@@ -330,28 +330,28 @@ func TestMemoryStorageAppend(t *testing.T) {
 		})
 	}
 
-	ms := ltStorage345(t)
+	ms := storage345(t)
 	assert.PanicsWithValue(t, "raft: MemoryStorage.Append: first new index 7 leaves a gap after last index 5", func() {
-		_ = ms.Append(ltEnts(7, 5))
+		_ = ms.Append(makeEnts(7, 5))
 	})
 }
 
 // A slice handed out by Entries must stay intact when a later Append
 // replaces the entries it covers, or extends the log.
 func TestMemoryStorageAppendKeepsHandedOutSlices(t *testing.T) {
-	ms := ltStorage(t, 0, 0, ltEnts(1, 1, 1, 1, 1))
+	ms := newCompactedStorage(t, 0, 0, makeEnts(1, 1, 1, 1, 1))
 	got, err := ms.Entries(1, 5, math.MaxUint64)
 	require.NoError(t, err)
-	want := ltEnts(1, 1, 1, 1, 1)
+	want := makeEnts(1, 1, 1, 1, 1)
 
-	require.NoError(t, ms.Append(ltEnts(3, 2, 2, 2))) // replaces 3 and 4, adds 5
+	require.NoError(t, ms.Append(makeEnts(3, 2, 2, 2))) // replaces 3 and 4, adds 5
 	assert.Equal(t, want, got)
-	require.NoError(t, ms.Append(ltEnts(6, 2, 2, 2, 2))) // extends
+	require.NoError(t, ms.Append(makeEnts(6, 2, 2, 2, 2))) // extends
 	assert.Equal(t, want, got)
 
 	all, err := ms.Entries(1, 10, math.MaxUint64)
 	require.NoError(t, err)
-	assert.Equal(t, ltEnts(1, 1, 1, 2, 2, 2, 2, 2, 2, 2), all)
+	assert.Equal(t, makeEnts(1, 1, 1, 2, 2, 2, 2, 2, 2, 2), all)
 }
 
 // Run with -race: every method must be safe to call concurrently.
@@ -363,7 +363,7 @@ func TestMemoryStorageConcurrentUse(t *testing.T) {
 	go func() {
 		defer wg.Done()
 		for i := uint64(1); i <= writes; i++ {
-			assert.NoError(t, ms.Append(ltEnts(i, i)))
+			assert.NoError(t, ms.Append(makeEnts(i, i)))
 			assert.NoError(t, ms.SetHardState(pb.HardState{Term: i, Commit: i}))
 			if i%50 == 0 {
 				_, err := ms.CreateSnapshot(i-10, nil, nil)
@@ -432,11 +432,11 @@ func ExampleMemoryStorage() {
 	_ = ms.Append([]pb.Entry{{Index: 5, Term: 3}, {Index: 6, Term: 3}})
 
 	ents, _ := ms.Entries(3, 7, math.MaxUint64)
-	fmt.Println("entries 3..6:", ltIndexTerms(ents))
+	fmt.Println("entries 3..6:", indexTerms(ents))
 
 	// Each entry here encodes to 6 bytes, so a 13-byte limit yields two.
 	ents, _ = ms.Entries(3, 7, 13)
-	fmt.Println("at most 13 bytes:", ltIndexTerms(ents))
+	fmt.Println("at most 13 bytes:", indexTerms(ents))
 
 	// After snapshotting the state machine at index 4, the log up to 4 can go.
 	_, _ = ms.CreateSnapshot(4, &pb.ConfState{Voters: []uint64{1, 2, 3}}, []byte("state at 4"))
@@ -456,8 +456,8 @@ func ExampleMemoryStorage() {
 	// reading entry 4: requested index is unavailable due to compaction
 }
 
-// ltIndexTerms renders entries as index/term pairs for the example.
-func ltIndexTerms(ents []pb.Entry) string {
+// indexTerms renders entries as index/term pairs for the example.
+func indexTerms(ents []pb.Entry) string {
 	parts := make([]string, len(ents))
 	for i, e := range ents {
 		parts[i] = fmt.Sprintf("%d/%d", e.Index, e.Term)

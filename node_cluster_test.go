@@ -1,5 +1,11 @@
 package raft
 
+// Tests of the Node wrapper with several nodes and with a busy or idle node
+// goroutine: reads, leadership transfer, conf changes, context cancellation,
+// Status while running, and calls on a stopped Node. Node runs goroutines,
+// so these tests drive real ones (nodeCluster) instead of the cluster
+// harness; single-node tests are in node_test.go.
+
 import (
 	"context"
 	"errors"
@@ -15,14 +21,12 @@ import (
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
-// rtTestTimeout bounds every wait in the Node tests: a hang becomes a
+// nodeTestTimeout bounds every wait in the Node tests: a hang becomes a
 // failure instead of a stuck test binary.
-const rtTestTimeout = 30 * time.Second
+const nodeTestTimeout = 30 * time.Second
 
-func rtNodeConfig(id uint64, s *MemoryStorage) *Config { return quietNodeConfig(id, s) }
-
-// rtNodeView is what the application loop of one node has seen.
-type rtNodeView struct {
+// nodeView is what the application loop of one node has seen.
+type nodeView struct {
 	soft       SoftState
 	applied    uint64
 	data       []string
@@ -30,11 +34,11 @@ type rtNodeView struct {
 	confState  pb.ConfState
 }
 
-// rtNodeCluster runs Nodes connected by an in-memory network. Each node has
+// nodeCluster runs Nodes connected by an in-memory network. Each node has
 // an application goroutine handling its Ready channel by the contract and a
 // delivery goroutine stepping the messages addressed to it. Nobody ticks:
 // elections are started with Campaign, so runs are short and need no timing.
-type rtNodeCluster struct {
+type nodeCluster struct {
 	t        *testing.T
 	ids      []uint64
 	nodes    map[uint64]Node
@@ -42,7 +46,7 @@ type rtNodeCluster struct {
 	inboxes  map[uint64]chan pb.Message
 
 	mu      sync.Mutex
-	views   map[uint64]*rtNodeView
+	views   map[uint64]*nodeView
 	changed chan struct{}
 
 	ctx    context.Context
@@ -50,15 +54,15 @@ type rtNodeCluster struct {
 	wg     sync.WaitGroup
 }
 
-func rtStartNodes(t *testing.T, n int, opts ...func(*Config)) *rtNodeCluster {
+func startNodeCluster(t *testing.T, n int, opts ...func(*Config)) *nodeCluster {
 	t.Helper()
-	c := &rtNodeCluster{
+	c := &nodeCluster{
 		t:        t,
-		ids:      ctIDs(n),
+		ids:      idsUpTo(n),
 		nodes:    map[uint64]Node{},
 		storages: map[uint64]*MemoryStorage{},
 		inboxes:  map[uint64]chan pb.Message{},
-		views:    map[uint64]*rtNodeView{},
+		views:    map[uint64]*nodeView{},
 		changed:  make(chan struct{}, 1),
 	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
@@ -68,13 +72,13 @@ func rtStartNodes(t *testing.T, n int, opts ...func(*Config)) *rtNodeCluster {
 	}
 	for _, id := range c.ids {
 		s := NewMemoryStorage()
-		cfg := rtNodeConfig(id, s)
+		cfg := testConfig(id, s)
 		for _, o := range opts {
 			o(cfg)
 		}
 		c.storages[id] = s
 		c.inboxes[id] = make(chan pb.Message, 4096)
-		c.views[id] = &rtNodeView{}
+		c.views[id] = &nodeView{}
 		c.nodes[id] = StartNode(cfg, peers)
 	}
 	for _, id := range c.ids {
@@ -95,7 +99,7 @@ func rtStartNodes(t *testing.T, n int, opts ...func(*Config)) *rtNodeCluster {
 	return c
 }
 
-func (c *rtNodeCluster) notify() {
+func (c *nodeCluster) notify() {
 	select {
 	case c.changed <- struct{}{}:
 	default:
@@ -103,7 +107,7 @@ func (c *rtNodeCluster) notify() {
 }
 
 // runApp is node id's application: persist, send, apply, Advance.
-func (c *rtNodeCluster) runApp(id uint64) {
+func (c *nodeCluster) runApp(id uint64) {
 	defer c.wg.Done()
 	n, s := c.nodes[id], c.storages[id]
 	for {
@@ -168,7 +172,7 @@ func (c *rtNodeCluster) runApp(id uint64) {
 }
 
 // runInbox steps the messages sent to node id.
-func (c *rtNodeCluster) runInbox(id uint64) {
+func (c *nodeCluster) runInbox(id uint64) {
 	defer c.wg.Done()
 	for {
 		select {
@@ -181,9 +185,9 @@ func (c *rtNodeCluster) runInbox(id uint64) {
 }
 
 // waitFor waits until cond (called with c.mu held) holds.
-func (c *rtNodeCluster) waitFor(what string, cond func() bool) {
+func (c *nodeCluster) waitFor(what string, cond func() bool) {
 	c.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), rtTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), nodeTestTimeout)
 	defer cancel()
 	for {
 		c.mu.Lock()
@@ -201,7 +205,7 @@ func (c *rtNodeCluster) waitFor(what string, cond func() bool) {
 }
 
 // waitLeader waits until every node knows lead as its leader.
-func (c *rtNodeCluster) waitLeader(lead uint64) {
+func (c *nodeCluster) waitLeader(lead uint64) {
 	c.t.Helper()
 	c.waitFor(fmt.Sprintf("leader %d", lead), func() bool {
 		for _, id := range c.ids {
@@ -214,12 +218,12 @@ func (c *rtNodeCluster) waitLeader(lead uint64) {
 	})
 }
 
-func (c *rtNodeCluster) ctxTimeout() (context.Context, context.CancelFunc) {
-	return context.WithTimeout(context.Background(), rtTestTimeout)
+func (c *nodeCluster) ctxTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), nodeTestTimeout)
 }
 
 // stop ends the application and delivery goroutines, then the nodes.
-func (c *rtNodeCluster) stop() {
+func (c *nodeCluster) stop() {
 	c.cancel()
 	c.wg.Wait()
 	for _, id := range c.ids {
@@ -228,7 +232,7 @@ func (c *rtNodeCluster) stop() {
 }
 
 // elect makes node id campaign and waits until everyone follows it.
-func (c *rtNodeCluster) elect(id uint64) {
+func (c *nodeCluster) elect(id uint64) {
 	c.t.Helper()
 	ctx, cancel := c.ctxTimeout()
 	defer cancel()
@@ -238,7 +242,7 @@ func (c *rtNodeCluster) elect(id uint64) {
 
 func TestNodeReadIndexReturnsReadState(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
-	c := rtStartNodes(t, 3)
+	c := startNodeCluster(t, 3)
 	defer c.stop()
 	c.elect(1)
 	ctx, cancel := c.ctxTimeout()
@@ -286,7 +290,7 @@ func TestNodeReadIndexReturnsReadState(t *testing.T) {
 
 func TestNodeTransferLeadership(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
-	c := rtStartNodes(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.PreVote = true })
+	c := startNodeCluster(t, 3, func(cfg *Config) { cfg.CheckQuorum = true; cfg.PreVote = true })
 	defer c.stop()
 	c.elect(1)
 	ctx, cancel := c.ctxTimeout()
@@ -315,7 +319,7 @@ func TestNodeTransferLeadership(t *testing.T) {
 
 func TestNodeProposeConfChangeAndApply(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
-	c := rtStartNodes(t, 1)
+	c := startNodeCluster(t, 1)
 	defer c.stop()
 	c.elect(1)
 	n := c.nodes[1]
@@ -346,9 +350,9 @@ func TestNodeProposeConfChangeAndApply(t *testing.T) {
 	assert.Equal(t, []uint64{1}, cs.Voters)
 }
 
-// rtBlockingLogger blocks the node goroutine in Infof once armed, as a slow
+// blockingLogger blocks the node goroutine in Infof once armed, as a slow
 // disk or a stuck logger would.
-type rtBlockingLogger struct {
+type blockingLogger struct {
 	DefaultLogger
 	mu      sync.Mutex
 	armed   bool
@@ -357,7 +361,7 @@ type rtBlockingLogger struct {
 	release chan struct{}
 }
 
-func (l *rtBlockingLogger) Infof(format string, v ...interface{}) {
+func (l *blockingLogger) Infof(format string, v ...interface{}) {
 	l.mu.Lock()
 	block := l.armed && strings.Contains(format, l.match)
 	if block {
@@ -373,8 +377,8 @@ func (l *rtBlockingLogger) Infof(format string, v ...interface{}) {
 func TestNodeContextCancellationWhenBusy(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
 	s := NewMemoryStorage()
-	cfg := rtNodeConfig(1, s)
-	logger := &rtBlockingLogger{DefaultLogger: *cfg.Logger.(*DefaultLogger), match: "starting a new election",
+	cfg := testConfig(1, s)
+	logger := &blockingLogger{DefaultLogger: *cfg.Logger.(*DefaultLogger), match: "starting a new election",
 		entered: make(chan struct{}), release: make(chan struct{})}
 	cfg.Logger = logger
 	n := StartNode(cfg, []Peer{{ID: 1}, {ID: 2}, {ID: 3}})
@@ -391,7 +395,7 @@ func TestNodeContextCancellationWhenBusy(t *testing.T) {
 	logger.mu.Lock()
 	logger.armed = true
 	logger.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), rtTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), nodeTestTimeout)
 	defer cancel()
 	require.NoError(t, n.Campaign(ctx))
 	select {
@@ -425,8 +429,7 @@ func TestNodeCallsOnIdleNodeGoroutine(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
 	// A node whose goroutine never runs: every call waits for it, and gives
 	// up on its context, or with ErrStopped once the node is done.
-	rn, err := NewRawNode(rtNodeConfig(1, ctStorage([]uint64{1}, pb.HardState{})))
-	require.NoError(t, err)
+	rn := newTestRawNode(t, 1, newTestStorage(votersConf(1), pb.HardState{}))
 	n := newNode(rn)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -441,7 +444,7 @@ func TestNodeCallsOnIdleNodeGoroutine(t *testing.T) {
 
 func TestNodeStatusWhileRunning(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
-	c := rtStartNodes(t, 1)
+	c := startNodeCluster(t, 1)
 	defer c.stop()
 	c.elect(1)
 	n := c.nodes[1]
@@ -484,7 +487,7 @@ func TestNodeStatusWhileRunning(t *testing.T) {
 
 func TestNodeReportsDoNotBlock(t *testing.T) {
 	defer requireNoNodeGoroutines(t)
-	c := rtStartNodes(t, 3)
+	c := startNodeCluster(t, 3)
 	c.elect(1)
 	n := c.nodes[1]
 	// While running, on the leader.
@@ -515,7 +518,7 @@ func TestNodeReportsDoNotBlock(t *testing.T) {
 			assert.Equal(t, Status{}, n.Status())
 		}
 	}()
-	ctx, cancel := context.WithTimeout(context.Background(), rtTestTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), nodeTestTimeout)
 	defer cancel()
 	select {
 	case <-done:
