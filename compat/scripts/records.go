@@ -18,16 +18,13 @@ const (
 	// ReasonProposalDroppedCause: ErrProposalDropped is wrapped with the
 	// reason the proposal was dropped.
 	ReasonProposalDroppedCause = "proposal-dropped-cause"
-	// ReasonErrorText: an error of ours is worded differently from etcd's
-	// (confchange's, which carry the package name).
-	ReasonErrorText = "error-text"
 	// ReasonUnexplained marks a record written by -update for a new
 	// difference; it always fails the test.
 	ReasonUnexplained = "unexplained"
 )
 
 // KnownReasons are the reason tags a record may carry.
-var KnownReasons = []string{ReasonBatching, ReasonProposalDroppedCause, ReasonErrorText}
+var KnownReasons = []string{ReasonBatching, ReasonProposalDroppedCause}
 
 // IsKnownReason reports whether tag is one of KnownReasons.
 func IsKnownReason(tag string) bool {

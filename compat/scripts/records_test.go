@@ -12,11 +12,11 @@ import (
 func TestRecordsRoundTrip(t *testing.T) {
 	recs := []Record{
 		{Line: 40, Reason: ReasonBatching, Directive: "propose-conf-change 1\nv2 v3", Output: "ok"},
-		{Line: 7, Reason: ReasonErrorText, Directive: "leave-joint", Output: "> 1 handling Ready\n  Ready MustSync=false:"},
+		{Line: 7, Reason: ReasonProposalDroppedCause, Directive: "leave-joint", Output: "> 1 handling Ready\n  Ready MustSync=false:"},
 	}
 	text, err := FormatRecords("first line\nsecond line", recs)
 	require.NoError(t, err)
-	assert.True(t, strings.HasPrefix(text, "# first line\n# second line\n\ndiffers line=7 reason=error-text\n"), text)
+	assert.True(t, strings.HasPrefix(text, "# first line\n# second line\n\ndiffers line=7 reason=proposal-dropped-cause\n"), text)
 	got, err := ParseRecords(text)
 	require.NoError(t, err)
 	assert.Equal(t, []Record{recs[1], recs[0]}, got, "sorted by line")
