@@ -39,7 +39,7 @@ type group struct {
 	idleTicks int
 	// quiesceAcked: the followers that answered the quiesce heartbeat.
 	quiesceAcked map[uint64]bool
-	removed   bool
+	removed      bool
 
 	apMu sync.Mutex
 	// tasks waiting for the apply stage, in order; queued is set while the

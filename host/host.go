@@ -98,16 +98,16 @@ func New(cfg Config) (*Host, error) {
 	}
 	h := &Host{
 		cfg: cfg, id: cfg.NodeID, engine: engine, snaps: snaps,
-		session:  cfg.Rand.Uint64() | 1,
-		nextSeq:  1,
-		wake:     make(chan struct{}, 1),
-		groups:   map[uint64]*group{},
+		session:   cfg.Rand.Uint64() | 1,
+		nextSeq:   1,
+		wake:      make(chan struct{}, 1),
+		groups:    map[uint64]*group{},
 		lastHeard: map[uint64]int64{},
-		groupIDs: map[uint64]bool{},
-		stWake:   make(chan struct{}, 1),
-		apWake:   make(chan struct{}, cfg.ApplyWorkers),
-		incoming: map[snapKey]wal.SnapshotRef{},
-		stop:     make(chan struct{}),
+		groupIDs:  map[uint64]bool{},
+		stWake:    make(chan struct{}, 1),
+		apWake:    make(chan struct{}, cfg.ApplyWorkers),
+		incoming:  map[snapKey]wal.SnapshotRef{},
+		stop:      make(chan struct{}),
 	}
 	ids := engine.Groups()
 	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
