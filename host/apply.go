@@ -79,6 +79,10 @@ func (h *Host) RunApply() bool {
 		err = h.restore(g, *t.restore)
 	case t.entries != nil:
 		err = h.applyEntries(g, t.entries)
+	case t.snapshot:
+		if g.smApplied > g.lastSnapIndex && !g.snapInFlight {
+			err = h.startSnapshot(g)
+		}
 	}
 
 	g.apMu.Lock()
@@ -117,7 +121,7 @@ func (h *Host) RunApply() bool {
 // snapshot restore.
 func holdsResponses(tasks []applyTask) bool {
 	for _, t := range tasks {
-		if t.entries == nil {
+		if t.entries == nil && !t.snapshot {
 			return true
 		}
 	}

@@ -5,6 +5,7 @@ import (
 
 	"github.com/pontoon-raft/raft"
 	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/pontoon-raft/raft/tracker"
 	"github.com/pontoon-raft/raft/wal"
 )
 
@@ -69,6 +70,8 @@ type applyTask struct {
 	entries []pb.Entry
 	// restore, if set, is a snapshot to load into the state machine.
 	restore *pb.Snapshot
+	// snapshot asks for a snapshot of what the state machine applied.
+	snapshot bool
 	// responses are stepped into the replica (or sent, for peers) once the
 	// task is done.
 	responses []pb.Message
@@ -84,11 +87,18 @@ type GroupStatus struct {
 	Applied  uint64
 	Quiesced bool
 	Config   pb.ConfState
+	// Progress is the leader's view of each replica's log, keyed by
+	// host ID; nil unless this replica leads.
+	Progress map[uint64]tracker.Progress
 }
 
 func (g *group) status() GroupStatus {
-	return GroupStatus{Group: g.id, Term: g.term, Leader: g.lead, Role: g.role, Commit: g.commit,
+	st := GroupStatus{Group: g.id, Term: g.term, Leader: g.lead, Role: g.role, Commit: g.commit,
 		Applied: g.applied, Quiesced: g.quiesced, Config: g.confState}
+	if g.role == raft.StateLeader {
+		st.Progress = g.rn.Status().Progress
+	}
+	return st
 }
 
 // floor returns the lowest sequence number of the host's proposals still

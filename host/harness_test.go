@@ -182,12 +182,8 @@ func (c *cluster) stop(id uint64) {
 
 // crash loses host id and whatever its file system had not synced.
 func (c *cluster) crash(id uint64) {
-	h := c.hosts[id]
+	c.hosts[id].Crash()
 	delete(c.hosts, id)
-	h.errMu.Lock()
-	h.err = ErrStopped
-	h.errMu.Unlock()
-	_ = h.trans.Close()
 	c.fss[id].Crash()
 }
 

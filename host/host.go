@@ -109,10 +109,16 @@ func New(cfg Config) (*Host, error) {
 		incoming:  map[snapKey]wal.SnapshotRef{},
 		stop:      make(chan struct{}),
 	}
-	ids := engine.Groups()
-	sort.Slice(ids, func(i, j int) bool { return ids[i] < ids[j] })
+	joining, err := h.readJoining()
+	if err != nil {
+		engine.Close()
+		return nil, err
+	}
+	ids := append(engine.Groups(), joining...)
+	slices.Sort(ids)
+	ids = slices.Compact(ids)
 	for _, id := range ids {
-		if err := h.openGroup(id, nil); err != nil {
+		if err := h.openGroup(id); err != nil {
 			h.closeStorage()
 			return nil, err
 		}
@@ -127,10 +133,10 @@ func New(cfg Config) (*Host, error) {
 	return h, nil
 }
 
-// openGroup starts the replica of group id over its storage: recovered
-// from disk, or new (then bootstrapped with peers, if any, or left empty to
-// be caught up by the leader). It runs on the Raft loop, or in New.
-func (h *Host) openGroup(id uint64, peers []uint64) error {
+// openGroup starts the replica of group id over its storage (see
+// StartGroup for how a new one gets there). It runs on the Raft loop, or in
+// New.
+func (h *Host) openGroup(id uint64) error {
 	storage := h.engine.Storage(id)
 	snap, err := storage.Snapshot()
 	if err != nil {
@@ -143,15 +149,6 @@ func (h *Host) openGroup(id uint64, peers []uint64) error {
 	rn, err := raft.NewRawNode(h.cfg.raftConfig(h.id, storage, snap.Metadata.Index))
 	if err != nil {
 		return fmt.Errorf("host: group %d: %w", id, err)
-	}
-	if len(peers) > 0 {
-		ps := make([]raft.Peer, len(peers))
-		for i, p := range peers {
-			ps[i] = raft.Peer{ID: p}
-		}
-		if err := rn.Bootstrap(ps); err != nil {
-			return fmt.Errorf("host: group %d: %w", id, err)
-		}
 	}
 	sm, err := h.cfg.NewStateMachine(id)
 	if err != nil {
@@ -327,8 +324,9 @@ func (h *Host) Groups() []uint64 {
 // StartGroup starts a replica of a new group. With peers (the node IDs of
 // its initial voters, this host among them) it bootstraps the group; with
 // none, the replica starts empty and waits to be added by the group's
-// leader (see AddReplica), which then catches it up. Replicas found on disk
-// restart by themselves in New.
+// leader (see AddReplica), which then catches it up. Either way the replica
+// is on disk when StartGroup returns: a host restarting later runs it
+// again, as it runs every replica found on disk in New.
 func (h *Host) StartGroup(id uint64, peers []uint64) error {
 	if id == 0 {
 		return fmt.Errorf("host: group ID 0 is reserved")
@@ -339,7 +337,17 @@ func (h *Host) StartGroup(id uint64, peers []uint64) error {
 			err = ErrGroupExists
 			return
 		}
-		err = h.openGroup(id, peers)
+		// Durable before the replica starts (registry.go).
+		if len(peers) > 0 {
+			err = h.bootstrapLog(id, peers)
+		} else {
+			err = h.setJoining(id, true)
+		}
+		if err != nil {
+			err = fmt.Errorf("host: starting group %d: %w", id, err)
+			return
+		}
+		err = h.openGroup(id)
 	}); cerr != nil {
 		return cerr
 	}
@@ -447,4 +455,21 @@ func (h *Host) RemoveGroup(group uint64) error {
 		return cerr
 	}
 	return err
+}
+
+// Crash stops the host at once, as a power loss would, for simulations: no
+// further work is done, nothing more is written or sent, the transport is
+// closed and the storage is left as it is (not closed). Requests still
+// waiting never complete. Only for Manual hosts; the simulation then
+// crashes the file system and may start a new Host on it.
+func (h *Host) Crash() {
+	h.errMu.Lock()
+	if h.err == nil {
+		h.err = ErrStopped
+	}
+	h.errMu.Unlock()
+	h.stopOnce.Do(func() { close(h.stop) })
+	if h.trans != nil {
+		_ = h.trans.Close()
+	}
 }

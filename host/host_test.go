@@ -113,6 +113,32 @@ func TestNewReplicaCaughtUpBySnapshotThenPromoted(t *testing.T) {
 	require.NoError(t, err)
 }
 
+// A replica added after the group's latest snapshot cannot install that
+// snapshot (its configuration does not include the replica); the leader
+// takes a newer one instead of offering the old one forever.
+func TestNewReplicaAddedAfterTheLatestSnapshotGetsANewerOne(t *testing.T) {
+	c := newCluster(t, 4, func(cfg *Config) { cfg.SnapshotEntries, cfg.CompactLagEntries = 10, 1 })
+	for _, id := range []uint64{1, 2, 3} {
+		require.NoError(t, c.hosts[id].StartGroup(1, []uint64{1, 2, 3}))
+	}
+	leader := c.leader(1)
+	for i := 0; i < 12; i++ {
+		_, err := c.wait(c.hosts[leader].SubmitPropose(1, []byte(fmt.Sprintf("k%d=%d", i, i))))
+		require.NoError(t, err)
+	}
+	c.tick(3)
+	snap, err := c.hosts[leader].groups[1].storage.Snapshot()
+	require.NoError(t, err)
+	require.NotZero(t, snap.Metadata.Index, "the leader snapshotted and compacted its log")
+	require.NotContains(t, members(snap.Metadata.ConfState), uint64(4))
+
+	require.NoError(t, c.hosts[4].StartGroup(1, nil))
+	_, err = c.wait(c.hosts[leader].SubmitAddReplica(1, 4))
+	require.NoError(t, err)
+	c.tick(3)
+	assert.Equal(t, c.sms[leader][1].dump(), c.sms[4][1].dump())
+}
+
 func TestProposalAppliedOnceWhenProposedAgain(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	for _, id := range c.ids {

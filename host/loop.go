@@ -2,6 +2,7 @@ package host
 
 import (
 	"encoding/binary"
+	"fmt"
 	"slices"
 
 	"github.com/pontoon-raft/raft"
@@ -26,10 +27,19 @@ type appendWork struct {
 // as one batch and their committed entries to the apply stage. It reports
 // whether there was anything to do. In Manual mode the caller calls it;
 // otherwise the host's loop goroutine does.
-func (h *Host) RunRaft() bool {
+func (h *Host) RunRaft() (busy bool) {
 	if h.Err() != nil {
 		return false
 	}
+	defer func() {
+		// The core panics when its storage fails (a read of the log
+		// engine after the disk failed): the host stops, as after a failed
+		// write, instead of taking the process down.
+		if p := recover(); p != nil {
+			h.fail(fmt.Errorf("a replica failed: %v", p))
+			busy = false
+		}
+	}()
 	h.inMu.Lock()
 	inputs := h.inputs
 	h.inputs = nil
@@ -37,29 +47,47 @@ func (h *Host) RunRaft() bool {
 	for _, fn := range inputs {
 		fn()
 	}
-	busy := len(inputs) > 0
+	busy = len(inputs) > 0
 	dirty := h.dirty
 	h.dirty = nil
+	inBatch := map[uint64]bool{}
 	for _, g := range dirty {
 		g.dirty = false
-		if g.removed {
+		if g.removed || !g.rn.HasReady() {
 			continue
 		}
-		for g.rn.HasReady() {
-			h.handleReady(g, g.rn.Ready())
-			busy = true
+		// One Ready per replica per cycle: a storage batch holds at most
+		// one update per group (wal.Save requires it). A replica with more
+		// to do is taken again in the next cycle.
+		n := len(h.batch)
+		h.handleReady(g, g.rn.Ready())
+		if len(h.batch) > n {
+			inBatch[g.id] = true
 		}
+		if g.rn.HasReady() {
+			h.markDirty(g)
+		}
+		busy = true
 	}
 	if len(h.out) > 0 {
 		h.trans.Send(h.out)
 		clear(h.out)
 		h.out = h.out[:0]
 	}
+	var later []wal.Update
 	for i := range h.localSnaps {
-		u := &h.localSnaps[i]
-		h.batch = append(h.batch, appendWork{g: h.groups[u.Group], update: u})
+		u := h.localSnaps[i]
+		g := h.groups[u.Group]
+		switch {
+		case g == nil || g.removed:
+		case inBatch[u.Group]:
+			later = append(later, u) // with the next batch
+		default:
+			h.batch = append(h.batch, appendWork{g: g, update: &u})
+			inBatch[u.Group] = true
+		}
 	}
-	h.localSnaps = nil
+	h.localSnaps = later
 	if len(h.batch) > 0 {
 		h.stMu.Lock()
 		h.stQueue = append(h.stQueue, h.batch)
@@ -71,7 +99,7 @@ func (h *Host) RunRaft() bool {
 		}
 		busy = true
 	}
-	return busy
+	return busy || len(h.dirty) > 0 || len(h.localSnaps) > 0
 }
 
 // markDirty records that g may have a Ready for the next cycle.
@@ -266,6 +294,16 @@ func (h *Host) advanceApplied(g *group, index uint64) {
 // sendSnapshot streams the snapshot of a MsgSnap: its Data is the
 // SnapshotRef of a file of the host's snapshot store.
 func (h *Host) sendSnapshot(g *group, m pb.Message) {
+	if !slices.Contains(members(m.Snapshot.Metadata.ConfState), m.To) {
+		// The latest snapshot predates the replica's joining, and the
+		// replica would refuse it: take a newer one, and send that at the
+		// next attempt.
+		h.cfg.Logger.Infof("host %x: group %d: the snapshot at %d predates %x; taking a newer one", h.id, g.id, m.Snapshot.Metadata.Index, m.To)
+		g.rn.ReportSnapshot(m.To, raft.SnapshotFailure)
+		h.markDirty(g)
+		h.queueApply(g, applyTask{snapshot: true})
+		return
+	}
 	ref, err := wal.ParseSnapshotRef(m.Snapshot.Data)
 	var body *wal.SnapshotReader
 	if err == nil {
@@ -305,6 +343,9 @@ func (h *Host) removeGroup(g *group) {
 		h.cfg.Logger.Warningf("host %x: group %d: closing its state machine: %v", h.id, g.id, err)
 	}
 	h.batch = append(h.batch, appendWork{g: g, update: &wal.Update{Group: g.id, Remove: true}})
+	if err := h.setJoining(g.id, false); err != nil {
+		h.fail(fmt.Errorf("removing group %d from the registry: %w", g.id, err))
+	}
 }
 
 // failRequests completes every request waiting on g with err.
