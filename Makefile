@@ -9,7 +9,7 @@ PROGRESS = $(CURDIR)/.bin/testprogress
 GOGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/gogo/protobuf)
 PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gofast
 
-.PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup bench-transport etcd-on-pontoon bench-wal wal-sweep
+.PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup bench-transport bench-wal wal-sweep etcd-on-pontoon
 
 # Everything: the library (with the fuzz seed corpora), the etcd/raft
 # comparison modules and the kvstore example (a 20 s end-to-end run).
@@ -102,4 +102,31 @@ $(PROTOC_GEN): go.mod
 bench-catchup:
 	$(GO) test -run '^$$' -bench CatchUp -benchmem -count 3 .
 
-.PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup bench-transport etcd-on-pontoon bench-wal wal-sweep
+# Package transport against the kvstore example's HTTP stream transport (a
+# copy in bench/transport/baseline): two processes on loopback, 5 rounds with
+# the transports alternating (about 5 minutes on 2 cores). Rewrites the
+# generated tables of the Transport section of BENCHMARKS.md, then runs the
+# codec's Go benchmarks.
+bench-transport:
+	cd bench/transport && $(GO) run . -update ../../BENCHMARKS.md
+	$(GO) test -run '^$$' -bench 'EncodeBatch|DecodeBatch' -benchmem -count 5 ./transport
+
+# etcd server v3.6.16 and its test module built on etcd/raft v3.6.0 and on
+# Pontoon, the server packages that use raft and every integration package
+# run on both, outcomes compared test by test (compat/cmd/etcdonpontoon).
+# An hour or more on 2 cores. CI runs the bounded subset (-subset ci).
+etcd-on-pontoon:
+	cd compat && $(GO) run ./cmd/etcdonpontoon -json $(CURDIR)/.bin/etcd-on-pontoon.json
+
+# The storage engines side by side, fsync on (bench/wal, a module of its
+# own): Pontoon's wal, etcd's WAL, raft-boltdb and Pebble, 1/16/256 writers,
+# 128 B and 4 KiB entries, then recovery of 1 GiB of log. About 10 minutes;
+# `make bench-wal QUICK=1` takes about 2. See BENCHMARKS.md, "Storage engine
+# (wal)". Go benchmarks of the engine alone:
+#   go test -run '^$$' -bench . -benchmem ./wal
+bench-wal:
+	cd bench/wal && $(GO) run . $(if $(QUICK),-quick)
+
+# A larger crash/fault sweep of the wal engine than `go test` runs.
+wal-sweep:
+	WAL_SEEDS=$${WAL_SEEDS:-20000} $(GO) test -run TestCrashSweep -count=1 -v -timeout 60m ./wal

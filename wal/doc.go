@@ -29,7 +29,8 @@ A host running many groups collects the Updates of every ready group and
 calls Save once: all of them cost one write and one fsync. Concurrent Saves
 from different goroutines are batched the same way (group commit): the
 first caller writes and syncs everything queued while the others wait,
-and one of those writes the next batch.
+and one of those writes the next batch, after yielding the processor
+(runtime.Gosched, never a timer) as long as more Saves keep joining it.
 
 Snapshots of the application's state machine go into a SnapshotStore,
 streamed to a temporary file, synced and renamed into place; their small
@@ -47,6 +48,10 @@ issued, which includes every acknowledged one; a Save whose write was cut
 short is dropped whole. Storage reads may run concurrently with Saves.
 Group storages follow raft.MemoryStorage: the same results and the same
 errors (raft.ErrCompacted, raft.ErrUnavailable, raft.ErrSnapOutOfDate).
+Where MemoryStorage panics on a range beyond the log, Entries returns an
+error; and Save refuses, with ErrInvalidUpdate, what would break Raft's
+invariants on disk: a gap in the log, a commit index beyond it (a removed
+committed entry), a compaction beyond the snapshot.
 
 Every byte the engine reads back is checked. Damage never becomes data:
 recovery stops with an error wrapping ErrCorrupt that names the file and

@@ -74,7 +74,7 @@ type Stats struct {
 
 	// Filled by Open.
 	RecoveredSegments  int   // segment files replayed
-	RecoveredBytes     int64 // bytes of segment files replayed
+	RecoveredBytes     int64 // bytes of segment data replayed
 	TruncatedTailBytes int64 // bytes of a torn write dropped from the last segment
 }
 

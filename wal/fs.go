@@ -147,8 +147,10 @@ func (OSFS) Lock(name string) (io.Closer, error) {
 
 type osFile struct{ *os.File }
 
+// Sync implements File with fdatasync(2) on Linux, fsync(2) elsewhere.
 func (f osFile) Sync() error { return syncFile(f.File) }
 
+// Allocate implements File with fallocate(2) on Linux.
 func (f osFile) Allocate(size int64) error {
 	cur, err := f.Size()
 	if err != nil || cur >= size {
@@ -157,6 +159,7 @@ func (f osFile) Allocate(size int64) error {
 	return allocateFile(f.File, cur, size)
 }
 
+// Size implements File.
 func (f osFile) Size() (int64, error) {
 	st, err := f.Stat()
 	if err != nil {

@@ -23,9 +23,10 @@ type Options struct {
 	SegmentBytes int64
 
 	// TailCacheEntries and TailCacheBytes bound the cache of each group's
-	// most recent entries, which Entries serves without reading the disk.
-	// Defaults 256 entries and 256 KiB of Data per group; a negative value
-	// disables the cache.
+	// most recent entries, which Entries serves without reading the disk;
+	// the cache of all groups together holds at most groups ×
+	// TailCacheBytes of entry data. Defaults 64 entries and 64 KiB per
+	// group; a negative value disables the cache.
 	TailCacheEntries int
 	TailCacheBytes   int
 
@@ -45,8 +46,8 @@ type Options struct {
 const (
 	defaultSegmentBytes         = 64 << 20
 	minSegmentBytes             = 4 << 10
-	defaultTailCacheEntries     = 256
-	defaultTailCacheBytes       = 256 << 10
+	defaultTailCacheEntries     = 64
+	defaultTailCacheBytes       = 64 << 10
 	defaultMaxSnapshotDataBytes = 1 << 20
 )
 

@@ -34,8 +34,10 @@ type Update struct {
 	// Entries is Ready.Entries. They must be consecutive and start at most
 	// one past the last index; stored entries from the first one's index on
 	// are replaced, and entries at or below the compaction point are
-	// ignored, as raft.MemoryStorage.Append does. Save keeps sharing their
-	// Data (for the tail cache): it must not be modified afterwards.
+	// ignored, as raft.MemoryStorage.Append does. Replacing entries at or
+	// below the commit index is refused unless HardState lowers it (raft
+	// never does that). Save keeps sharing their Data (for the tail
+	// cache): it must not be modified afterwards.
 	Entries []pb.Entry
 
 	// HardState is Ready.HardState; an empty one leaves the stored one.

@@ -48,7 +48,7 @@ var snapMagic = [8]byte{'P', 'O', 'N', 'T', 'S', 'N', 'A', 'P'}
 // SnapshotRef identifies a snapshot file and the data it must hold. It is
 // small and meant to be stored as pb.Snapshot.Data (see Marshal).
 type SnapshotRef struct {
-	Group, Term, Index uint64
+	Group, Term, Index uint64 // the group, and the term and index the snapshot is at
 	SizeBytes          int64  // size of the data
 	CRC                uint32 // CRC-32C of the data
 }

@@ -16,8 +16,8 @@
 // by 16 writers of 4 KiB entries and timed reopening it the way a node
 // restarts.
 //
-//	go run . -quick            # a short run (about 3 minutes)
-//	go run .                   # the table of BENCHMARKS.md (about 15 minutes)
+//	go run . -quick            # a short run (about 2 minutes)
+//	go run .                   # the table of BENCHMARKS.md (about 12 minutes)
 package main
 
 import (
@@ -43,8 +43,8 @@ type options struct {
 func main() {
 	var opts options
 	quick := flag.Bool("quick", false, "one short run per workload and 128 MiB for recovery")
-	flag.IntVar(&opts.runs, "runs", 3, "runs per engine and workload")
-	flag.DurationVar(&opts.duration, "duration", 4*time.Second, "measured time per run")
+	flag.IntVar(&opts.runs, "runs", 5, "runs per engine and workload")
+	flag.DurationVar(&opts.duration, "duration", 3*time.Second, "measured time per run")
 	flag.IntVar(&opts.recoveryMiB, "recovery-mib", 1024, "payload written before the recovery measurement (0 to skip)")
 	match := flag.String("engines", "", "only engines whose name matches this regexp")
 	flag.StringVar(&opts.dir, "dir", os.TempDir(), "directory for the engines' files (on the disk to measure)")

@@ -22,11 +22,12 @@ import (
 )
 
 // A store is one engine used the way an application with many Raft groups
-// would use it. save makes entry index of group (with a HardState that
-// commits the entry before it) durable before returning; each group is
-// saved from one goroutine at a time, different groups concurrently.
+// would use it. save makes count entries of group, from index first on,
+// each holding data, durable before returning, with a HardState that
+// commits the entry before first; each group is saved from one goroutine
+// at a time, different groups concurrently.
 type store interface {
-	save(group int, index uint64, data []byte) error
+	save(group int, first uint64, count int, data []byte) error
 	// fsyncs returns the fsync and fdatasync calls made so far.
 	fsyncs() uint64
 	close() error
@@ -127,9 +128,13 @@ func openOurs(dir string, _ int) (store, error) {
 	return oursStore{e}, err
 }
 
-func (s oursStore) save(g int, index uint64, data []byte) error {
-	ents := [1]pb.Entry{{Index: index, Term: 1, Data: data}}
-	return s.e.Save([]wal.Update{{Group: uint64(g + 1), Entries: ents[:], HardState: pb.HardState{Term: 1, Commit: index - 1}}})
+func (s oursStore) save(g int, first uint64, count int, data []byte) error {
+	var one [1]pb.Entry
+	ents := one[:0]
+	for i := 0; i < count; i++ {
+		ents = append(ents, pb.Entry{Index: first + uint64(i), Term: 1, Data: data})
+	}
+	return s.e.Save([]wal.Update{{Group: uint64(g + 1), Entries: ents, HardState: pb.HardState{Term: 1, Commit: first - 1}}})
 }
 
 func (s oursStore) fsyncs() uint64 { return s.e.Stats().Syncs }
@@ -152,8 +157,12 @@ func openEtcd(dir string, groups int) (store, error) {
 	return s, nil
 }
 
-func (s etcdStore) save(g int, index uint64, data []byte) error {
-	return s.wals[g].Save(etcdpb.HardState{Term: 1, Commit: index - 1}, []etcdpb.Entry{{Index: index, Term: 1, Data: data}})
+func (s etcdStore) save(g int, first uint64, count int, data []byte) error {
+	ents := make([]etcdpb.Entry, count)
+	for i := range ents {
+		ents[i] = etcdpb.Entry{Index: first + uint64(i), Term: 1, Data: data}
+	}
+	return s.wals[g].Save(etcdpb.HardState{Term: 1, Commit: first - 1}, ents)
 }
 
 // fsyncs reads the etcd WAL's fsync histogram, which counts every fsync it
@@ -202,9 +211,13 @@ func openBolt(dir string, groups int) (store, error) {
 	return s, nil
 }
 
-func (s boltStore) save(g int, index uint64, data []byte) error {
+func (s boltStore) save(g int, first uint64, count int, data []byte) error {
 	s.commits.Add(1)
-	return s.dbs[g].StoreLogs([]*raft.Log{{Index: index, Term: 1, Type: raft.LogCommand, Data: data}})
+	logs := make([]*raft.Log, count)
+	for i := range logs {
+		logs[i] = &raft.Log{Index: first + uint64(i), Term: 1, Type: raft.LogCommand, Data: data}
+	}
+	return s.dbs[g].StoreLogs(logs)
 }
 
 // fsyncs counts two per commit: bbolt fdatasyncs the data pages, then the
@@ -249,14 +262,16 @@ func openPebble(dir string, groups int) (store, error) {
 	return s, nil
 }
 
-func (s pebbleStore) save(g int, index uint64, data []byte) error {
+func (s pebbleStore) save(g int, first uint64, count int, data []byte) error {
 	b := s.db.NewBatch()
 	defer b.Close()
 	hs := make([]byte, 24)
 	binary.BigEndian.PutUint64(hs, 1)
-	binary.BigEndian.PutUint64(hs[16:], index-1)
-	if err := b.Set(entryKey(g, index), data, nil); err != nil {
-		return err
+	binary.BigEndian.PutUint64(hs[16:], first-1)
+	for i := 0; i < count; i++ {
+		if err := b.Set(entryKey(g, first+uint64(i)), data, nil); err != nil {
+			return err
+		}
 	}
 	if err := b.Set(hardStateKey(g), hs, nil); err != nil {
 		return err

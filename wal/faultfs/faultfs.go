@@ -487,6 +487,7 @@ type lockFile struct {
 	gen  uint64
 }
 
+// Close releases the lock.
 func (l *lockFile) Close() error {
 	l.fs.mu.Lock()
 	defer l.fs.mu.Unlock()
