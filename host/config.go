@@ -30,6 +30,11 @@ type Config struct {
 	// the simulation passes a faultfs.
 	FS wal.FS
 
+	// LogSegmentBytes is the size of the log engine's segment files
+	// (wal.Options.SegmentBytes); zero means the engine's default, 64 MiB.
+	// Simulations use small segments, which also exercise rotation.
+	LogSegmentBytes int64
+
 	// NewStateMachine builds the state machine of a replica of group, for a
 	// new group or at every start. Required.
 	NewStateMachine func(group uint64) (StateMachine, error)

@@ -87,7 +87,7 @@ func New(cfg Config) (*Host, error) {
 	if err != nil {
 		return nil, err
 	}
-	engine, err := wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Options{FS: cfg.FS})
+	engine, err := wal.Open(filepath.Join(cfg.Dir, "wal"), wal.Options{FS: cfg.FS, SegmentBytes: cfg.LogSegmentBytes})
 	if err != nil {
 		return nil, fmt.Errorf("host: opening the log engine: %w", err)
 	}

@@ -54,6 +54,10 @@ type HostOptions struct {
 	// checked for linearizability; with your own, clients still write
 	// ("k<key>=<value>" commands) and the other invariants hold.
 	NewStateMachine func(group uint64) host.StateMachine
+	// Lease makes the hosts serve reads from their leaders' leases
+	// (raft.ReadOnlyLeaseBased, LeaseDriftTicks hostLeaseDriftTicks of
+	// ElectionTicks 10) instead of confirming each with a heartbeat round.
+	Lease bool
 	// SkipLiveness turns off the check after the fault phase.
 	SkipLiveness bool
 	// TraceWriter receives every trace line.
@@ -81,6 +85,15 @@ type HostFaults struct {
 	MoveReplicaProb float64
 	// TransferProb transfers a random group's leadership.
 	TransferProb float64
+	// StopProb stops a random running host cleanly (Host.Stop); it is
+	// restarted like a crashed one.
+	StopProb float64
+	// ClockDrift makes the hosts' clocks run at different rates: each host
+	// skips one tick in every k, k drawn per host and per start, at least
+	// hostMinSkipEvery so that no host loses more than
+	// hostLeaseDriftTicks ticks in an election timeout (the bound the
+	// lease is configured with).
+	ClockDrift bool
 }
 
 // AllHostFaults returns HostFaults with every fault on, at rates that keep
@@ -94,6 +107,7 @@ func AllHostFaults() HostFaults {
 		},
 		CrashProb: 0.002, CrashMidIOProb: 0.002, RestartProb: 0.02, SyncErrorRate: 0.0005,
 		PartitionProb: 0.002, HealProb: 0.01, MoveReplicaProb: 0.003, TransferProb: 0.003,
+		StopProb: 0.001, ClockDrift: true,
 	}
 }
 
@@ -104,15 +118,29 @@ type HostResult struct {
 	Writes, WritesAcked        int
 	Reads, ReadsServed         int
 	Crashes, MidIOCrashes      int
+	Stops                      int
 	HostFailures, Restarts     int
 	Partitions                 int
 	ReplicasMoved, Transfers   int
 	LinearizabilityUnknown     int
-	SnapshotsSent, Quiescences int
+	// Quiescences counts replicas that quiesced.
+	Quiescences int
+	// Network is what the simulated network did, faults by kind.
+	Network transport.MemStats
 }
 
 // hostTick is the simulated time of one tick.
 const hostTick = 10 * time.Millisecond
+
+// The hosts' clocks: an election timeout of hostElectionTicks, a lease
+// that allows hostLeaseDriftTicks of drift per election timeout, and the
+// slowest clock ClockDrift may give a host (one tick skipped in every
+// hostMinSkipEvery loses at most 2 ticks in 10).
+const (
+	hostElectionTicks   = 10
+	hostLeaseDriftTicks = 2
+	hostMinSkipEvery    = hostElectionTicks/hostLeaseDriftTicks + 1
+)
 
 // RunHosts runs one whole-host simulation. A broken invariant is returned as
 // a *Violation (with the trace tail); other errors mean the options were
@@ -134,6 +162,9 @@ type hostNode struct {
 	// incarnation counts starts, so requests of an old incarnation are not
 	// waited for.
 	incarnation int
+	// skipEvery: the host's clock skips one tick in every skipEvery (0:
+	// never); clock counts the ticks it saw.
+	skipEvery, clock int
 }
 
 type hostSim struct {
@@ -178,7 +209,7 @@ func newHostSim(o HostOptions) (*hostSim, error) {
 		o.Steps = DefaultSteps
 	}
 	f := o.Faults
-	if sum := f.CrashProb + f.CrashMidIOProb + f.RestartProb + f.PartitionProb + f.HealProb + f.MoveReplicaProb + f.TransferProb; sum > 0.5 {
+	if sum := f.CrashProb + f.CrashMidIOProb + f.RestartProb + f.PartitionProb + f.HealProb + f.MoveReplicaProb + f.TransferProb + f.StopProb; sum > 0.5 {
 		return nil, invalid("per-event fault probabilities sum to %v, more than 0.5", sum)
 	}
 	net, err := transport.NewMemNetwork(transport.MemConfig{Seed: uint64(o.Seed)*2 + 1, Faults: f.Network})
@@ -229,9 +260,10 @@ func (s *hostSim) start(n *hostNode) error {
 	n.incarnation++
 	n.sms = map[uint64]*hostKV{}
 	cfg := host.Config{
-		NodeID: n.id, Dir: "/data", FS: n.fs, Manual: true,
+		NodeID: n.id, Dir: "/data", FS: n.fs, Manual: true, LogSegmentBytes: 64 << 10,
 		Rand:            randv2.New(randv2.NewPCG(uint64(s.rng.Int63()), uint64(n.incarnation))),
 		SnapshotEntries: 20, CompactLagEntries: 5, QuiesceTicks: 30,
+		ElectionTicks: hostElectionTicks,
 		NewStateMachine: func(group uint64) (host.StateMachine, error) {
 			var inner host.StateMachine
 			if s.o.NewStateMachine != nil {
@@ -242,6 +274,14 @@ func (s *hostSim) start(n *hostNode) error {
 			return kv, nil
 		},
 		NewTransport: func(h transport.Handler) (transport.Transport, error) { return s.net.Join(n.id, h, nil) },
+	}
+	cfg.Observer = &quiesceCounter{res: &s.res}
+	if s.o.Lease {
+		cfg.ReadOnlyOption, cfg.LeaseDriftTicks = raft.ReadOnlyLeaseBased, hostLeaseDriftTicks
+	}
+	n.skipEvery = 0
+	if s.o.Faults.ClockDrift && s.rng.Intn(2) == 0 {
+		n.skipEvery = hostMinSkipEvery + s.rng.Intn(2*hostElectionTicks)
 	}
 	if s.o.Tune != nil {
 		s.o.Tune(&cfg)
@@ -279,7 +319,22 @@ func (s *hostSim) run() (res HostResult, err error) {
 		s.liveness()
 	}
 	s.checker.finish()
+	s.res.Network = s.net.Stats()
 	return s.res, nil
+}
+
+// quiesceCounter counts the replicas of a host that quiesce.
+type quiesceCounter struct {
+	host.NopObserver
+	res  *HostResult
+	last int
+}
+
+func (q *quiesceCounter) Quiesced(count int) {
+	if count > q.last {
+		q.res.Quiescences += count - q.last
+	}
+	q.last = count
 }
 
 // step runs one event of the fault phase.
@@ -294,7 +349,7 @@ func (s *hostSim) step() {
 	}{
 		{f.CrashProb, s.crashRandom}, {f.CrashMidIOProb, s.armCrashRandom}, {f.RestartProb, s.restartRandom},
 		{f.PartitionProb, s.partitionRandom}, {f.HealProb, s.heal},
-		{f.MoveReplicaProb, s.moveRandom}, {f.TransferProb, s.transferRandom},
+		{f.MoveReplicaProb, s.moveRandom}, {f.TransferProb, s.transferRandom}, {f.StopProb, s.stopRandom},
 		{0.03, s.writeRandom}, {0.02, s.readRandom},
 	} {
 		if x < a.p {
@@ -340,6 +395,10 @@ func (s *hostSim) tick() {
 	s.res.Ticks++
 	s.net.Advance(hostTick)
 	for _, n := range s.liveNodes() {
+		n.clock++
+		if s.faultsOn && n.skipEvery > 0 && n.clock%n.skipEvery == 0 {
+			continue
+		}
 		n.h.Tick()
 	}
 }
@@ -365,7 +424,6 @@ func (s *hostSim) afterEvent() {
 	}
 	s.checker.observe()
 	s.followMoves()
-	s.checker.check()
 }
 
 // violation stops the run.
@@ -393,17 +451,23 @@ func (s *hostSim) liveness() {
 	for _, n := range s.nodes {
 		n.fs.SetFaults(faultfs.Faults{})
 		n.fs.CrashAfter(0)
-		if n.h == nil {
+	}
+	probes := map[uint64]*clientWrite{}
+	for deadline := s.ticks + 300; s.ticks < deadline; {
+		// A host whose file system crashed before the faults ended fails
+		// at its next write: restart it.
+		for _, n := range s.nodes {
+			if n.h != nil {
+				continue
+			}
 			if n.fs.Down() {
 				n.fs.Crash()
 			}
 			if err := s.start(n); err != nil {
 				s.violation(InvLiveness, err)
 			}
+			s.tracef("host %d restarted (groups %v)", n.id, n.h.Groups())
 		}
-	}
-	probes := map[uint64]*clientWrite{}
-	for deadline := s.ticks + 300; s.ticks < deadline; {
 		s.event++
 		s.work()
 		s.afterEvent()

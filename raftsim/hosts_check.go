@@ -304,10 +304,6 @@ func (c *hostChecker) observe() {
 	}
 }
 
-// check runs after each event; the invariants are checked as their events
-// happen (applied, restored, observe).
-func (c *hostChecker) check() {}
-
 // checkKey checks that the history of one key of a group is linearizable.
 func (c *hostChecker) checkKey(group uint64, key string) {
 	name := fmt.Sprintf("%d/%s", group, key)

@@ -30,6 +30,19 @@ func (s *hostSim) crashRandom() bool {
 	return true
 }
 
+// stopRandom stops a running host cleanly.
+func (s *hostSim) stopRandom() bool {
+	n := s.pickLive()
+	if n == nil || len(s.liveNodes()) == 1 {
+		return false
+	}
+	s.res.Stops++
+	err := n.h.Stop()
+	n.h = nil
+	s.tracef("host %d stopped (%v)", n.id, err)
+	return true
+}
+
 // armCrashRandom makes a running host's file system crash inside one of
 // its next few mutating operations, possibly in the middle of a write.
 func (s *hostSim) armCrashRandom() bool {

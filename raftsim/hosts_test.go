@@ -23,7 +23,7 @@ func TestHostsUnderFaults(t *testing.T) {
 	}
 	var total HostResult
 	for seed := int64(1); seed <= seeds; seed++ {
-		res, err := RunHosts(HostOptions{Hosts: 3 + int(seed%3), Groups: 3, Seed: seed, Steps: 3000, Faults: AllHostFaults()})
+		res, err := RunHosts(HostOptions{Hosts: 3 + int(seed%3), Groups: 3, Seed: seed, Steps: 3000, Faults: AllHostFaults(), Lease: seed%2 == 0})
 		var v *Violation
 		if errors.As(err, &v) {
 			t.Fatalf("seed %d: %v", seed, v)
