@@ -113,16 +113,16 @@ func AllHostFaults() HostFaults {
 
 // HostResult counts what a run did.
 type HostResult struct {
-	Seed                       int64
-	Events, Ticks              int
-	Writes, WritesAcked        int
-	Reads, ReadsServed         int
-	Crashes, MidIOCrashes      int
-	Stops                      int
-	HostFailures, Restarts     int
-	Partitions                 int
-	ReplicasMoved, Transfers   int
-	LinearizabilityUnknown     int
+	Seed                     int64
+	Events, Ticks            int
+	Writes, WritesAcked      int
+	Reads, ReadsServed       int
+	Crashes, MidIOCrashes    int
+	Stops                    int
+	HostFailures, Restarts   int
+	Partitions               int
+	ReplicasMoved, Transfers int
+	LinearizabilityUnknown   int
 	// Quiescences counts replicas that quiesced.
 	Quiescences int
 	// Network is what the simulated network did, faults by kind.
