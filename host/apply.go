@@ -283,7 +283,7 @@ func (h *Host) restore(g *group, snap pb.Snapshot) error {
 		return fmt.Errorf("restoring the snapshot at %d: %w", snap.Metadata.Index, err)
 	}
 	defer r.Close()
-	sessions, err := readSnapshotHeader(r, h.cfg.MaxSessions)
+	sessions, err := readSnapshotHeader(r, maxSessions)
 	if err != nil {
 		return fmt.Errorf("restoring the snapshot at %d: %w", snap.Metadata.Index, err)
 	}

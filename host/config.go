@@ -101,10 +101,6 @@ type Config struct {
 	// never quiesces.
 	QuiesceTicks int
 
-	// MaxSessions bounds the sessions (proposing hosts) a group remembers
-	// for exactly-once application. Zero means 4,096.
-	MaxSessions int
-
 	// Rand supplies the randomness of election timeouts and session IDs.
 	// Nil means a randomly seeded source. Simulations seed it.
 	Rand *rand.Rand
@@ -172,9 +168,6 @@ func (c Config) withDefaults() (Config, error) {
 	if c.QuiesceTicks == 0 {
 		c.QuiesceTicks = 3 * c.ElectionTicks
 	}
-	if c.MaxSessions == 0 {
-		c.MaxSessions = 4096
-	}
 	if c.Rand == nil {
 		c.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
 	}
@@ -185,8 +178,8 @@ func (c Config) withDefaults() (Config, error) {
 		c.Observer = NopObserver{}
 	}
 	switch {
-	case c.TickInterval < 0 || c.ApplyWorkers < 0 || c.KeepSnapshots < 1 || c.ReproposeTicks < 1 || c.MaxSessions < 1:
-		return c, invalid("TickInterval, ApplyWorkers, KeepSnapshots, ReproposeTicks and MaxSessions must be positive")
+	case c.TickInterval < 0 || c.ApplyWorkers < 0 || c.KeepSnapshots < 1 || c.ReproposeTicks < 1:
+		return c, invalid("TickInterval, ApplyWorkers, KeepSnapshots and ReproposeTicks must be positive")
 	case c.MaxInflightMsgs < 1:
 		return c, invalid("MaxInflightMsgs must be positive, got %d", c.MaxInflightMsgs)
 	}
@@ -215,8 +208,13 @@ func (c Config) raftConfig(id uint64, s raft.Storage, applied uint64) *raft.Conf
 		PreVote:                   !c.DisablePreVote,
 		ReadOnlyOption:            c.ReadOnlyOption,
 		LeaseDriftTicks:           c.LeaseDriftTicks,
-		Logger:                    c.Logger,
-		Rand:                      randSource{c.Rand},
+		// A leader removed from its group steps down at once: kept, it
+		// would drop every proposal (it is not in the configuration) while
+		// its heartbeats keep the others from electing a leader that can
+		// take them.
+		StepDownOnRemoval: true,
+		Logger:            c.Logger,
+		Rand:              randSource{c.Rand},
 	}
 }
 

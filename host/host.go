@@ -157,7 +157,7 @@ func (h *Host) openGroup(id uint64) error {
 	g := &group{
 		id: id, rn: rn, storage: storage, confState: cs,
 		proposals: map[uint64]*Request{}, reads: map[uint64]*Request{}, snapConf: map[uint64]pb.ConfState{},
-		sm: sm, sessions: newSessions(h.cfg.MaxSessions),
+		sm: sm, sessions: newSessions(maxSessions),
 	}
 	h.groups[id] = g
 	i, _ := slices.BinarySearch(h.order, id)

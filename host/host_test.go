@@ -139,6 +139,22 @@ func TestNewReplicaAddedAfterTheLatestSnapshotGetsANewerOne(t *testing.T) {
 	assert.Equal(t, c.sms[leader][1].dump(), c.sms[4][1].dump())
 }
 
+// A leader that removes its own replica steps down, so that the others
+// elect a leader able to take proposals.
+func TestLeaderRemovingItselfStepsDown(t *testing.T) {
+	c := newCluster(t, 3, nil)
+	for _, id := range c.ids {
+		require.NoError(t, c.hosts[id].StartGroup(1, []uint64{1, 2, 3}))
+	}
+	leader := c.leader(1)
+	_, err := c.wait(c.hosts[leader].SubmitRemoveReplica(1, leader))
+	require.NoError(t, err)
+	other := leader%3 + 1
+	_, err = c.wait(c.hosts[other].SubmitPropose(1, []byte("after=removal")))
+	require.NoError(t, err)
+	assert.NotEqual(t, leader, c.leader(1))
+}
+
 func TestProposalAppliedOnceWhenProposedAgain(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	for _, id := range c.ids {

@@ -57,6 +57,14 @@ func decodeCommand(b []byte) (envelope, []byte, error) {
 	return e, b[envelopeHeaderBytes:], nil
 }
 
+// maxSessions bounds the sessions (incarnations of proposing hosts) a group
+// remembers. It is part of the replicated state machine — every replica
+// must evict the same session at the same index — so it is a constant, not
+// a setting that hosts could disagree on. A group's proposals come from the
+// hosts of its replicas, a few incarnations each; the least recently used
+// session, evicted when a new one starts, is one of a host long restarted.
+const maxSessions = 4096
+
 // sessionState is what one session has applied: every sequence number at or
 // above its floor that was applied; everything below the floor is done.
 type sessionState struct {
