@@ -48,6 +48,11 @@ func (h *Host) RunRaft() (busy bool) {
 		fn()
 	}
 	busy = len(inputs) > 0
+	if h.storageBacklogged() {
+		// The replicas keep what they have until the storage stage has
+		// room: their next Readys then carry more, in fewer writes.
+		return busy
+	}
 	dirty := h.dirty
 	h.dirty = nil
 	inBatch := map[uint64]bool{}
@@ -100,6 +105,18 @@ func (h *Host) RunRaft() (busy bool) {
 		busy = true
 	}
 	return busy || len(h.dirty) > 0 || len(h.localSnaps) > 0
+}
+
+// maxPendingBatches bounds the storage batches queued behind the one being
+// written.
+const maxPendingBatches = 2
+
+// storageBacklogged reports whether the storage stage already has
+// maxPendingBatches batches waiting.
+func (h *Host) storageBacklogged() bool {
+	h.stMu.Lock()
+	defer h.stMu.Unlock()
+	return len(h.stQueue) >= maxPendingBatches
 }
 
 // markDirty records that g may have a Ready for the next cycle.

@@ -31,6 +31,11 @@ func (h *Host) RunStorage() bool {
 	h.stQueue[0] = nil
 	h.stQueue = h.stQueue[1:]
 	h.stMu.Unlock()
+	// The Raft loop may have held back Readys for the room just made.
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
 
 	updates := make([]wal.Update, 0, len(batch))
 	entries, dataBytes := 0, int64(0)
