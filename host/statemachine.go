@@ -55,3 +55,16 @@ type Command struct {
 	// proposed the command (nil is fine).
 	Result []byte
 }
+
+// BytesSnapshot is a Snapshot of a state small enough to copy into memory
+// whole, for state machines that need nothing more.
+type BytesSnapshot []byte
+
+// WriteTo writes the bytes.
+func (b BytesSnapshot) WriteTo(w io.Writer) (int64, error) {
+	n, err := w.Write(b)
+	return int64(n), err
+}
+
+// Close does nothing.
+func (BytesSnapshot) Close() error { return nil }
