@@ -34,28 +34,29 @@ func (h *Host) queueApplyLocked(g *group, t applyTask) {
 	}
 }
 
-// RunApply does the oldest task of the first group in the apply stage's
-// queue (groups take turns, and one group's tasks run one at a time, in
-// order) or, in Manual mode when no group waits, one background job such as
-// writing a snapshot. It reports whether there was anything to do. In Manual
+// RunApply does, in Manual mode, the oldest background job (such as
+// writing a snapshot) if one waits, and otherwise the oldest task of the
+// first group in the apply stage's queue (groups take turns, and one
+// group's tasks run one at a time, in order). It reports whether there was anything to do. In Manual
 // mode the caller calls it; otherwise the apply workers do.
 func (h *Host) RunApply() bool {
 	if h.Err() != nil {
 		return false
 	}
 	h.apMu.Lock()
-	if len(h.apQueue) == 0 {
-		var job func()
-		if len(h.bgJobs) > 0 {
-			job = h.bgJobs[0]
-			h.bgJobs = h.bgJobs[1:]
-		}
+	if len(h.bgJobs) > 0 {
+		// Before the queue: a stream of apply tasks must not starve the
+		// snapshot a lagging follower waits for.
+		job := h.bgJobs[0]
+		h.bgJobs[0] = nil
+		h.bgJobs = h.bgJobs[1:]
 		h.apMu.Unlock()
-		if job == nil {
-			return false
-		}
 		job()
 		return true
+	}
+	if len(h.apQueue) == 0 {
+		h.apMu.Unlock()
+		return false
 	}
 	g := h.apQueue[0]
 	h.apQueue[0] = nil

@@ -98,7 +98,6 @@ func New(cfg Config) (*Host, error) {
 	}
 	h := &Host{
 		cfg: cfg, id: cfg.NodeID, engine: engine, snaps: snaps,
-		session:   cfg.Rand.Uint64() | 1,
 		nextSeq:   1,
 		wake:      make(chan struct{}, 1),
 		groups:    map[uint64]*group{},
@@ -109,6 +108,17 @@ func New(cfg Config) (*Host, error) {
 		incoming:  map[snapKey]wal.SnapshotRef{},
 		stop:      make(chan struct{}),
 	}
+	incarnation, err := h.nextIncarnation()
+	if err != nil {
+		engine.Close()
+		return nil, fmt.Errorf("host: counting the host's incarnations: %w", err)
+	}
+	// The session tags this incarnation's proposals and, as the first read
+	// token, its reads: a reply meant for an earlier incarnation (still in
+	// the network when it crashed) must match nothing of this one, even if
+	// Rand is seeded as before.
+	h.session = newSession(cfg.Rand.Uint64(), incarnation)
+	h.nextToken = h.session
 	joining, err := h.readJoining()
 	if err != nil {
 		engine.Close()

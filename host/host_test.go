@@ -155,6 +155,43 @@ func TestLeaderRemovingItselfStepsDown(t *testing.T) {
 	assert.NotEqual(t, leader, c.leader(1))
 }
 
+// A reply to a read of an earlier incarnation of a host (still in the
+// network, or sent by a leader that answered late) must match no read of
+// the new one, and a proposal of the new one no session of the old one,
+// even when both incarnations seed Rand alike (the harness does).
+func TestIncarnationsShareNoSessionOrReadToken(t *testing.T) {
+	c := newCluster(t, 1, nil)
+	first := c.hosts[1]
+	c.stop(1)
+	c.start(1)
+	second := c.hosts[1]
+	assert.NotEqual(t, first.session, second.session)
+	assert.Greater(t, absDiff(first.nextToken, second.nextToken), uint64(1<<32), "read tokens start far apart")
+}
+
+func absDiff(a, b uint64) uint64 {
+	if a > b {
+		return a - b
+	}
+	return b - a
+}
+
+// In Manual mode a background job (writing a snapshot) runs before the
+// apply queue's next task: a steady stream of tasks, such as a leader
+// asking again and again for the snapshot a new replica needs, must not
+// starve it.
+func TestManualBackgroundJobRunsBeforeQueuedTasks(t *testing.T) {
+	c := newCluster(t, 1, nil)
+	require.NoError(t, c.hosts[1].StartGroup(1, []uint64{1}))
+	c.settle()
+	h := c.hosts[1]
+	ran := false
+	h.background(func() { ran = true })
+	h.queueApply(h.groups[1], applyTask{snapshot: true})
+	require.True(t, h.RunApply())
+	assert.True(t, ran)
+}
+
 func TestProposalAppliedOnceWhenProposedAgain(t *testing.T) {
 	c := newCluster(t, 3, nil)
 	for _, id := range c.ids {

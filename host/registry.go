@@ -26,16 +26,66 @@ const joiningFile = "joining"
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// errBadRegistry reports a registry file that does not verify.
-var errBadRegistry = errors.New("host: corrupt registry of joining replicas")
+// errBadRegistry reports a registry file (joining, incarnation) that does
+// not verify.
+var errBadRegistry = errors.New("host: corrupt registry file")
+
+// incarnationFile holds how many times the host was opened (8 bytes, then
+// a CRC-32C): every opening draws its session from a new number.
+const incarnationFile = "incarnation"
 
 // readJoining reads the registry; a missing file is an empty one.
 func (h *Host) readJoining() ([]uint64, error) {
-	path := filepath.Join(h.cfg.Dir, joiningFile)
+	body, err := h.readRecord(joiningFile)
+	if err != nil || body == nil {
+		return nil, err
+	}
+	if len(body)%8 != 0 {
+		return nil, fmt.Errorf("%w: %s has %d bytes", errBadRegistry, joiningFile, len(body)+4)
+	}
+	ids := make([]uint64, 0, len(body)/8)
+	for i := 0; i < len(body); i += 8 {
+		ids = append(ids, binary.BigEndian.Uint64(body[i:]))
+	}
+	return ids, nil
+}
+
+// writeJoining replaces the registry.
+func (h *Host) writeJoining(ids []uint64) error {
+	var b []byte
+	for _, id := range ids {
+		b = binary.BigEndian.AppendUint64(b, id)
+	}
+	return h.writeRecord(joiningFile, b)
+}
+
+// nextIncarnation counts this opening of the host, durably, and returns
+// its number (1 for the first).
+func (h *Host) nextIncarnation() (uint64, error) {
+	body, err := h.readRecord(incarnationFile)
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	switch len(body) {
+	case 0:
+	case 8:
+		n = binary.BigEndian.Uint64(body)
+	default:
+		return 0, fmt.Errorf("%w: %s has %d bytes", errBadRegistry, incarnationFile, len(body)+4)
+	}
+	n++
+	return n, h.writeRecord(incarnationFile, binary.BigEndian.AppendUint64(nil, n))
+}
+
+// readRecord reads a small file of the host's under Dir, written by
+// writeRecord, and checks its CRC; a missing file reads as nil.
+func (h *Host) readRecord(name string) ([]byte, error) {
+	path := filepath.Join(h.cfg.Dir, name)
 	f, err := h.cfg.FS.Open(path)
 	if err != nil {
 		names, lerr := h.cfg.FS.List(h.cfg.Dir)
-		if lerr == nil && !slices.Contains(names, joiningFile) {
+		if lerr == nil && !slices.Contains(names, name) {
 			return nil, nil
 		}
 		return nil, fmt.Errorf("host: opening %s: %w", path, err)
@@ -45,7 +95,7 @@ func (h *Host) readJoining() ([]uint64, error) {
 	if err != nil {
 		return nil, err
 	}
-	if size%8 != 4 || size > 1<<24 {
+	if size < 4 || size > 1<<24 {
 		return nil, fmt.Errorf("%w: %s has %d bytes", errBadRegistry, path, size)
 	}
 	b := make([]byte, size)
@@ -56,22 +106,15 @@ func (h *Host) readJoining() ([]uint64, error) {
 	if crc32.Checksum(body, crcTable) != binary.BigEndian.Uint32(b[len(b)-4:]) {
 		return nil, fmt.Errorf("%w: %s fails its checksum", errBadRegistry, path)
 	}
-	ids := make([]uint64, 0, len(body)/8)
-	for i := 0; i < len(body); i += 8 {
-		ids = append(ids, binary.BigEndian.Uint64(body[i:]))
-	}
-	return ids, nil
+	return body, nil
 }
 
-// writeJoining replaces the registry: a temporary file, synced, renamed
-// over the old one, and the directory synced.
-func (h *Host) writeJoining(ids []uint64) error {
-	var b []byte
-	for _, id := range ids {
-		b = binary.BigEndian.AppendUint64(b, id)
-	}
-	b = binary.BigEndian.AppendUint32(b, crc32.Checksum(b, crcTable))
-	path := filepath.Join(h.cfg.Dir, joiningFile)
+// writeRecord replaces a small file under Dir with body and its CRC: a
+// temporary file, synced, renamed over the old one, and the directory
+// synced.
+func (h *Host) writeRecord(name string, body []byte) error {
+	b := binary.BigEndian.AppendUint32(slices.Clip(body), crc32.Checksum(body, crcTable))
+	path := filepath.Join(h.cfg.Dir, name)
 	tmp := path + ".tmp"
 	f, err := h.cfg.FS.Create(tmp)
 	if err != nil {

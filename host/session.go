@@ -15,6 +15,22 @@ import (
 // each session applied is replicated state: every replica derives it from the
 // log in the same way, and snapshots carry it.
 
+// newSession derives a session ID from a random number and the host's
+// incarnation (a durable count of its openings), so that two incarnations
+// of a host never share a session even when their random sources are seeded
+// alike. The mixing (splitmix64's finalizer) is a bijection, so distinct
+// inputs collide only if the results differ in the lowest bit alone, which
+// is then set: zero marks no session and is never returned.
+func newSession(random, incarnation uint64) uint64 {
+	x := random ^ incarnation*0x9e3779b97f4a7c15
+	x ^= x >> 30
+	x *= 0xbf58476d1ce4e5b9
+	x ^= x >> 27
+	x *= 0x94d049bb133111eb
+	x ^= x >> 31
+	return x | 1
+}
+
 // envelopeMagic starts every command the host writes to the log, so that an
 // entry that is not a host command (a leader's empty entry, a conf change) is
 // never taken for one.
