@@ -156,7 +156,9 @@ func (h *Host) openGroup(id uint64) error {
 	if err != nil {
 		return fmt.Errorf("host: group %d: reading its state: %w", id, err)
 	}
-	rn, err := raft.NewRawNode(h.cfg.raftConfig(h.id, storage, snap.Metadata.Index))
+	rc := h.cfg.raftConfig(h.id, storage, snap.Metadata.Index)
+	rc.Logger = newGroupLogger(rc.Logger, id)
+	rn, err := raft.NewRawNode(rc)
 	if err != nil {
 		return fmt.Errorf("host: group %d: %w", id, err)
 	}
