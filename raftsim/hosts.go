@@ -113,13 +113,15 @@ func AllHostFaults() HostFaults {
 
 // HostResult counts what a run did.
 type HostResult struct {
-	Seed                     int64
-	Events, Ticks            int
-	Writes, WritesAcked      int
-	Reads, ReadsServed       int
-	Crashes, MidIOCrashes    int
-	Stops                    int
-	HostFailures, Restarts   int
+	Seed                   int64
+	Events, Ticks          int
+	Writes, WritesAcked    int
+	Reads, ReadsServed     int
+	Crashes, MidIOCrashes  int
+	Stops                  int
+	HostFailures, Restarts int
+	// FailedStarts counts restarts that failed under a disk fault.
+	FailedStarts             int
 	Partitions               int
 	ReplicasMoved, Transfers int
 	LinearizabilityUnknown   int

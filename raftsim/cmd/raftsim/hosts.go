@@ -150,8 +150,8 @@ func sweepHosts(c hostsConfig, first, last int64) int {
 	fmt.Fprintf(w, "seeds run: %d\nevents: %d\nticks: %d\n", seeds, t.Events, t.Ticks)
 	fmt.Fprintf(w, "writes: %d (acknowledged %d), reads: %d (served %d), linearizability checks out of time: %d\n",
 		t.Writes, t.WritesAcked, t.Reads, t.ReadsServed, t.LinearizabilityUnknown)
-	fmt.Fprintf(w, "faults: power-loss=%d crash-mid-io=%d stop=%d host-failure=%d restart=%d partition=%d\n",
-		t.Crashes, t.MidIOCrashes, t.Stops, t.HostFailures, t.Restarts, t.Partitions)
+	fmt.Fprintf(w, "faults: power-loss=%d crash-mid-io=%d stop=%d host-failure=%d restart=%d failed-start=%d partition=%d\n",
+		t.Crashes, t.MidIOCrashes, t.Stops, t.HostFailures, t.Restarts, t.FailedStarts, t.Partitions)
 	n := t.Network
 	fmt.Fprintf(w, "network: delivered=%d dropped=%d duplicated=%d delayed=%d reordered=%d cut=%d snapshots=%d snapshot-faults=%d\n",
 		n.Delivered, n.Dropped, n.Duplicated, n.Delayed, n.Reordered, n.Cut, n.SnapshotsDelivered, n.SnapshotFaults)
@@ -188,6 +188,7 @@ func addHostResult(t *raftsim.HostResult, r raftsim.HostResult) {
 	t.Stops += r.Stops
 	t.HostFailures += r.HostFailures
 	t.Restarts += r.Restarts
+	t.FailedStarts += r.FailedStarts
 	t.Partitions += r.Partitions
 	t.ReplicasMoved += r.ReplicasMoved
 	t.Transfers += r.Transfers
