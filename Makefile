@@ -45,11 +45,15 @@ demo:
 	@echo "== running the demo"
 	cd examples/kvstore && $(CURDIR)/.bin/kvstore demo
 
-# A larger simulator sweep than CI runs: 100,000 seeds on 5 nodes, every fault
+# Larger simulator sweeps than CI runs: 100,000 seeds on 5 nodes, every fault
 # and entry point, nodes with and without AsyncStorageWrites, safe and lease
-# reads. It takes 15 to 30 minutes on 2 cores and prints progress every 10%.
+# reads (15 to 30 minutes on 2 cores); then 10,000 seeds of whole hosts
+# (package host on wal and the in-memory transport: crashes inside writes,
+# failed fsyncs, partitions, clock drift, replica moves; about 50 minutes).
+# Each prints progress every 10%.
 sim:
 	cd raftsim && $(GO) run ./cmd/raftsim -nodes 5 -seeds 100000 -steps 2000 -faults all -async random -readonly random
+	cd raftsim && $(GO) run ./cmd/raftsim hosts -seeds 10000
 
 # Side-by-side benchmarks against etcd/raft (about 10 minutes on 2 cores):
 # refreshes the machine and the table in BENCHMARKS.md, docs/bench-results.json

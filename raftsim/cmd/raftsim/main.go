@@ -8,6 +8,9 @@
 //	raftsim -nodes 5 -steps 5000 -faults all -seed 17 -shrink
 //	raftsim -nodes 5 -seeds 1000 -steps 2000 -faults all -async mixed
 //
+// `raftsim hosts` simulates whole hosts (package host) instead of bare
+// Raft nodes; `raftsim hosts -h` lists its flags.
+//
 // On a terminal, a progress bar is drawn on standard error.
 //
 // With -shrink the first failing run is shrunk (raftsim.Shrink) and the
@@ -53,6 +56,9 @@ func main() {
 
 // run parses args, runs the simulations and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "hosts" {
+		return runHosts(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("raftsim", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -135,6 +141,7 @@ it; the exit status is then 1 (2 for bad flags).
   raftsim -nodes 5 -seeds 1000                  sweep seeds 1..1000, all faults
   raftsim -nodes 5 -seed 17 -trace              replay one seed with its trace
   raftsim -faults crash,partition,read-index -readonly lease
+  raftsim hosts -seeds 1000                     whole hosts (raftsim hosts -h)
 
 Flags:
 `

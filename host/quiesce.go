@@ -1,0 +1,189 @@
+package host
+
+import (
+	"bytes"
+
+	"github.com/pontoon-raft/raft"
+	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/pontoon-raft/raft/tracker"
+	"github.com/pontoon-raft/raft/transport"
+)
+
+// Quiescence. A group whose leader had nothing to do for QuiesceTicks, with
+// every follower holding its whole log and knowing it committed, stops: the
+// leader sends its followers one quiesce heartbeat (a heartbeat of its term
+// and commit index, with quiesceContext as context, so it renews no lease
+// and confirms no read) until each has answered, and then neither ticks nor
+// sends anything. A follower that receives it, holding the leader's commit
+// index, stops ticking. Any message for the group, a proposal or a read
+// wakes a replica; a woken leader heartbeats again, which wakes its
+// followers.
+//
+// A quiesced leader still counts its ticks with TickQuiesced, so its lease
+// runs out like its followers' promises: a quiesced leader serves no read
+// from an old lease. A quiesced follower cannot notice its leader's death by
+// itself, so hosts heartbeat each other (livenessGroup); a follower wakes,
+// and forgets its leader, once the leader's host has not been heard from for
+// an election timeout.
+
+// quiesceContext marks the quiesce heartbeat and its answers. Its length
+// differs from the 8 bytes of a read token, so Raft ignores it.
+var quiesceContext = []byte("pontoon-q")
+
+// livenessGroup carries the heartbeats hosts send each other; no Raft group
+// has this ID.
+const livenessGroup = 0
+
+// tickGroup ticks g, or for a quiesced replica only counts the leader's
+// lease clock, and may quiesce a leader that had nothing to do.
+func (h *Host) tickGroup(g *group) {
+	if g.quiesced {
+		if g.role == raft.StateLeader {
+			g.rn.TickQuiesced()
+			h.resendQuiesce(g)
+		} else if l := g.lead; l != raft.None && h.ticks-h.lastHeard[l] > int64(h.cfg.ElectionTicks) {
+			// The leader's host went silent: elect another.
+			h.wakeGroup(g)
+			_ = g.rn.ForgetLeader()
+			h.markDirty(g)
+		}
+		return
+	}
+	h.markDirty(g)
+	if h.cfg.QuiesceTicks >= 0 && g.role == raft.StateLeader {
+		if !h.idle(g) {
+			g.idleTicks = 0
+		} else if g.idleTicks++; g.idleTicks >= h.cfg.QuiesceTicks {
+			// Quiesce instead of ticking: a tick could send a heartbeat
+			// after the quiesce heartbeat, which would wake the followers.
+			h.quiesce(g)
+			g.rn.TickQuiesced()
+			return
+		}
+	}
+	g.rn.Tick()
+}
+
+// idle reports whether g's leader has nothing to do: no request waits, no
+// transfer runs, every follower holds its whole log, and everything is
+// committed and applied.
+func (h *Host) idle(g *group) bool {
+	if len(g.proposals)+len(g.reads)+len(g.waitingReads)+len(g.admin) > 0 {
+		return false
+	}
+	st := g.rn.BasicStatus()
+	if st.LeadTransferee != raft.None || st.Applied != st.Commit || g.applied != st.Commit {
+		return false
+	}
+	caughtUp := true
+	g.rn.WithProgress(func(id uint64, _ raft.ProgressType, pr tracker.Progress) {
+		if pr.Match != st.Commit {
+			caughtUp = false
+		}
+	})
+	return caughtUp
+}
+
+// quiesce stops g's leader and tells its followers to stop.
+func (h *Host) quiesce(g *group) {
+	g.quiesced = true
+	g.quiesceAcked = map[uint64]bool{}
+	h.quiesced++
+	h.cfg.Observer.Quiesced(h.quiesced)
+	h.cfg.Observer.GroupChanged(g.id, g.status())
+	h.resendQuiesce(g)
+}
+
+// resendQuiesce sends the quiesce heartbeat to the followers that have not
+// answered it, every HeartbeatTicks.
+func (h *Host) resendQuiesce(g *group) {
+	if h.ticks%int64(h.cfg.HeartbeatTicks) != 0 {
+		return
+	}
+	st := g.rn.BasicStatus()
+	for _, id := range members(g.confState) {
+		if id == h.id || g.quiesceAcked[id] {
+			continue
+		}
+		h.out = append(h.out, transport.GroupMessage{Group: g.id, Message: pb.Message{
+			Type: pb.MsgHeartbeat, From: h.id, To: id, Term: st.Term, Commit: st.Commit, Context: quiesceContext,
+		}})
+	}
+}
+
+// wakeGroup makes a quiesced replica tick again.
+func (h *Host) wakeGroup(g *group) {
+	if !g.quiesced {
+		return
+	}
+	g.quiesced = false
+	g.idleTicks = 0
+	h.quiesced--
+	h.cfg.Observer.Quiesced(h.quiesced)
+	h.cfg.Observer.GroupChanged(g.id, g.status())
+}
+
+// quiesceMessage handles the quiesce heartbeat and its answer, and reports
+// whether m was one of them.
+func (h *Host) quiesceMessage(g *group, m pb.Message) bool {
+	if !bytes.Equal(m.Context, quiesceContext) {
+		return false
+	}
+	switch m.Type {
+	case pb.MsgHeartbeat:
+		// Step it like any heartbeat (it commits up to the leader's
+		// commit index and is answered), then stop if caught up.
+		_ = g.rn.Step(m)
+		h.markDirty(g)
+		st := g.rn.BasicStatus()
+		if !g.quiesced && st.Term == m.Term && st.Lead == m.From && st.Commit >= m.Commit && st.RaftState == raft.StateFollower {
+			g.quiesced = true
+			h.quiesced++
+			h.cfg.Observer.Quiesced(h.quiesced)
+		}
+		return true
+	case pb.MsgHeartbeatResp:
+		_ = g.rn.Step(m)
+		if g.quiesced && g.quiesceAcked != nil {
+			g.quiesceAcked[m.From] = true
+		}
+		return true
+	}
+	return false
+}
+
+// sendLiveness sends this host's heartbeat to every host it shares a group
+// with, every HeartbeatTicks.
+func (h *Host) sendLiveness() {
+	if h.ticks%int64(h.cfg.HeartbeatTicks) != 0 {
+		return
+	}
+	peers := map[uint64]bool{}
+	for _, id := range h.order {
+		for _, p := range members(h.groups[id].confState) {
+			if p != h.id {
+				peers[p] = true
+			}
+		}
+	}
+	for _, p := range sortedKeys(peers) {
+		h.out = append(h.out, transport.GroupMessage{Group: livenessGroup, Message: pb.Message{
+			Type: pb.MsgHeartbeat, From: h.id, To: p, Term: 1,
+		}})
+	}
+}
+
+// hostHeard records that host from was heard from now.
+func (h *Host) hostHeard(from uint64) { h.lastHeard[from] = h.ticks }
+
+// members lists every node of a configuration, each once, in increasing
+// order.
+func members(cs pb.ConfState) []uint64 {
+	set := map[uint64]bool{}
+	for _, ids := range [][]uint64{cs.Voters, cs.Learners, cs.VotersOutgoing, cs.LearnersNext} {
+		for _, id := range ids {
+			set[id] = true
+		}
+	}
+	return sortedKeys(set)
+}

@@ -1,0 +1,135 @@
+package host
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/pontoon-raft/raft"
+	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/pontoon-raft/raft/transport"
+	"github.com/pontoon-raft/raft/wal"
+)
+
+// RunStorage writes the oldest batch of storage work: every replica's
+// MsgStorageAppend of one Raft cycle (and the host's own records) in one
+// wal.Save, one write and one fsync. Then it delivers the responses each
+// write promised: the replicas' own acknowledgements back to the Raft loop,
+// the peers' to the transport. A replica installing a snapshot first has its
+// state machine restored by the apply stage; its responses, and those of its
+// later writes, wait behind that. It reports whether there was a batch. In
+// Manual mode the caller calls it; otherwise the storage goroutine does.
+func (h *Host) RunStorage() bool {
+	if h.Err() != nil {
+		return false
+	}
+	h.stMu.Lock()
+	if len(h.stQueue) == 0 {
+		h.stMu.Unlock()
+		return false
+	}
+	batch := h.stQueue[0]
+	h.stQueue[0] = nil
+	h.stQueue = h.stQueue[1:]
+	h.stMu.Unlock()
+	// The Raft loop may have held back Readys for the room just made.
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+
+	updates := make([]wal.Update, 0, len(batch))
+	entries, dataBytes := 0, int64(0)
+	for _, w := range batch {
+		if w.update != nil {
+			updates = append(updates, *w.update)
+			continue
+		}
+		u := wal.Update{Group: w.g.id, Entries: w.m.Entries}
+		if hs := (pb.HardState{Term: w.m.Term, Vote: w.m.Vote, Commit: w.m.Commit}); !raft.IsEmptyHardState(hs) {
+			u.HardState = hs
+		}
+		if w.m.Snapshot != nil {
+			u.Snapshot = *w.m.Snapshot
+		}
+		entries += len(u.Entries)
+		for i := range u.Entries {
+			dataBytes += int64(len(u.Entries[i].Data))
+		}
+		updates = append(updates, u)
+	}
+	start := time.Now()
+	if err := h.engine.Save(updates); err != nil {
+		h.fail(fmt.Errorf("writing %d updates: %w", len(updates), err))
+		return false
+	}
+	h.cfg.Observer.Saved(len(updates), entries, dataBytes, time.Since(start))
+
+	var out []transport.GroupMessage
+	for _, w := range batch {
+		if w.update != nil {
+			h.savedRecord(w)
+			continue
+		}
+		g := w.g
+		g.apMu.Lock()
+		switch {
+		case w.m.Snapshot != nil && !raft.IsEmptySnap(*w.m.Snapshot):
+			g.holding = true
+			h.queueApplyLocked(g, applyTask{restore: w.m.Snapshot, responses: w.m.Responses})
+		case g.holding:
+			h.queueApplyLocked(g, applyTask{responses: w.m.Responses})
+		default:
+			out = h.deliver(g, w.m.Responses, out)
+		}
+		g.apMu.Unlock()
+	}
+	if len(out) > 0 {
+		h.trans.Send(out)
+	}
+	return true
+}
+
+// deliver sends the responses of finished work: those for the replica
+// itself are stepped on the Raft loop, those for peers added to out.
+func (h *Host) deliver(g *group, resps []pb.Message, out []transport.GroupMessage) []transport.GroupMessage {
+	var local []pb.Message
+	for _, m := range resps {
+		if m.To == h.id {
+			local = append(local, m)
+		} else {
+			out = append(out, transport.GroupMessage{Group: g.id, Message: m})
+		}
+	}
+	if len(local) > 0 {
+		h.post(func() { h.stepLocal(g, local) })
+	}
+	return out
+}
+
+// stepLocal steps the replica's own responses into it.
+func (h *Host) stepLocal(g *group, msgs []pb.Message) {
+	if g.removed {
+		return
+	}
+	for _, m := range msgs {
+		if err := g.rn.Step(m); err != nil {
+			h.cfg.Logger.Warningf("host %x: group %d: stepping its own %s: %v", h.id, g.id, m.Type, err)
+		}
+	}
+	h.markDirty(g)
+}
+
+// savedRecord finishes a record of the host's own once it is durable.
+func (h *Host) savedRecord(w appendWork) {
+	switch {
+	case w.update.Remove:
+		if err := h.snaps.RemoveGroup(w.update.Group); err != nil {
+			h.cfg.Logger.Warningf("host %x: group %d: removing its snapshots: %v", h.id, w.update.Group, err)
+		}
+	case !raft.IsEmptySnap(w.update.LocalSnapshot):
+		index := w.update.LocalSnapshot.Metadata.Index
+		if err := h.snaps.Prune(w.update.Group, h.cfg.KeepSnapshots, index); err != nil {
+			h.cfg.Logger.Warningf("host %x: group %d: pruning its snapshots: %v", h.id, w.update.Group, err)
+		}
+	}
+}
