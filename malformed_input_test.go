@@ -169,3 +169,13 @@ func TestProposeConfChangeNil(t *testing.T) {
 	assert.Equal(t, last, rn.raft.raftLog.lastIndex())
 	assert.NoError(t, rn.ProposeConfChange(pb.ConfChangeV2{}), "the explicit way to leave a joint configuration")
 }
+
+// Every message type of the wire format has its facts in messages.go: a
+// type added to raftpb without a row there would be refused as unknown by
+// every node, so this fails first.
+func TestEveryMessageTypeHasFacts(t *testing.T) {
+	for num, name := range pb.MessageType_name {
+		require.Truef(t, factsOf(pb.MessageType(num)).known, "message type %s (%d) has no row in msgFactsTable", name, num)
+	}
+	require.Equal(t, len(pb.MessageType_name), messageTypeCount, "msgFactsTable's size and raftpb's message types differ")
+}
