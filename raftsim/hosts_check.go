@@ -363,17 +363,30 @@ func (c *hostChecker) allApplied(probes map[uint64]*clientWrite) bool {
 			return false
 		}
 		st, _ := l.h.Status(g)
+		// A new leader may not know the commit index yet: wait for every
+		// replica to reach what any replica ever applied, too.
+		want := max(st.Commit, c.highestApplied(g))
 		for _, id := range configMembers(st.Config) {
 			n := c.s.node(id)
 			if n.h == nil || n.sms[g] == nil || n.sms[g].values[c.ops[w.op].key] == "" {
 				return false
 			}
-			if hs, err := n.h.Status(g); err != nil || hs.Applied < st.Commit {
+			if hs, err := n.h.Status(g); err != nil || hs.Applied < want {
 				return false
 			}
 		}
 	}
 	return true
+}
+
+// highestApplied returns the highest index at which any replica of group
+// applied a command.
+func (c *hostChecker) highestApplied(group uint64) uint64 {
+	var top uint64
+	for index := range c.log[group] {
+		top = max(top, index)
+	}
+	return top
 }
 
 // finish checks that every acknowledged write is held by every replica in
