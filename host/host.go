@@ -252,8 +252,12 @@ func (h *Host) call(fn func()) error {
 		if err := h.Err(); err != nil {
 			return err
 		}
-		fn()
-		return nil
+		var failed error
+		func() {
+			defer h.stopOnPanic(func(err error) { failed = err })
+			fn()
+		}()
+		return failed
 	}
 	done := make(chan struct{})
 	h.post(func() { fn(); close(done) })

@@ -31,15 +31,7 @@ func (h *Host) RunRaft() (busy bool) {
 	if h.Err() != nil {
 		return false
 	}
-	defer func() {
-		// The core panics when its storage fails (a read of the log
-		// engine after the disk failed): the host stops, as after a failed
-		// write, instead of taking the process down.
-		if p := recover(); p != nil {
-			h.fail(fmt.Errorf("a replica failed: %v", p))
-			busy = false
-		}
-	}()
+	defer h.stopOnPanic(func(error) { busy = false })
 	h.inMu.Lock()
 	inputs := h.inputs
 	h.inputs = nil
@@ -133,11 +125,31 @@ func (h *Host) markDirty(g *group) {
 func (h *Host) Tick() {
 	if h.cfg.Manual {
 		if h.Err() == nil {
-			h.tick()
+			func() {
+				defer h.stopOnPanic(nil)
+				h.tick()
+			}()
 		}
 		return
 	}
 	h.post(h.tick)
+}
+
+// stopOnPanic, deferred around work on the replicas, stops the host when
+// that work panics: the core panics when its storage fails (a read of the
+// log engine after the disk failed), and the host then stops, as after a
+// failed write, instead of taking the process down. then, if not nil, is
+// called with the error the host stopped with.
+func (h *Host) stopOnPanic(then func(error)) {
+	p := recover()
+	if p == nil {
+		return
+	}
+	err := fmt.Errorf("a replica failed: %v", p)
+	h.fail(err)
+	if then != nil {
+		then(err)
+	}
 }
 
 func (h *Host) tick() {
