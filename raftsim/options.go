@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/wal"
+	"github.com/pontoon-raft/raft/wal/faultfs"
 )
 
 // MaxNodes is the largest cluster the simulator builds.
@@ -138,6 +140,9 @@ type Options struct {
 	// and NoSpaceRate inject disk faults (they are ignored in
 	// StorageMemory).
 	Storage StorageMode
+	// wrapDisk, if set, wraps every node's file system in StorageWAL mode:
+	// tests use it to break the disk and see the checker notice.
+	wrapDisk func(*faultfs.FS) wal.FS
 
 	// SuppressEvents lists fault-phase event numbers (Event.Num) at which
 	// Step does not perform the per-event action it drew (a fault, a

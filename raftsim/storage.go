@@ -156,8 +156,12 @@ func (s *Sim) openEngine(n *simNode, faults faultfs.Faults) error {
 	d := n.disk
 	d.fs.SetFaults(faults)
 	d.opens++
+	var fs wal.FS = d.fs
+	if s.opts.wrapDisk != nil {
+		fs = s.opts.wrapDisk(d.fs)
+	}
 	e, err := wal.Open(walDir, wal.Options{
-		FS: d.fs, SegmentBytes: walSegmentBytes, TailCacheEntries: walTailCacheEntries,
+		FS: fs, SegmentBytes: walSegmentBytes, TailCacheEntries: walTailCacheEntries,
 		Rand: rand.New(rand.NewSource(s.opts.Seed ^ int64(n.id)<<40 ^ d.opens<<20)),
 	})
 	if err != nil {

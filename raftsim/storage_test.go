@@ -1,0 +1,110 @@
+package raftsim
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/pontoon-raft/raft/wal"
+	"github.com/pontoon-raft/raft/wal/faultfs"
+)
+
+// walOptions are the options of a StorageWAL run of seed: five nodes, every
+// fault, and the seed's choice of PreVote, CheckQuorum and asynchronous
+// storage writes.
+func walOptions(seed int64) Options {
+	return Options{
+		Nodes: 5, Seed: seed, Steps: 2000, Storage: StorageWAL, Faults: AllFaults(),
+		PreVote: seed&1 == 1, CheckQuorum: seed&2 == 2, Async: AsyncMode(seed % 3),
+	}
+}
+
+func TestWALStorage(t *testing.T) {
+	seeds := 50
+	if testing.Short() {
+		seeds = 10
+	}
+	faults := map[FaultKind]int{}
+	for seed := int64(1); seed <= int64(seeds); seed++ {
+		res, err := Run(walOptions(seed))
+		require.NoError(t, err, "seed %d", seed)
+		for k, n := range res.Faults {
+			faults[k] += n
+		}
+	}
+	var summary []string
+	for _, k := range storageFaultKinds {
+		summary = append(summary, fmt.Sprintf("%s=%d", k, faults[k]))
+		if k != FaultFailedStart && (k != FaultNoSpace || !testing.Short()) {
+			// A failed start needs a disk fault while the engine opens:
+			// rare.
+			assert.Positive(t, faults[k], "disk fault %s was never injected", k)
+		}
+	}
+	t.Logf("%d seeds: %s", seeds, strings.Join(summary, " "))
+}
+
+func TestWALStorageSameSeedSameTrace(t *testing.T) {
+	for _, seed := range []int64{3, 4, 5} {
+		a, lines, res := traceDigest(t, walOptions(seed))
+		b, _, _ := traceDigest(t, walOptions(seed))
+		require.Equal(t, a, b, "seed %d: two runs traced differently", seed)
+		require.Positive(t, lines)
+		require.Positive(t, res.Faults[FaultTornWrite]+res.Faults[FaultBitFlip], "seed %d injected no disk fault", seed)
+	}
+}
+
+// TestWALStorageCatchesLyingSync runs the nodes on disks whose fsync
+// reports success without making anything durable, as a drive with a
+// volatile write cache might: a crash then loses writes the engine
+// acknowledged, and the restart must notice.
+func TestWALStorageCatchesLyingSync(t *testing.T) {
+	for seed := int64(1); seed <= 20; seed++ {
+		o := walOptions(seed)
+		o.wrapDisk = func(fs *faultfs.FS) wal.FS { return lyingSyncFS{fs} }
+		_, err := Run(o)
+		var v *Violation
+		if errors.As(err, &v) {
+			require.Equal(t, InvDurableStorage, v.Invariant, "seed %d: %v", seed, v)
+			t.Logf("seed %d: %v", seed, v.Err)
+			return
+		}
+		require.NoError(t, err)
+	}
+	t.Fatal("no run noticed that fsync made nothing durable")
+}
+
+// lyingSyncFS is a faultfs whose Sync and SyncDir do nothing.
+type lyingSyncFS struct{ *faultfs.FS }
+
+func (l lyingSyncFS) Create(name string) (wal.File, error) {
+	f, err := l.FS.Create(name)
+	return lyingSyncFile{f}, err
+}
+
+func (l lyingSyncFS) Open(name string) (wal.File, error) {
+	f, err := l.FS.Open(name)
+	return lyingSyncFile{f}, err
+}
+
+func (lyingSyncFS) SyncDir(string) error { return nil }
+
+type lyingSyncFile struct{ wal.File }
+
+func (lyingSyncFile) Sync() error { return nil }
+
+func TestStorageModeNames(t *testing.T) {
+	for _, m := range []StorageMode{StorageMemory, StorageWAL} {
+		got, err := ParseStorageMode(m.String())
+		require.NoError(t, err)
+		assert.Equal(t, m, got)
+	}
+	_, err := ParseStorageMode("disk")
+	assert.ErrorIs(t, err, ErrInvalidOptions)
+	_, err = New(Options{Storage: StorageMode(7)})
+	assert.ErrorIs(t, err, ErrInvalidOptions)
+}
