@@ -545,7 +545,8 @@ func (o *Options) eventActionProbs() []float64 {
 
 // ParseFaults builds Faults from a comma-separated list of fault kind names
 // (as in AllFaultKinds, e.g. "drop,delay,crash"), each enabled at its
-// AllFaults rate. "all" means AllFaults and "none" or "" no faults. Cutting
+// AllFaults rate. "all" means AllFaults, "none" or "" no faults, and
+// "storage" every disk fault of StorageWAL. Cutting
 // links enables healing, and crashes enable restarts, so that a run does not
 // freeze in its first partition or crash.
 func ParseFaults(spec string) (Faults, error) {
