@@ -149,6 +149,7 @@ it; the exit status is then 1 (2 for bad flags).
   raftsim -nodes 5 -seeds 1000                  sweep seeds 1..1000, all faults
   raftsim -nodes 5 -seed 17 -trace              replay one seed with its trace
   raftsim -faults crash,partition,read-index -readonly lease
+  raftsim -storage wal -seeds 1000              nodes on the log engine, with disk faults
   raftsim hosts -seeds 1000                     whole hosts (raftsim hosts -h)
 
 Flags:
