@@ -2,9 +2,11 @@ package raftsim
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand"
+	"io"
+	"math/rand/v2"
 	"strings"
 	"syscall"
 
@@ -162,13 +164,24 @@ func (s *Sim) openEngine(n *simNode, faults faultfs.Faults) error {
 	}
 	e, err := wal.Open(walDir, wal.Options{
 		FS: fs, SegmentBytes: walSegmentBytes, TailCacheEntries: walTailCacheEntries,
-		Rand: rand.New(rand.NewSource(s.opts.Seed ^ int64(n.id)<<40 ^ d.opens<<20)),
+		Rand: engineIDSource(s.opts.Seed, n.id, d.opens),
 	})
 	if err != nil {
 		return err
 	}
 	d.engine = e
 	return nil
+}
+
+// engineIDSource is the source of the random id an engine writes when it
+// creates its directory: a function of the run, the node and the open, so
+// that a seed replays byte for byte.
+func engineIDSource(seed int64, id uint64, open int64) io.Reader {
+	var key [32]byte
+	binary.BigEndian.PutUint64(key[:], uint64(seed))
+	binary.BigEndian.PutUint64(key[8:], id)
+	binary.BigEndian.PutUint64(key[16:], uint64(open))
+	return rand.NewChaCha8(key)
 }
 
 // diskFaults are the fault rates of every file system: Options' while
