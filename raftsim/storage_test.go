@@ -48,6 +48,34 @@ func TestWALStorage(t *testing.T) {
 	t.Logf("%d seeds: %s", seeds, strings.Join(summary, " "))
 }
 
+// TestWALStorageLongRuns runs long enough for the engines to fill
+// segments, so that rotation, segment removal and the rewriting of live
+// entries happen under the faults too.
+func TestWALStorageLongRuns(t *testing.T) {
+	var rotations, removed, rewritten uint64
+	for seed := int64(1); seed <= 3; seed++ {
+		o := walOptions(seed)
+		o.Steps = 20000
+		s, err := New(o)
+		require.NoError(t, err)
+		for i := 0; i < o.Steps; i++ {
+			require.NoError(t, s.Step(), "seed %d", seed)
+		}
+		require.NoError(t, s.CheckLiveness(), "seed %d", seed)
+		require.NoError(t, s.Finish(), "seed %d", seed)
+		for _, n := range s.nodes {
+			if n.disk.engine != nil {
+				st := n.disk.engine.Stats() // since the engine's last open
+				rotations, removed, rewritten = rotations+st.Rotations, removed+st.SegmentsRemoved, rewritten+st.RewrittenEntries
+			}
+		}
+	}
+	assert.Positive(t, rotations, "no engine started a new segment")
+	assert.Positive(t, removed, "no engine removed a segment")
+	assert.Positive(t, rewritten, "no engine copied live entries forward")
+	t.Logf("since their last open, the engines rotated %d times, removed %d segments, rewrote %d entries", rotations, removed, rewritten)
+}
+
 func TestWALStorageSameSeedSameTrace(t *testing.T) {
 	for _, seed := range []int64{3, 4, 5} {
 		a, lines, res := traceDigest(t, walOptions(seed))
