@@ -51,8 +51,8 @@ demo:
 # (package host on wal and the in-memory transport: crashes inside writes,
 # failed fsyncs, partitions, clock drift, replica moves; about 50 minutes);
 # then 10,000 seeds of nodes on the log engine (-storage wal: torn writes,
-# bit flips, failed fsyncs, ENOSPC; about 10 minutes), and 1,000 longer ones
-# in which the engines fill and rotate segments.
+# bit flips, failed fsyncs, ENOSPC; about 3 minutes of CPU), and 1,000 ten
+# times longer, in which the engines fill and rotate segments (about 4).
 # Each prints progress every 10%.
 sim:
 	cd raftsim && $(GO) run ./cmd/raftsim -nodes 5 -seeds 100000 -steps 2000 -faults all -async random -readonly random
