@@ -49,10 +49,15 @@ demo:
 # and entry point, nodes with and without AsyncStorageWrites, safe and lease
 # reads (15 to 30 minutes on 2 cores); then 10,000 seeds of whole hosts
 # (package host on wal and the in-memory transport: crashes inside writes,
-# failed fsyncs, partitions, clock drift, replica moves; about 50 minutes).
+# failed fsyncs, partitions, clock drift, replica moves; about 50 minutes);
+# then 10,000 seeds of nodes on the log engine (-storage wal: torn writes,
+# bit flips, failed fsyncs, ENOSPC; about 3 minutes of CPU), and 1,000 ten
+# times longer, in which the engines fill and rotate segments (about 4).
 # Each prints progress every 10%.
 sim:
 	cd raftsim && $(GO) run ./cmd/raftsim -nodes 5 -seeds 100000 -steps 2000 -faults all -async random -readonly random
+	cd raftsim && $(GO) run ./cmd/raftsim -nodes 5 -seeds 10000 -steps 2000 -faults all -async random -readonly random -storage wal
+	cd raftsim && $(GO) run ./cmd/raftsim -nodes 5 -seeds 1000 -steps 20000 -faults all -async random -readonly random -storage wal
 	cd raftsim && $(GO) run ./cmd/raftsim hosts -seeds 10000
 
 # Side-by-side benchmarks against etcd/raft (about 10 minutes on 2 cores):

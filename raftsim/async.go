@@ -7,6 +7,7 @@ import (
 
 	"github.com/pontoon-raft/raft"
 	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/pontoon-raft/raft/wal"
 )
 
 // Nodes with Config.AsyncStorageWrites. Their Ready carries the storage
@@ -192,20 +193,14 @@ func (s *Sim) completeAppend(n *simNode) {
 	m := w.m
 	s.beginEvent(EventAsyncAppend, n.id)
 	s.tracef("node %d writes %s", n.id, describeLocal(m))
-	if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) {
-		if err := n.storage.ApplySnapshot(*m.Snapshot); err != nil {
-			panic(contractError{fmt.Errorf("node %d: persisting snapshot %s: %w", n.id, raft.DescribeSnapshot(*m.Snapshot), err)})
-		}
+	u := wal.Update{Entries: m.Entries, HardState: pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}}
+	if m.Snapshot != nil {
+		u.Snapshot = *m.Snapshot
 	}
-	if err := n.storage.Append(m.Entries); err != nil {
-		panic(contractError{fmt.Errorf("node %d: appending entries: %w", n.id, err)})
+	if !s.persist(n, u, "persisting a MsgStorageAppend") {
+		return
 	}
 	s.ev.Persisted = m.Entries
-	if hs := (pb.HardState{Term: m.Term, Vote: m.Vote, Commit: m.Commit}); !raft.IsEmptyHardState(hs) {
-		if err := n.storage.SetHardState(hs); err != nil {
-			panic(contractError{fmt.Errorf("node %d: persisting HardState: %w", n.id, err)})
-		}
-	}
 	if m.Snapshot != nil && !raft.IsEmptySnap(*m.Snapshot) && m.Snapshot.Metadata.Index > n.applied {
 		// The state machine takes the snapshot now; the apply thread skips
 		// what it covers.
@@ -248,6 +243,9 @@ func (s *Sim) completeApply(n *simNode) {
 // deliverResponses steps the responses addressed to n into it and sends the
 // others.
 func (s *Sim) deliverResponses(n *simNode, resps []pb.Message) {
+	if n.halted() {
+		return // its disk failed; it crashes at the end of the event
+	}
 	for _, r := range resps {
 		if r.To != n.id {
 			s.send(n, r)

@@ -25,6 +25,8 @@ A Sim owns:
     is answered with ReportSnapshot once delivered or lost, and the sender of a
     message lost to a cut link or a crashed node gets ReportUnreachable.
   - one *raft.MemoryStorage per node: its disk. It survives crashes.
+    With Options.Storage StorageWAL the disk is real storage code instead
+    (see "Running on the log engine" below).
   - one *math/rand.Rand seeded with Options.Seed that decides everything,
     including each node's Config.Rand (a new source seeded from it at every
     start), hence every election timeout.
@@ -86,6 +88,43 @@ Faults.CrashMidReadyProb also crashes nodes between a write and the delivery
 of its responses. Such a node may apply entries before the HardState
 committing them is written, so it snapshots only up to its durable commit
 index.
+
+# Running on the log engine
+
+With Options.Storage StorageWAL (cmd/raftsim -storage wal) every node
+runs on its own wal.Engine (group 1) over its own faultfs file system, so
+the whole protocol is checked on the storage code Pontoon ships. The
+RawNode reads the engine's Storage; persisting a Ready (or an
+asynchronous node's MsgStorageAppend) is one Engine.Save; a snapshot and
+the compaction that follows it are one Save (the simulator's snapshot
+envelope is the snapshot metadata's Data); a crash is a power loss of the
+file system, losing or tearing what was not synced, and a restart opens
+the engine again, which recovers from what reached the disk.
+
+Beside each engine the simulator keeps a raft.MemoryStorage holding what
+the engine acknowledged: the invariants read it (View.Storage), down nodes
+included, and every reopened engine must hold exactly that, or that plus
+the one Save that failed before the crash (InvDurableStorage).
+
+The disk faults, drawn from the seed like every other: Faults.TornWriteProb
+arms a node's file system to crash inside one of its next few writes, a
+torn write that recovery must cut off; Faults.BitFlipProb flips a bit at
+rest in the written part of a down node's engine files, which the engine
+must report (ErrCorrupt) when it is opened, so the node refuses to start
+(FaultCorruptionDetected; the damage is then repaired, as an operator
+would restore the sector from a replica, so that the node is not lost for
+good and the cluster keeps its quorum) unless the byte is one recovery
+does not need; reporting damage that was not injected is an
+InvDurableStorage violation. Faults.SyncErrorRate and NoSpaceRate make
+fsyncs fail with EIO and writes with ENOSPC: the engine then refuses all
+writes, the node halts without acting on the Ready it was persisting, and
+a restart reopens the engine. A start that fails under such a fault
+leaves the node down (FaultFailedStart). Only down nodes' files are
+damaged: a running engine reads entries back from its files, and package
+raft treats a storage error as fatal.
+
+Memory runs are unchanged by all of this: the same seed gives the same
+trace as before the mode existed.
 
 # Reads
 

@@ -1,10 +1,12 @@
 package raftsim
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
 	"github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/wal"
 )
 
 // The per-event actions of Step. Each returns false, doing nothing, when it
@@ -63,7 +65,10 @@ func (s *Sim) restartRandom() bool {
 func (s *Sim) restart(n *simNode) error {
 	s.beginEvent(EventRestart, n.id)
 	s.res.Faults[FaultRestart]++
-	if err := s.startNode(n); err != nil {
+	if err := s.startNode(n); errors.Is(err, errStartFailed) {
+		s.tracef("node %d failed to start: %v", n.id, err)
+		return nil
+	} else if err != nil {
 		return err
 	}
 	hs, _, _ := n.storage.InitialState()
@@ -214,18 +219,16 @@ func (s *Sim) snapshotNode(n *simNode) bool {
 		return false
 	}
 	s.beginEvent(EventSnapshot, n.id)
-	data := snapshotEnvelope{index: n.applied, chain: n.chain, appData: n.sm.Snapshot()}.encode()
-	cs := n.confState
-	if _, err := n.storage.CreateSnapshot(n.applied, &cs, data); err != nil {
-		panic(contractError{fmt.Errorf("node %d: creating snapshot at applied index %d: %w", n.id, n.applied, err)})
+	u := wal.Update{LocalSnapshot: s.localSnapshot(n)}
+	compactIndex := n.applied - min(n.applied, uint64(s.rng.Intn(s.opts.Faults.CompactLagEntries+1)))
+	if first, _ := n.storage.FirstIndex(); compactIndex >= first {
+		u.CompactIndex = compactIndex
+	}
+	if !s.persist(n, u, fmt.Sprintf("snapshot at applied index %d, compaction to %d", n.applied, u.CompactIndex)) {
+		return true
 	}
 	s.res.Faults[FaultSnapshot]++
-	compactIndex := n.applied - min(n.applied, uint64(s.rng.Intn(s.opts.Faults.CompactLagEntries+1)))
-	first, _ := n.storage.FirstIndex()
-	if compactIndex >= first {
-		if err := n.storage.Compact(compactIndex); err != nil {
-			panic(contractError{fmt.Errorf("node %d: compacting to %d: %w", n.id, compactIndex, err)})
-		}
+	if u.CompactIndex != 0 {
 		s.res.Faults[FaultCompact]++
 		s.tracef("node %d snapshot at %d, compacted to %d", n.id, n.applied, compactIndex)
 	} else {

@@ -165,7 +165,8 @@ func (v *View) Status(id uint64) (raft.BasicStatus, bool) {
 }
 
 // Storage returns node id's durable storage, which survives crashes. It
-// must only be read.
+// must only be read. With Options.Storage StorageWAL it is what the node's
+// engine acknowledged, which every reopened engine must still hold.
 func (v *View) Storage(id uint64) raft.Storage {
 	n := v.s.node(id)
 	if n == nil {

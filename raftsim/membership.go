@@ -6,6 +6,7 @@ import (
 
 	"github.com/pontoon-raft/raft"
 	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/pontoon-raft/raft/wal"
 )
 
 // Membership changes (Faults.ConfChangeProb). The simulator keeps a pool of
@@ -61,6 +62,9 @@ func (s *Sim) newSimNode(id uint64) *simNode {
 	if s.asyncFor(id) {
 		n.async = &asyncThreads{}
 	}
+	if s.opts.Storage == StorageWAL {
+		s.newDisk(n)
+	}
 	return n
 }
 
@@ -96,12 +100,11 @@ func (s *Sim) confChangeApplied(n *simNode, index uint64) {
 // snapshotForConfig makes n's storage snapshot its state machine at its
 // applied index, without compacting.
 func (s *Sim) snapshotForConfig(n *simNode) {
-	data := snapshotEnvelope{index: n.applied, chain: n.chain, appData: n.sm.Snapshot()}.encode()
-	cs := n.confState
-	if _, err := n.storage.CreateSnapshot(n.applied, &cs, data); err != nil {
-		panic(contractError{fmt.Errorf("node %d: snapshot at %d after a conf change: %w", n.id, n.applied, err)})
+	snap := s.localSnapshot(n)
+	if !s.persist(n, wal.Update{LocalSnapshot: snap}, fmt.Sprintf("snapshot at %d after a conf change", n.applied)) {
+		return
 	}
-	s.tracef("node %d snapshot at %d for its new configuration %s", n.id, n.applied, describeConfState(cs))
+	s.tracef("node %d snapshot at %d for its new configuration %s", n.id, n.applied, describeConfState(snap.Metadata.ConfState))
 }
 
 // recordConfig notes the configuration a node reached by applying the conf

@@ -45,7 +45,8 @@ type Node interface {
 var _ Node = (*raft.RawNode)(nil)
 
 // NodeFactory builds a node from cfg. The simulator fills in cfg.ID,
-// cfg.Storage (the node's durable *raft.MemoryStorage), cfg.Rand (seeded
+// cfg.Storage (the node's durable *raft.MemoryStorage, or with
+// Options.Storage StorageWAL its engine's *wal.GroupStorage), cfg.Rand (seeded
 // from the run's seed), the tick settings, PreVote, CheckQuorum,
 // StepDownOnRemoval, AsyncStorageWrites, the size limits and the Logger; Applied is always 0, so a restarted node hands out
 // its committed entries again. A factory may adjust cfg before using it.

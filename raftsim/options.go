@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/pontoon-raft/raft"
+	"github.com/pontoon-raft/raft/wal"
+	"github.com/pontoon-raft/raft/wal/faultfs"
 )
 
 // MaxNodes is the largest cluster the simulator builds.
@@ -132,6 +134,16 @@ type Options struct {
 	// not checked again in the run.
 	LinearizabilityTimeout time.Duration
 
+	// Storage chooses the nodes' durable storage: StorageMemory (the
+	// zero value) or StorageWAL, a wal.Engine per node over a faultfs file
+	// system, on which Faults.TornWriteProb, BitFlipProb, SyncErrorRate
+	// and NoSpaceRate inject disk faults (they are ignored in
+	// StorageMemory).
+	Storage StorageMode
+	// wrapDisk, if set, wraps every node's file system in StorageWAL mode:
+	// tests use it to break the disk and see the checker notice.
+	wrapDisk func(*faultfs.FS) wal.FS
+
 	// SuppressEvents lists fault-phase event numbers (Event.Num) at which
 	// Step does not perform the per-event action it drew (a fault, a
 	// snapshot, a proposal or a read) and does ordinary work instead. The
@@ -249,6 +261,23 @@ type Faults struct {
 	// applied the read index, and the history of writes and reads must be
 	// linearizable (InvLinearizableReads).
 	ReadIndexProb float64
+
+	// The disk faults of Options.Storage StorageWAL, ignored otherwise.
+	//
+	// TornWriteProb (per event) arms a random live node's file system to
+	// crash inside one of its next few mutating operations: the Save in
+	// progress fails, possibly having written part of its frame, and the
+	// node crashes (FaultTornWrite). BitFlipProb (per event) flips a bit at
+	// rest in the written part of one of a random down node's engine files
+	// (FaultBitFlip); the engine must refuse to start over it
+	// (FaultCorruptionDetected) or not depend on the byte. SyncErrorRate
+	// (per fsync) and NoSpaceRate (per write) make the file system fail
+	// them with EIO and ENOSPC: the engine then refuses every write and the
+	// node halts, to be restarted like a crashed one.
+	TornWriteProb float64
+	BitFlipProb   float64
+	SyncErrorRate float64
+	NoSpaceRate   float64
 }
 
 // AllFaults returns Faults with every implemented fault enabled at rates
@@ -281,6 +310,11 @@ func AllFaults() Faults {
 		QuiesceProb:           0.001,
 		QuiesceWakeProb:       0.01,
 		ClockDriftProb:        0.003,
+
+		TornWriteProb: 0.002,
+		BitFlipProb:   0.003,
+		SyncErrorRate: 0.005,
+		NoSpaceRate:   0.002,
 	}
 }
 
@@ -337,6 +371,7 @@ var AllFaultKinds = []FaultKind{
 	FaultTransferLeader,
 	FaultReadIndex,
 	FaultCampaign, FaultForgetLeader, FaultReportUnreachable, FaultQuiesce, FaultWake, FaultClockDrift,
+	FaultTornWrite, FaultSyncError, FaultNoSpace, FaultBitFlip, FaultCorruptionDetected, FaultFailedStart,
 }
 
 // maxInFlightMessages bounds the message bus; messages beyond it are dropped
@@ -399,6 +434,13 @@ func (o Options) withDefaults() (Options, error) {
 		o.NewStateMachine = func(uint64) StateMachine { return &HashStateMachine{} }
 	}
 	f := &o.Faults
+	switch o.Storage {
+	case StorageMemory:
+		f.TornWriteProb, f.BitFlipProb, f.SyncErrorRate, f.NoSpaceRate = 0, 0, 0, 0
+	case StorageWAL:
+	default:
+		return o, invalid("Storage (%d) must be a StorageMode", o.Storage)
+	}
 	if f.MaxDelayTicks == 0 {
 		f.MaxDelayTicks = 5
 	}
@@ -455,6 +497,7 @@ func (o Options) withDefaults() (Options, error) {
 		{"ReorderProb", f.ReorderProb}, {"CrashMidReadyProb", f.CrashMidReadyProb},
 		{"ProposeProb", o.ProposeProb}, {"TickWhileBusyProb", o.TickWhileBusyProb},
 		{"SplitReadyProb", o.SplitReadyProb}, {"QuiesceWakeProb", f.QuiesceWakeProb},
+		{"SyncErrorRate", f.SyncErrorRate}, {"NoSpaceRate", f.NoSpaceRate},
 	}
 	for _, p := range probs {
 		if p.p < 0 || p.p > 1 {
@@ -496,12 +539,14 @@ func (o *Options) eventActionProbs() []float64 {
 		f.IsolateLeaderProb, f.HealProb, f.SlowNodeProb, f.SnapshotProb, o.ProposeProb,
 		f.ReadIndexProb, f.ConfChangeProb, f.TransferLeaderProb,
 		f.CampaignProb, f.ForgetLeaderProb, f.ReportUnreachableProb, f.QuiesceProb, f.ClockDriftProb,
+		f.TornWriteProb, f.BitFlipProb,
 	}
 }
 
 // ParseFaults builds Faults from a comma-separated list of fault kind names
 // (as in AllFaultKinds, e.g. "drop,delay,crash"), each enabled at its
-// AllFaults rate. "all" means AllFaults and "none" or "" no faults. Cutting
+// AllFaults rate. "all" means AllFaults, "none" or "" no faults, and
+// "storage" every disk fault of StorageWAL. Cutting
 // links enables healing, and crashes enable restarts, so that a run does not
 // freeze in its first partition or crash.
 func ParseFaults(spec string) (Faults, error) {
@@ -556,6 +601,19 @@ func ParseFaults(spec string) (Faults, error) {
 			f.QuiesceProb, f.QuiesceWakeProb = all.QuiesceProb, all.QuiesceWakeProb
 		case FaultClockDrift:
 			f.ClockDriftProb = all.ClockDriftProb
+		case "storage":
+			f.TornWriteProb, f.BitFlipProb, f.SyncErrorRate, f.NoSpaceRate = all.TornWriteProb, all.BitFlipProb, all.SyncErrorRate, all.NoSpaceRate
+			f.CrashProb, f.RestartProb = all.CrashProb, all.RestartProb
+		case FaultTornWrite:
+			f.TornWriteProb, f.RestartProb = all.TornWriteProb, all.RestartProb
+		case FaultBitFlip, FaultCorruptionDetected:
+			f.BitFlipProb, f.CrashProb, f.RestartProb = all.BitFlipProb, all.CrashProb, all.RestartProb
+		case FaultSyncError:
+			f.SyncErrorRate, f.RestartProb = all.SyncErrorRate, all.RestartProb
+		case FaultNoSpace:
+			f.NoSpaceRate, f.RestartProb = all.NoSpaceRate, all.RestartProb
+		case FaultFailedStart:
+			f.SyncErrorRate, f.NoSpaceRate, f.CrashProb, f.RestartProb = all.SyncErrorRate, all.NoSpaceRate, all.CrashProb, all.RestartProb
 		default:
 			return Faults{}, invalid("unknown fault kind %q in %q", name, spec)
 		}

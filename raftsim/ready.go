@@ -5,6 +5,7 @@ import (
 
 	"github.com/pontoon-raft/raft"
 	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/pontoon-raft/raft/wal"
 )
 
 // crashPoint is where in a Ready's handling a node crashes.
@@ -44,20 +45,10 @@ func (s *Sim) handleReady(n *simNode) {
 	}
 
 	// 1. Persist the snapshot, the entries, then the HardState.
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := n.storage.ApplySnapshot(rd.Snapshot); err != nil {
-			panic(contractError{fmt.Errorf("node %d: persisting snapshot %s: %w", n.id, raft.DescribeSnapshot(rd.Snapshot), err)})
-		}
-	}
-	if err := n.storage.Append(rd.Entries); err != nil {
-		panic(contractError{fmt.Errorf("node %d: appending entries: %w", n.id, err)})
+	if !s.persist(n, wal.Update{Snapshot: rd.Snapshot, Entries: rd.Entries, HardState: rd.HardState}, "persisting a Ready") {
+		return
 	}
 	s.ev.Persisted = rd.Entries
-	if !raft.IsEmptyHardState(rd.HardState) {
-		if err := n.storage.SetHardState(rd.HardState); err != nil {
-			panic(contractError{fmt.Errorf("node %d: persisting HardState: %w", n.id, err)})
-		}
-	}
 	if crash == crashAfterPersist {
 		s.crashMidReady(n, crash)
 		return
@@ -114,6 +105,9 @@ func (s *Sim) applyReady(n *simNode, rd raft.Ready, crash crashPoint) {
 	}
 	s.apply(n, rd.CommittedEntries)
 	s.completeClientOps(n, rd)
+	if n.halted() {
+		return // its disk failed taking a snapshot; it crashes at the end of the event
+	}
 	if crash == crashAfterApply {
 		s.crashMidReady(n, crash)
 		return

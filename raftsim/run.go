@@ -176,8 +176,22 @@ func (s *Sim) endFaults() error {
 		return err
 	}
 	for _, n := range s.nodes {
+		if d := n.disk; d != nil {
+			d.fs.SetFaults(s.diskFaults())
+			d.fs.CrashAfter(0)
+			d.armed = false
+		}
+	}
+	for _, n := range s.nodes {
 		if err := s.Restart(n.id); err != nil {
 			return err
+		}
+		if n.node == nil && n.disk != nil && !n.retired {
+			// Its start found the damage injected while it was down, which
+			// is repaired now: the second start succeeds.
+			if err := s.Restart(n.id); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

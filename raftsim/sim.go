@@ -8,13 +8,20 @@ import (
 
 	"github.com/pontoon-raft/raft"
 	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/pontoon-raft/raft/wal"
 )
 
 // simNode is one cluster member: durable storage that survives crashes and,
 // while it runs, the node incarnation and its state machine.
 type simNode struct {
-	id      uint64
+	id uint64
+	// storage is the node's durable state. In StorageWAL mode, where the
+	// node runs on disk (its engine), it holds what the engine
+	// acknowledged (storage.go).
 	storage *raft.MemoryStorage
+	// disk is the node's file system and engine in StorageWAL mode, or
+	// nil.
+	disk *walDisk
 	// node is nil while the node is down.
 	node Node
 	// incarnation counts the node's starts.
@@ -111,6 +118,9 @@ type Sim struct {
 	// leader transfers in progress.
 	membership membershipState
 	transfers  transferState
+	// durabilityErr is an InvDurableStorage violation found by a restart,
+	// reported at the end of its event.
+	durabilityErr error
 }
 
 // New builds the cluster described by opts: every node's storage holds the
@@ -135,6 +145,7 @@ func New(opts Options) (*Sim, error) {
 		s.isolateLeader, s.heal, s.slowRandom, s.snapshotRandom, s.proposeRandom,
 		s.readRandom, s.confChangeRandom, s.transferRandom,
 		s.campaignRandom, s.forgetLeaderRandom, s.reportUnreachableRandom, s.quiesceCluster, s.driftClockRandom,
+		s.armTornWriteRandom, s.flipBitRandom,
 	}
 	s.invariants = append(builtinInvariants(o.SkipInvariants), o.Invariants...)
 	if o.Faults.ReadIndexProb > 0 {
@@ -158,11 +169,8 @@ func New(opts Options) (*Sim, error) {
 	s.tracef("start: %d nodes, seed %d, PreVote %t, CheckQuorum %t", o.Nodes, o.Seed, o.PreVote, o.CheckQuorum)
 	for i := 0; i < o.Nodes; i++ {
 		n := s.newSimNode(uint64(i + 1))
-		if err := n.storage.Append(boot); err != nil {
-			return nil, err
-		}
-		if err := n.storage.SetHardState(pb.HardState{Term: 1, Commit: uint64(len(boot))}); err != nil {
-			return nil, err
+		if !s.persist(n, wal.Update{Entries: boot, HardState: pb.HardState{Term: 1, Commit: uint64(len(boot))}}, "bootstrapping") {
+			return nil, fmt.Errorf("raftsim: bootstrapping node %d: %w", n.id, n.disk.halted)
 		}
 		s.ids = append(s.ids, n.id)
 		s.nodes = append(s.nodes, n)
@@ -228,6 +236,7 @@ func (s *Sim) beginEvent(kind EventKind, node uint64) {
 // endEvent finishes the current event: owed snapshot reports are made, role
 // changes are traced, and every invariant is checked.
 func (s *Sim) endEvent() error {
+	s.haltFailedDisks()
 	for len(s.pendingReports) > 0 {
 		r := s.pendingReports[0]
 		s.pendingReports = s.pendingReports[1:]
@@ -241,6 +250,10 @@ func (s *Sim) endEvent() error {
 	s.trackTransfers()
 	if s.trace.writeErr != nil {
 		return s.trace.writeErr
+	}
+	if err := s.durabilityErr; err != nil {
+		s.durabilityErr = nil
+		return s.fail(InvDurableStorage, err)
 	}
 	for _, inv := range s.invariants {
 		if err := inv.Check(&s.view); err != nil {
@@ -373,6 +386,9 @@ func (s *Sim) work() {
 // startNode creates a new incarnation of n over its storage, restoring the
 // state machine from the storage's snapshot.
 func (s *Sim) startNode(n *simNode) error {
+	if err := s.startDisk(n); err != nil {
+		return err
+	}
 	n.incarnation++
 	n.sm = s.opts.NewStateMachine(n.id)
 	if s.clients != nil {
@@ -391,11 +407,16 @@ func (s *Sim) startNode(n *simNode) error {
 	if logger == nil {
 		logger = quietLogger{}
 	}
+	var storage raft.Storage = n.storage
+	if n.disk != nil {
+		storage = n.disk.engine.Storage(1)
+		n.disk.fs.SetFaults(s.diskFaults())
+	}
 	cfg := &raft.Config{
 		ID:              n.id,
 		ElectionTick:    s.opts.ElectionTick,
 		HeartbeatTick:   s.opts.HeartbeatTick,
-		Storage:         n.storage,
+		Storage:         storage,
 		Applied:         0,
 		MaxSizePerMsg:   s.opts.MaxSizePerMsg,
 		MaxInflightMsgs: s.opts.MaxInflightMsgs,
@@ -425,7 +446,13 @@ func (s *Sim) crash(n *simNode) {
 	n.pending = nil
 	n.sm = nil
 	n.status = raft.BasicStatus{}
+	s.crashDisk(n)
 }
+
+// halted reports whether n's disk failed during the current event: the
+// node must not act on what it was persisting, and crashes at the end of
+// the event.
+func (n *simNode) halted() bool { return n.disk != nil && n.disk.halted != nil }
 
 func (s *Sim) crashMidReady(n *simNode, at crashPoint) {
 	s.res.Faults[FaultCrashMidReady]++

@@ -7,6 +7,7 @@
 //	raftsim -nodes 5 -steps 5000 -faults all -seed 17 -trace
 //	raftsim -nodes 5 -steps 5000 -faults all -seed 17 -shrink
 //	raftsim -nodes 5 -seeds 1000 -steps 2000 -faults all -async mixed
+//	raftsim -nodes 5 -seeds 1000 -steps 2000 -faults all -storage wal
 //
 // `raftsim hosts` simulates whole hosts (package host) instead of bare
 // Raft nodes; `raftsim hosts -h` lists its flags.
@@ -24,6 +25,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -45,6 +47,7 @@ type config struct {
 	suppress              []int
 	shrink                bool
 	async, stepDown       string
+	storage               raftsim.StorageMode
 	progressBar           bool // draw a bar on stderr, not progress lines
 	stdout, stderr        io.Writer
 	progressEverySeedsPct int
@@ -90,6 +93,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	})
 	fs.StringVar(&c.async, "async", "none", `nodes with asynchronous storage writes: "none", "all", "mixed" (every other node) or "random" (one of those, chosen from the seed)`)
 	fs.StringVar(&c.stepDown, "stepdown", "random", `StepDownOnRemoval: "on", "off" or "random" (chosen from the seed)`)
+	fs.Func("storage", `what nodes persist to: "memory" (default) or "wal" (a wal.Engine per node over a fault-injecting file system, with the disk faults of -faults: torn-write, bit-flip, fsync-error, no-space, or "storage" for all four)`, func(v string) error {
+		m, err := raftsim.ParseStorageMode(v)
+		c.storage = m
+		return err
+	})
 	fs.BoolVar(&c.shrink, "shrink", false, "shrink the first failing run and print how to replay the smaller one")
 	if err := fs.Parse(args); err != nil {
 		return 2
@@ -141,6 +149,7 @@ it; the exit status is then 1 (2 for bad flags).
   raftsim -nodes 5 -seeds 1000                  sweep seeds 1..1000, all faults
   raftsim -nodes 5 -seed 17 -trace              replay one seed with its trace
   raftsim -faults crash,partition,read-index -readonly lease
+  raftsim -storage wal -seeds 1000              nodes on the log engine, with disk faults
   raftsim hosts -seeds 1000                     whole hosts (raftsim hosts -h)
 
 Flags:
@@ -168,8 +177,16 @@ func checkCombinations(c config, set map[string]bool, faults raftsim.Faults) err
 		return fmt.Errorf("-lease-drift applies to lease reads only, but -readonly is safe")
 	case c.readOnly == "lease" && c.checkQuorum == "off":
 		return fmt.Errorf("-readonly lease needs CheckQuorum: drop -checkquorum off")
+	case c.storage == raftsim.StorageMemory && set["faults"] && hasDiskFaults(faults):
+		return fmt.Errorf("-faults %s injects disk faults, which need -storage wal", c.faults)
 	}
 	return nil
+}
+
+// hasDiskFaults reports whether f injects faults only a StorageWAL run
+// has, except through "all", which means every fault the storage allows.
+func hasDiskFaults(f raftsim.Faults) bool {
+	return f != raftsim.AllFaults() && (f.TornWriteProb > 0 || f.BitFlipProb > 0 || f.SyncErrorRate > 0 || f.NoSpaceRate > 0)
 }
 
 // toggle resolves an on/off/random flag for seed; random uses bit of seed,
@@ -217,6 +234,7 @@ func (c config) options(seed int64, faults raftsim.Faults) raftsim.Options {
 		CheckQuorum:    toggle(c.checkQuorum, seed, 1),
 		Faults:         faults,
 		SuppressEvents: c.suppress,
+		Storage:        c.storage,
 	}
 	o.LeaseDriftTicks = c.leaseDrift
 	o.StepDownOnRemoval = toggle(c.stepDown, seed, 3)
@@ -244,8 +262,12 @@ func sweep(c config, faults raftsim.Faults, first, last int64) int {
 	t := totals{faults: map[raftsim.FaultKind]int{}}
 	total := last - first + 1
 	step := max(total*int64(c.progressEverySeedsPct)/100, 1)
-	fmt.Fprintf(c.stdout, "raftsim: seeds %d..%d, %d nodes, %d steps, faults %s, prevote %s, checkquorum %s\n",
+	fmt.Fprintf(c.stdout, "raftsim: seeds %d..%d, %d nodes, %d steps, faults %s, prevote %s, checkquorum %s",
 		first, last, c.nodes, c.steps, c.faults, c.preVote, c.checkQuorum)
+	if c.storage != raftsim.StorageMemory {
+		fmt.Fprintf(c.stdout, ", storage %s", c.storage)
+	}
+	fmt.Fprintln(c.stdout)
 	for seed := first; seed <= last; seed++ {
 		opts := c.options(seed, faults)
 		if c.trace && c.singleSeed {
@@ -303,10 +325,10 @@ func sweep(c config, faults raftsim.Faults, first, last int64) int {
 
 // faultKindList lists the names -faults accepts.
 func faultKindList() string {
-	names := []string{"membership"}
+	names := []string{"membership", "storage"}
 	for _, k := range raftsim.AllFaultKinds {
 		switch k {
-		case raftsim.FaultUndeliverable, raftsim.FaultOverflow:
+		case raftsim.FaultUndeliverable, raftsim.FaultOverflow, raftsim.FaultCorruptionDetected, raftsim.FaultFailedStart:
 			// Consequences of other faults, not injected on their own.
 		default:
 			names = append(names, string(k))
@@ -329,6 +351,9 @@ func report(c config, t totals) {
 		t.seeds, t.events, t.ticks, t.proposals, t.commits, t.leaderChanges)
 	fmt.Fprint(w, "faults:")
 	for _, k := range raftsim.AllFaultKinds {
+		if c.storage == raftsim.StorageMemory && slices.Contains(raftsim.StorageFaultKinds(), k) {
+			continue // never injected on memory storage
+		}
 		fmt.Fprintf(w, " %s=%d", k, t.faults[k])
 	}
 	fmt.Fprintf(w, "\nreads served: %d, linearizability checks out of time: %d\n", t.readsServed, t.readChecksUnknown)
@@ -354,6 +379,9 @@ func replayCommand(c config, o raftsim.Options, preVote, checkQuorum bool) strin
 	}
 	cmd += fmt.Sprintf(" -election-tick %d -heartbeat-tick %d -async %s -stepdown %s",
 		c.electionTick, c.heartbeatTick, o.Async, onOff(o.StepDownOnRemoval))
+	if o.Storage != raftsim.StorageMemory {
+		cmd += " -storage " + o.Storage.String()
+	}
 	if len(o.SuppressEvents) > 0 {
 		events := make([]string, len(o.SuppressEvents))
 		for i, e := range o.SuppressEvents {

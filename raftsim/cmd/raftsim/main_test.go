@@ -107,3 +107,29 @@ func TestReportNamesFirstFailureAndReplay(t *testing.T) {
 	assert.Contains(t, s, "event 99 tick 9: VIOLATION")
 	assert.Contains(t, s, "replay: cd raftsim && go run ./cmd/raftsim -nodes 5 -steps 5000 -faults all -prevote on -checkquorum off -readonly safe -election-tick 10 -heartbeat-tick 1 -async none -stepdown off -seed 17 -trace")
 }
+
+func TestStorageFlag(t *testing.T) {
+	var out, errOut bytes.Buffer
+	code := run([]string{"-nodes", "3", "-seeds", "3", "-steps", "300", "-storage", "wal"}, &out, &errOut)
+	require.Equal(t, 0, code, "stdout:\n%s\nstderr:\n%s", out.String(), errOut.String())
+	assert.Contains(t, out.String(), ", storage wal\n")
+	assert.Contains(t, out.String(), " torn-write=")
+	assert.Contains(t, out.String(), "violations: 0\n")
+
+	out.Reset()
+	require.Equal(t, 0, run([]string{"-nodes", "3", "-seeds", "3", "-steps", "300"}, &out, &errOut))
+	assert.NotContains(t, out.String(), "torn-write=", "memory runs inject no disk fault")
+
+	errOut.Reset()
+	assert.Equal(t, 2, run([]string{"-faults", "crash,bit-flip"}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "need -storage wal")
+	errOut.Reset()
+	assert.Equal(t, 2, run([]string{"-storage", "disk"}, &out, &errOut))
+	assert.Contains(t, errOut.String(), "want memory or wal")
+
+	c := config{nodes: 3, faults: "storage", electionTick: 10, heartbeatTick: 1, storage: raftsim.StorageWAL}
+	f, err := raftsim.ParseFaults("storage")
+	require.NoError(t, err)
+	cmd := replayCommand(c, c.options(7, f), false, false)
+	assert.Contains(t, cmd, " -storage wal -seed 7")
+}
