@@ -1,6 +1,8 @@
 package host
 
 import (
+	"fmt"
+
 	"github.com/pontoon-raft/raft"
 	pb "github.com/pontoon-raft/raft/raftpb"
 	"github.com/pontoon-raft/raft/transport"
@@ -64,7 +66,7 @@ func (h *Host) ReceiveSnapshot(from, group uint64, m pb.Message) (transport.Snap
 	meta := m.Snapshot.Metadata
 	w, err := h.snaps.Create(group, meta.Term, meta.Index)
 	if err != nil {
-		h.cfg.Logger.Warningf("host %x: group %d: refusing the snapshot at %d from %x: %v", h.id, group, meta.Index, from, err)
+		h.fail(fmt.Errorf("group %d: storing the snapshot at %d from %x: %w", group, meta.Index, from, err))
 		return nil, err
 	}
 	return &snapshotSink{h: h, key: snapKey{group: group, term: meta.Term, index: meta.Index}, w: w}, nil

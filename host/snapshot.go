@@ -92,11 +92,22 @@ type snapshotSink struct {
 	w   *wal.SnapshotWriter
 }
 
-func (s *snapshotSink) Write(p []byte) (int, error) { return s.w.Write(p) }
+// Write and Close fail only when the local disk does (the store's writer
+// reports nothing else), and a failed write stops the host, as one of the
+// log engine does: what the disk holds is then unknown, and a host that
+// kept running could never take a snapshot again while it looks healthy.
+func (s *snapshotSink) Write(p []byte) (int, error) {
+	n, err := s.w.Write(p)
+	if err != nil {
+		s.h.fail(fmt.Errorf("group %d: storing the snapshot at %d: %w", s.key.group, s.key.index, err))
+	}
+	return n, err
+}
 
 func (s *snapshotSink) Close() error {
 	ref, err := s.w.Commit()
 	if err != nil {
+		s.h.fail(fmt.Errorf("group %d: storing the snapshot at %d: %w", s.key.group, s.key.index, err))
 		return err
 	}
 	s.h.inSnapMu.Lock()

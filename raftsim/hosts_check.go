@@ -366,6 +366,9 @@ func (c *hostChecker) allApplied(probes map[uint64]*clientWrite) bool {
 		// A new leader may not know the commit index yet: wait for every
 		// replica to reach what any replica ever applied, too.
 		want := max(st.Commit, c.highestApplied(g))
+		if g == 1 && c.s.ticks%20 == 0 {
+			fmt.Println("DBGA tick", c.s.ticks, "leader", l.id, "commit", st.Commit, "highest", c.highestApplied(g))
+		}
 		for _, id := range configMembers(st.Config) {
 			n := c.s.node(id)
 			if n.h == nil || n.sms[g] == nil || n.sms[g].values[c.ops[w.op].key] == "" {
@@ -436,6 +439,9 @@ func (c *hostChecker) groupState(g uint64) string {
 		}
 		if st, err := n.h.Status(g); err == nil {
 			part := fmt.Sprintf("host %d %s term %d lead %d commit %d applied %d config %v", n.id, st.Role, st.Term, st.Leader, st.Commit, st.Applied, configMembers(st.Config))
+			if st.Quiesced {
+				part += " quiesced"
+			}
 			for _, id := range sortedUint64Keys(st.Progress) {
 				pr := st.Progress[id]
 				part += fmt.Sprintf(" [%d: %s]", id, pr.String())
