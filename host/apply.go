@@ -204,6 +204,7 @@ func (h *Host) applied(g *group, index uint64, confChanges []pb.Entry, results m
 			cc = v2
 		}
 		g.confState = *g.rn.ApplyConfChange(cc)
+		h.configChanged()
 	}
 	for _, seq := range sortedKeys(results) {
 		if r := g.proposals[seq]; r != nil {
@@ -298,6 +299,7 @@ func (h *Host) restore(g *group, snap pb.Snapshot) error {
 	h.post(func() {
 		if !g.removed {
 			g.confState = snap.Metadata.ConfState
+			h.configChanged()
 			h.advanceApplied(g, index)
 		}
 	})

@@ -40,7 +40,11 @@ type group struct {
 	idleTicks int
 	// quiesceAcked: the followers that answered the quiesce heartbeat.
 	quiesceAcked map[uint64]bool
-	removed      bool
+	// ticking: the clock visits the replica (it is in Host.ticking);
+	// clockStoppedTick is the host's tick when it stopped doing so.
+	ticking          bool
+	clockStoppedTick int64
+	removed          bool
 
 	apMu sync.Mutex
 	// tasks waiting for the apply stage, in order; queued is set while the

@@ -143,11 +143,8 @@ func (h *Host) Tick() {
 func (h *Host) tick() {
 	h.ticks++
 	h.sendLiveness()
-	for _, id := range h.order {
-		g := h.groups[id]
-		h.tickGroup(g)
-		h.retry(g)
-	}
+	h.wakeFollowersOfSilentHosts()
+	h.tickGroups()
 }
 
 // handleReady routes what a replica's Ready asks for (the replica runs with
@@ -345,6 +342,7 @@ func (h *Host) removeGroup(g *group) {
 	h.idMu.Lock()
 	delete(h.groupIDs, g.id)
 	h.idMu.Unlock()
+	h.configChanged()
 	if g.quiesced {
 		h.quiesced--
 	}
