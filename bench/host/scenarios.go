@@ -117,7 +117,13 @@ func idleOnce(o options, r int) (idleRun, error) {
 			return run, err
 		}
 	}
-	heap, err := c.all(request{Op: "heap"})
+	heap, err := c.each(func(i int) request {
+		req := request{Op: "heap"}
+		if o.cpuProfile != "" {
+			req.Profile = fmt.Sprintf("%s.heap.%d.%d", o.cpuProfile, i+1, r)
+		}
+		return req
+	})
 	if err != nil {
 		return run, err
 	}

@@ -43,7 +43,8 @@ type request struct {
 	Duration time.Duration
 	// http: the address of the HTTP front.
 	Addr string
-	// profile: the file of the CPU profile to start, or "" to stop it.
+	// profile: the file of the CPU profile to start, or "" to stop it;
+	// heap: a file to write a heap profile to, if set.
 	Profile string
 }
 
@@ -163,6 +164,9 @@ func (w *worker) handle(req request) response {
 		var ms runtime.MemStats
 		runtime.ReadMemStats(&ms)
 		resp.HeapBytes, resp.Goroutines = ms.HeapAlloc, runtime.NumGoroutine()
+		if req.Profile != "" {
+			err = writeHeapProfile(req.Profile)
+		}
 	case "counters":
 		resp.CPUNanos, resp.Saves, resp.Quiesced = cpuSelf(), w.obs.saves.Load(), w.obs.quiesced.Load()
 	case "start":
@@ -317,6 +321,18 @@ func (w *worker) profile(path string) error {
 	}
 	w.prof = f
 	return pprof.StartCPUProfile(f)
+}
+
+func writeHeapProfile(path string) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		_ = f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // cpuSelf is the process's user+system CPU time so far.
