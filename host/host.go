@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pontoon-raft/raft"
-	pb "github.com/pontoon-raft/raft/raftpb"
 	"github.com/pontoon-raft/raft/transport"
 	"github.com/pontoon-raft/raft/wal"
 )
@@ -178,7 +177,6 @@ func (h *Host) openGroup(id uint64) error {
 	}
 	g := &group{
 		id: id, rn: rn, storage: storage, confState: cs,
-		proposals: map[uint64]*Request{}, reads: map[uint64]*Request{}, snapConf: map[uint64]pb.ConfState{},
 		sm: sm, sessions: newSessions(maxSessions),
 	}
 	h.groups[id] = g

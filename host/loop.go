@@ -198,6 +198,9 @@ func (h *Host) propose(r *Request) {
 	}
 	r.seq = h.nextSeq
 	h.nextSeq++
+	if g.proposals == nil {
+		g.proposals = map[uint64]*Request{}
+	}
 	g.proposals[r.seq] = r
 	h.wakeGroup(g)
 	h.proposeAgain(g, r)
@@ -228,6 +231,9 @@ func (h *Host) read(r *Request) {
 // older attempt is ignored.
 func (h *Host) readAgain(g *group, r *Request) {
 	delete(g.reads, r.token)
+	if g.reads == nil {
+		g.reads = map[uint64]*Request{}
+	}
 	h.nextToken++
 	r.token = h.nextToken
 	r.issuedTick = h.ticks
@@ -250,6 +256,9 @@ func (h *Host) readState(g *group, rs raft.ReadState) {
 		return // an older attempt, or a read already done
 	}
 	delete(g.reads, token)
+	if len(g.reads) == 0 {
+		g.reads = nil
+	}
 	r.readIndex, r.hasIndex = rs.Index, true
 	if g.applied >= rs.Index {
 		r.finish(nil, nil)
@@ -377,7 +386,7 @@ func (h *Host) failRequests(g *group, err error) {
 	for _, r := range g.admin {
 		r.finish(nil, err)
 	}
-	g.proposals, g.reads, g.waitingReads, g.admin = map[uint64]*Request{}, map[uint64]*Request{}, nil, nil
+	g.proposals, g.reads, g.waitingReads, g.admin = nil, nil, nil, nil
 }
 
 // sortedKeys returns the keys of m in increasing order, so that the loop's

@@ -76,7 +76,7 @@ func (h *Host) needsTicks(g *group) bool {
 		return false
 	}
 	for _, id := range members(g.confState) {
-		if id != h.id && !g.quiesceAcked[id] {
+		if id != h.id && !slices.Contains(g.quiesceAcked, id) {
 			return true
 		}
 	}
@@ -173,7 +173,7 @@ func (h *Host) idle(g *group) bool {
 // quiesce stops g's leader and tells its followers to stop.
 func (h *Host) quiesce(g *group) {
 	g.quiesced = true
-	g.quiesceAcked = map[uint64]bool{}
+	g.quiesceAcked = g.quiesceAcked[:0]
 	h.quiesced++
 	h.cfg.Observer.Quiesced(h.quiesced)
 	h.cfg.Observer.GroupChanged(g.id, g.status())
@@ -188,7 +188,7 @@ func (h *Host) resendQuiesce(g *group) {
 	}
 	st := g.rn.BasicStatus()
 	for _, id := range members(g.confState) {
-		if id == h.id || g.quiesceAcked[id] {
+		if id == h.id || slices.Contains(g.quiesceAcked, id) {
 			continue
 		}
 		h.out = append(h.out, transport.GroupMessage{Group: g.id, Message: pb.Message{
@@ -231,8 +231,8 @@ func (h *Host) quiesceMessage(g *group, m pb.Message) bool {
 		return true
 	case pb.MsgHeartbeatResp:
 		_ = g.rn.Step(m)
-		if g.quiesced && g.quiesceAcked != nil {
-			g.quiesceAcked[m.From] = true
+		if g.quiesced && g.role == raft.StateLeader && !slices.Contains(g.quiesceAcked, m.From) {
+			g.quiesceAcked = append(g.quiesceAcked, m.From)
 		}
 		return true
 	}

@@ -1,6 +1,7 @@
 package host
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/pontoon-raft/raft"
@@ -76,5 +77,24 @@ func TestQuiescedLeaderServesNoReadFromALeaseItSleptThrough(t *testing.T) {
 	case <-r.Done():
 		t.Fatalf("the cut-off old leader served a read: %v", r.err)
 	default:
+	}
+}
+
+func TestIdleReplicaHoldsNoRequestMaps(t *testing.T) {
+	c := quiescedCluster(t, 1, func(cfg *Config) { cfg.SnapshotEntries = 2 })
+	// Proposals and reads through every host, snapshots along the way.
+	for i, id := range c.ids {
+		_, err := c.wait(c.hosts[id].SubmitPropose(1, []byte(fmt.Sprintf("a=%d", i))))
+		require.NoError(t, err)
+		_, err = c.wait(c.hosts[id].SubmitRead(1))
+		require.NoError(t, err)
+	}
+	c.tick(30)
+	for _, id := range c.ids {
+		g := c.hosts[id].groups[1]
+		require.True(t, g.quiesced, "host %d quiesced", id)
+		assert.Nil(t, g.proposals, "host %d", id)
+		assert.Nil(t, g.reads, "host %d", id)
+		assert.Nil(t, g.snapConf, "host %d", id)
 	}
 }

@@ -82,7 +82,7 @@ func main() {
 	flag.StringVar(&o.kvstoreBin, "kvstore-bin", "", "examples/kvstore binary to compare with in the single scenario (empty: skip it)")
 	flag.DurationVar(&o.tick, "tick", 100*time.Millisecond, "the hosts' TickInterval")
 	flag.StringVar(&o.markdown, "markdown", "", "also write the tables to this file")
-	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write CPU profiles of the idle windows to <file>.idle.<host>.<run> and heap profiles after them to <file>.heap.<host>.<run>")
+	flag.StringVar(&o.cpuProfile, "cpuprofile", "", "write CPU profiles of the idle windows and active runs to <file>.{idle,active<groups>}.<host>.<run>, heap profiles after the idle windows to <file>.heap.<host>.<run>")
 	flag.Uint64Var(&o.id, "id", 0, "worker: host ID")
 	flag.StringVar(&o.dir, "dir", "", "worker: data directory")
 	flag.StringVar(&o.caDir, "ca-dir", "", "worker: directory of the benchmark CA")

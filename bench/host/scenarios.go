@@ -145,6 +145,10 @@ type loadRun struct {
 	cpuPerOp       float64 // nanoseconds
 	p50, p99, p999 float64 // nanoseconds
 	savesPerSec    []float64
+	// entriesPerSave and saveTook: entries per storage write and its mean
+	// duration (write and fsync), over all hosts.
+	entriesPerSave float64
+	saveTook       float64
 	errors         int64
 	lastError      string
 }
@@ -152,8 +156,9 @@ type loadRun struct {
 func combine(resps []response, duration time.Duration) loadRun {
 	var run loadRun
 	var lat []int64
-	var ops, cpu int64
+	var ops, cpu, saves, saved, took int64
 	for _, r := range resps {
+		saves, saved, took = saves+r.Saves, saved+r.SavedEntries, took+r.SaveTookNanos
 		ops += r.Ops
 		cpu += r.CPUNanos
 		lat = append(lat, r.Latencies...)
@@ -164,6 +169,9 @@ func combine(resps []response, duration time.Duration) loadRun {
 		}
 	}
 	run.opsPerSec = float64(ops) / duration.Seconds()
+	if saves > 0 {
+		run.entriesPerSave, run.saveTook = float64(saved)/float64(saves), float64(took)/float64(saves)
+	}
 	if ops > 0 {
 		run.cpuPerOp = float64(cpu) / float64(ops)
 	}
@@ -180,8 +188,8 @@ func quantile(sorted []int64, q float64) float64 {
 }
 
 func (r loadRun) String() string {
-	s := fmt.Sprintf("%.0f/s, CPU %.1f µs/op, p50 %v p99 %v p99.9 %v, storage writes/s %.0f",
-		r.opsPerSec, r.cpuPerOp/1e3, dur(r.p50), dur(r.p99), dur(r.p999), r.savesPerSec)
+	s := fmt.Sprintf("%.0f/s, CPU %.1f µs/op, p50 %v p99 %v p99.9 %v, storage writes/s %.0f (%.1f entries, %v each)",
+		r.opsPerSec, r.cpuPerOp/1e3, dur(r.p50), dur(r.p99), dur(r.p999), r.savesPerSec, r.entriesPerSave, dur(r.saveTook))
 	if r.errors > 0 {
 		s += fmt.Sprintf(", %d errors (last: %s)", r.errors, r.lastError)
 	}
@@ -198,19 +206,20 @@ func activeScenario(o options, report *strings.Builder) error {
 	}
 	fmt.Fprintf(report, "Active: groups 1..N of %d on 3 hosts (the others quiesced), leaders spread round-robin over the hosts; closed-loop clients in the leaders' processes calling host.Propose with %d-byte commands, %v measured after %v of warm-up.\n\n",
 		maxGroups, o.payload, o.duration, o.warmup)
-	fmt.Fprintln(report, "| groups | clients | committed proposals/s | storage writes/s per host (each one fsync) | CPU µs/proposal, 3 hosts | p50 | p99 | errors |")
-	fmt.Fprintln(report, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Fprintln(report, "| groups | clients | committed proposals/s | storage writes/s per host (each one fsync) | entries per write | write+fsync | CPU µs/proposal, 3 hosts | p50 | p99 | errors |")
+	fmt.Fprintln(report, "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, n := range o.activeGroups {
 		runs := results[n]
-		var ops, saves, cpu, p50, p99 []float64
+		var ops, saves, cpu, p50, p99, perSave, took []float64
 		var errs int64
 		for _, run := range runs {
 			ops, cpu, p50, p99 = append(ops, run.opsPerSec), append(cpu, run.cpuPerOp/1e3), append(p50, run.p50), append(p99, run.p99)
 			saves = append(saves, run.savesPerSec...)
+			perSave, took = append(perSave, run.entriesPerSave), append(took, run.saveTook)
 			errs += run.errors
 		}
-		fmt.Fprintf(report, "| %d | %d | %s | %s | %s | %v | %v | %d |\n", n, activeClients(o, n)*n, spread(ops, "%.0f"),
-			spread(saves, "%.0f"), spread(cpu, "%.1f"), dur(median(p50)), dur(median(p99)), errs)
+		fmt.Fprintf(report, "| %d | %d | %s | %s | %.1f | %v | %s | %v | %v | %d |\n", n, activeClients(o, n)*n, spread(ops, "%.0f"),
+			spread(saves, "%.0f"), median(perSave), dur(median(took)), spread(cpu, "%.1f"), dur(median(p50)), dur(median(p99)), errs)
 	}
 	fmt.Fprintln(report)
 	return nil
@@ -240,12 +249,24 @@ func activeOnce(o options, r, maxGroups int, results map[int][]loadRun) error {
 			return err
 		}
 		perGroup := activeClients(o, n)
+		if o.cpuProfile != "" {
+			if _, err := c.each(func(i int) request {
+				return request{Op: "profile", Profile: fmt.Sprintf("%s.active%d.%d.%d", o.cpuProfile, n, i+1, r)}
+			}); err != nil {
+				return err
+			}
+		}
 		resps, err := c.each(func(i int) request {
 			return request{Op: "load", Groups: led[i], Clients: perGroup * len(led[i]), Payload: o.payload,
 				Warmup: o.warmup, Duration: o.duration}
 		})
 		if err != nil {
 			return err
+		}
+		if o.cpuProfile != "" {
+			if _, err := c.all(request{Op: "profile"}); err != nil {
+				return err
+			}
 		}
 		run := combine(resps, o.duration)
 		logf("active run %d, %d groups, %d clients: %v", r, n, perGroup*n, run)

@@ -59,6 +59,9 @@ type response struct {
 	// the measured window of a load.
 	CPUNanos int64
 	Saves    int64
+	// load: the entries those writes carried and the time they took.
+	SavedEntries  int64
+	SaveTookNanos int64
 	// state: the host's ID, the groups it leads, how many of its replicas
 	// know a leader, how many are quiesced, and how many replicas it runs.
 	Host       uint64
@@ -78,13 +81,19 @@ type response struct {
 type observer struct {
 	host.NopObserver
 	saves    atomic.Int64
+	saveTook atomic.Int64 // nanoseconds writing and syncing
+	saved    atomic.Int64 // entries written
 	quiesced atomic.Int64
 	mu       sync.Mutex
 	leader   map[uint64]uint64
 }
 
-func (o *observer) Saved(int, int, int64, time.Duration) { o.saves.Add(1) }
-func (o *observer) Quiesced(n int)                       { o.quiesced.Store(int64(n)) }
+func (o *observer) Saved(_, entries int, _ int64, took time.Duration) {
+	o.saves.Add(1)
+	o.saved.Add(int64(entries))
+	o.saveTook.Add(int64(took))
+}
+func (o *observer) Quiesced(n int) { o.quiesced.Store(int64(n)) }
 func (o *observer) GroupChanged(group uint64, s host.GroupStatus) {
 	o.mu.Lock()
 	o.leader[group] = s.Leader
@@ -259,9 +268,10 @@ func (w *worker) load(req request) response {
 		}(i)
 	}
 	time.Sleep(time.Until(measureFrom))
-	cpu0, saves0 := cpuSelf(), w.obs.saves.Load()
+	cpu0, saves0, saved0, took0 := cpuSelf(), w.obs.saves.Load(), w.obs.saved.Load(), w.obs.saveTook.Load()
 	time.Sleep(time.Until(end))
 	resp.CPUNanos, resp.Saves = cpuSelf()-cpu0, w.obs.saves.Load()-saves0
+	resp.SavedEntries, resp.SaveTookNanos = w.obs.saved.Load()-saved0, w.obs.saveTook.Load()-took0
 	wg.Wait()
 	return resp
 }
