@@ -26,6 +26,7 @@ func runParent(o options) error {
 			err = fmt.Errorf("unknown scenario %q", s)
 		}
 		if err != nil {
+			fmt.Print(report.String()) // what the earlier scenarios measured
 			return fmt.Errorf("%s: %w", s, err)
 		}
 	}
@@ -344,11 +345,8 @@ func singleOnce(o options, r int, sys string, results map[int][]loadRun) error {
 		if err := c.startGroups(1); err != nil {
 			return err
 		}
-		addrs, err := reservePorts(3)
+		fronts, err := c.all(request{Op: "http"})
 		if err != nil {
-			return err
-		}
-		if _, err := c.each(func(i int) request { return request{Op: "http", Addr: addrs[i]} }); err != nil {
 			return err
 		}
 		led, err := c.leaders(1)
@@ -357,7 +355,7 @@ func singleOnce(o options, r int, sys string, results map[int][]loadRun) error {
 		}
 		for i := range led {
 			if len(led[i]) == 1 {
-				url = "http://" + addrs[i]
+				url = "http://" + fronts[i].Addr
 			}
 		}
 		pids = c.pids()

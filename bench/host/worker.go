@@ -41,8 +41,6 @@ type request struct {
 	Payload  int
 	Warmup   time.Duration
 	Duration time.Duration
-	// http: the address of the HTTP front.
-	Addr string
 	// profile: the file of the CPU profile to start, or "" to stop it;
 	// heap: a file to write a heap profile to, if set.
 	Profile string
@@ -69,6 +67,8 @@ type response struct {
 	WithLeader int
 	Quiesced   int64
 	Replicas   int
+	// http: the address the HTTP front listens on.
+	Addr string
 	// load: proposals completed in the window, errors, and the latency of
 	// each proposal of the window in nanoseconds.
 	Ops       int64
@@ -203,7 +203,7 @@ func (w *worker) handle(req request) response {
 	case "load":
 		resp = w.load(req)
 	case "http":
-		err = w.serveHTTP(req.Addr)
+		resp.Addr, err = w.serveHTTP()
 	case "profile":
 		err = w.profile(req.Profile)
 	default:
@@ -288,11 +288,12 @@ func command(i, n, payload int) []byte {
 
 // serveHTTP answers PUT /kv/{key} with host.Propose of "key=value" to group
 // 1, for the comparison with examples/kvstore, which serves the same
-// request: 204 once applied, 503 on error.
-func (w *worker) serveHTTP(addr string) error {
-	ln, err := net.Listen("tcp", addr)
+// request: 204 once applied, 503 on error. It returns the address it
+// listens on, a free loopback port.
+func (w *worker) serveHTTP() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return err
+		return "", err
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("PUT /kv/{key}", func(rw http.ResponseWriter, r *http.Request) {
@@ -311,7 +312,7 @@ func (w *worker) serveHTTP(addr string) error {
 		rw.WriteHeader(http.StatusNoContent)
 	})
 	go func() { _ = http.Serve(ln, mux) }()
-	return nil
+	return ln.Addr().String(), nil
 }
 
 // profile starts a CPU profile into path, or stops the running one.
