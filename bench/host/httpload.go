@@ -45,7 +45,7 @@ func httpLoad(baseURL string, pids []int, clients, payload int, warmup, duration
 				if !t0.Before(end) {
 					break
 				}
-				err := put(fmt.Sprintf("%s/kv/bench-%d-%d", baseURL, i, n%1000), value)
+				err := put(fmt.Sprintf("%s/kv/bench-%d-%d", baseURL, i, n%keysPerClient), value)
 				t1 := time.Now()
 				if t0.Before(measureFrom) || t1.After(end) {
 					continue

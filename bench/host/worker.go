@@ -276,10 +276,15 @@ func (w *worker) load(req request) response {
 	return resp
 }
 
+// keysPerClient is how many keys a client writes in turn, in both the
+// in-process and the HTTP workloads.
+const keysPerClient = 16
+
 // command is the n-th command of client i: "key=value", payload bytes in
-// all, over 1,000 keys per client so that the state stays small.
+// all, over keysPerClient keys per client: the state, and so every
+// snapshot of it, stays small.
 func command(i, n, payload int) []byte {
-	cmd := fmt.Appendf(make([]byte, 0, payload), "c%05d-%03d=", i, n%1000)
+	cmd := fmt.Appendf(make([]byte, 0, payload), "c%05d-%02d=", i, n%keysPerClient)
 	for len(cmd) < payload {
 		cmd = append(cmd, 'v')
 	}
