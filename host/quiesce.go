@@ -104,7 +104,9 @@ func (h *Host) startTicking(g *group) {
 // tickGroups ticks every replica the clock visits, in increasing group
 // order, and stops visiting those that no longer need it.
 func (h *Host) tickGroups() {
+	// A group removed and started again before this tick is listed twice.
 	slices.Sort(h.ticking)
+	h.ticking = slices.Compact(h.ticking)
 	// Replicas woken meanwhile join h.ticking for the next tick.
 	ids := h.ticking
 	h.ticking = make([]uint64, 0, len(ids))

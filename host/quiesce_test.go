@@ -98,3 +98,15 @@ func TestIdleReplicaHoldsNoRequestMaps(t *testing.T) {
 		assert.Nil(t, g.snapConf, "host %d", id)
 	}
 }
+
+func TestGroupStartedAgainAfterRemovalIsTickedOnce(t *testing.T) {
+	c := newCluster(t, 1, nil)
+	h := c.hosts[1]
+	require.NoError(t, h.StartGroup(1, []uint64{1}))
+	c.tick(1)
+	require.NoError(t, h.RemoveGroup(1))
+	c.settle()
+	require.NoError(t, h.StartGroup(1, []uint64{1}))
+	c.tick(1)
+	assert.Equal(t, []uint64{1}, h.ticking, "the clock visits the new replica once per tick")
+}
