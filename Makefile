@@ -9,7 +9,7 @@ PROGRESS = $(CURDIR)/.bin/testprogress
 GOGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/gogo/protobuf)
 PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gofast
 
-.PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup bench-transport bench-wal wal-sweep etcd-on-pontoon
+.PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup bench-transport bench-wal bench-host wal-sweep etcd-on-pontoon
 
 # Everything: the library (with the fuzz seed corpora), the etcd/raft
 # comparison modules and the kvstore example (a 20 s end-to-end run).
@@ -135,6 +135,20 @@ etcd-on-pontoon:
 #   go test -run '^$$' -bench . -benchmem ./wal
 bench-wal:
 	cd bench/wal && $(GO) run . $(if $(QUICK),-quick)
+
+# Package host with many groups (bench/host, a module of its own): three
+# host processes on loopback over TCP with mutual TLS, fsync on. Idle
+# (10,000 groups: CPU and heap per group), active (1 to 1,000 groups:
+# proposals/s, fsyncs/s, CPU per proposal) and a single group against
+# examples/kvstore as of KVSTORE_BASE (built from a worktree of that
+# revision in .bin), 3 runs each; about 20 minutes on 2 cores. QUICK=1 runs
+# each once with 1,000 idle groups. See BENCHMARKS.md, "Many groups (host)".
+KVSTORE_BASE ?= 95bfdd6
+bench-host:
+	test -d .bin/kvstore-base || git worktree add --detach .bin/kvstore-base $(KVSTORE_BASE)
+	cd .bin/kvstore-base/examples/kvstore && $(GO) build -o $(CURDIR)/.bin/kvstore-base-bin .
+	cd bench/host && $(GO) run . -kvstore-bin $(CURDIR)/.bin/kvstore-base-bin \
+		$(if $(QUICK),-runs 1 -idle-groups 1000 -idle-window 10s)
 
 # A larger crash/fault sweep of the wal engine than `go test` runs.
 wal-sweep:

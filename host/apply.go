@@ -204,6 +204,7 @@ func (h *Host) applied(g *group, index uint64, confChanges []pb.Entry, results m
 			cc = v2
 		}
 		g.confState = *g.rn.ApplyConfChange(cc)
+		h.configChanged()
 	}
 	for _, seq := range sortedKeys(results) {
 		if r := g.proposals[seq]; r != nil {
@@ -211,6 +212,9 @@ func (h *Host) applied(g *group, index uint64, confChanges []pb.Entry, results m
 			h.cfg.Observer.ProposalDone(g.id, sinceStart(r), nil)
 			r.finish(results[seq], nil)
 		}
+	}
+	if len(g.proposals) == 0 {
+		g.proposals = nil
 	}
 	h.advanceApplied(g, index)
 	h.checkAdmin(g)
@@ -232,7 +236,12 @@ func (h *Host) startSnapshot(g *group) error {
 	g.apMu.Unlock()
 	// The loop runs this after the results of every batch up to index, so
 	// its configuration is the one as of index.
-	h.post(func() { g.snapConf[index] = g.confState })
+	h.post(func() {
+		if g.snapConf == nil {
+			g.snapConf = map[uint64]pb.ConfState{}
+		}
+		g.snapConf[index] = g.confState
+	})
 	h.background(func() {
 		ref, err := h.writeSnapshot(g.id, term, index, sessions, src)
 		if err != nil {
@@ -247,6 +256,9 @@ func (h *Host) startSnapshot(g *group) error {
 func (h *Host) snapshotWritten(g *group, term, index uint64, ref wal.SnapshotRef, err error) {
 	cs := g.snapConf[index]
 	delete(g.snapConf, index)
+	if len(g.snapConf) == 0 {
+		g.snapConf = nil
+	}
 	g.apMu.Lock()
 	g.snapInFlight = false
 	if err == nil {
@@ -298,6 +310,7 @@ func (h *Host) restore(g *group, snap pb.Snapshot) error {
 	h.post(func() {
 		if !g.removed {
 			g.confState = snap.Metadata.ConfState
+			h.configChanged()
 			h.advanceApplied(g, index)
 		}
 	})

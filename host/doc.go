@@ -58,9 +58,11 @@
 // A leader with nothing to do for QuiesceTicks, whose followers all hold its
 // whole log and know it is committed, quiesces: it sends its followers one
 // quiesce heartbeat and then neither ticks nor sends, and the followers stop
-// ticking. A proposal, a read or any message wakes the group. A quiesced
-// leader still counts its lease down (RawNode.TickQuiesced), so it serves no
-// lease read from a lease it no longer holds; a quiesced follower notices a
+// ticking; once nothing is left to do at a tick, the host's clock no longer
+// visits the replica, so an idle group costs no work per tick. A proposal, a
+// read or any message wakes the group. A quiesced leader still counts its
+// lease down (RawNode.TickQuiesced, for the ticks it skipped, when it
+// wakes), so it serves no lease read from a lease it no longer holds; a quiesced follower notices a
 // dead leader through the heartbeats hosts send each other (one per pair of
 // hosts, whatever the number of groups) and then wakes and elects another.
 // The heartbeats of awake groups travel together in one transport batch per

@@ -26,21 +26,26 @@ type group struct {
 	applied uint64
 	// proposals waiting for their command to be applied here, by
 	// sequence number; reads waiting for a ReadState, by token; reads
-	// with a read index, waiting for applied to reach it.
+	// with a read index, waiting for applied to reach it. The maps are
+	// nil while empty: an idle replica holds none.
 	proposals    map[uint64]*Request
 	reads        map[uint64]*Request
 	waitingReads []*Request
 	admin        []*Request
 	// snapConf holds, per snapshot index being written, the configuration
-	// as of that index.
+	// as of that index; nil while empty.
 	snapConf map[uint64]pb.ConfState
 	// quiesced: the replica neither ticks nor heartbeats (quiesce.go);
 	// idleTicks counts the leader's ticks with nothing to do.
 	quiesced  bool
 	idleTicks int
 	// quiesceAcked: the followers that answered the quiesce heartbeat.
-	quiesceAcked map[uint64]bool
-	removed      bool
+	quiesceAcked []uint64
+	// ticking: the clock visits the replica (it is in Host.ticking);
+	// clockStoppedTick is the host's tick when it stopped doing so.
+	ticking          bool
+	clockStoppedTick int64
+	removed          bool
 
 	apMu sync.Mutex
 	// tasks waiting for the apply stage, in order; queued is set while the

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/pontoon-raft/raft"
-	pb "github.com/pontoon-raft/raft/raftpb"
 	"github.com/pontoon-raft/raft/transport"
 	"github.com/pontoon-raft/raft/wal"
 )
@@ -44,8 +43,17 @@ type Host struct {
 	// localSnaps are snapshot records for the next storage batch.
 	localSnaps []wal.Update
 	quiesced   int
-	// lastHeard is the tick at which each peer host was last heard from.
+	// lastHeard is the tick at which each peer host was last heard from;
+	// silent, whether it had not been for an election timeout at the last
+	// tick.
 	lastHeard map[uint64]int64
+	silent    map[uint64]bool
+	// ticking lists the replicas the clock visits (quiesce.go).
+	ticking []uint64
+	// peerHosts are the hosts this host shares a group with, when
+	// peerHostsKnown.
+	peerHosts      []uint64
+	peerHostsKnown bool
 
 	// groupIDs mirrors the keys of groups for other goroutines (HasGroup).
 	idMu     sync.RWMutex
@@ -102,6 +110,7 @@ func New(cfg Config) (*Host, error) {
 		wake:      make(chan struct{}, 1),
 		groups:    map[uint64]*group{},
 		lastHeard: map[uint64]int64{},
+		silent:    map[uint64]bool{},
 		groupIDs:  map[uint64]bool{},
 		stWake:    make(chan struct{}, 1),
 		apWake:    make(chan struct{}, cfg.ApplyWorkers),
@@ -168,7 +177,6 @@ func (h *Host) openGroup(id uint64) error {
 	}
 	g := &group{
 		id: id, rn: rn, storage: storage, confState: cs,
-		proposals: map[uint64]*Request{}, reads: map[uint64]*Request{}, snapConf: map[uint64]pb.ConfState{},
 		sm: sm, sessions: newSessions(maxSessions),
 	}
 	h.groups[id] = g
@@ -177,6 +185,8 @@ func (h *Host) openGroup(id uint64) error {
 	h.idMu.Lock()
 	h.groupIDs[id] = true
 	h.idMu.Unlock()
+	h.configChanged()
+	h.startTicking(g)
 	if !raft.IsEmptySnap(snap) {
 		// Committed entries after the snapshot follow this task in order.
 		h.queueApply(g, applyTask{restore: &snap})

@@ -155,11 +155,8 @@ func (h *Host) stopOnPanic(then func(error)) {
 func (h *Host) tick() {
 	h.ticks++
 	h.sendLiveness()
-	for _, id := range h.order {
-		g := h.groups[id]
-		h.tickGroup(g)
-		h.retry(g)
-	}
+	h.wakeFollowersOfSilentHosts()
+	h.tickGroups()
 }
 
 // handleReady routes what a replica's Ready asks for (the replica runs with
@@ -213,6 +210,9 @@ func (h *Host) propose(r *Request) {
 	}
 	r.seq = h.nextSeq
 	h.nextSeq++
+	if g.proposals == nil {
+		g.proposals = map[uint64]*Request{}
+	}
 	g.proposals[r.seq] = r
 	h.wakeGroup(g)
 	h.proposeAgain(g, r)
@@ -243,6 +243,9 @@ func (h *Host) read(r *Request) {
 // older attempt is ignored.
 func (h *Host) readAgain(g *group, r *Request) {
 	delete(g.reads, r.token)
+	if g.reads == nil {
+		g.reads = map[uint64]*Request{}
+	}
 	h.nextToken++
 	r.token = h.nextToken
 	r.issuedTick = h.ticks
@@ -265,6 +268,9 @@ func (h *Host) readState(g *group, rs raft.ReadState) {
 		return // an older attempt, or a read already done
 	}
 	delete(g.reads, token)
+	if len(g.reads) == 0 {
+		g.reads = nil
+	}
 	r.readIndex, r.hasIndex = rs.Index, true
 	if g.applied >= rs.Index {
 		r.finish(nil, nil)
@@ -357,6 +363,7 @@ func (h *Host) removeGroup(g *group) {
 	h.idMu.Lock()
 	delete(h.groupIDs, g.id)
 	h.idMu.Unlock()
+	h.configChanged()
 	if g.quiesced {
 		h.quiesced--
 	}
@@ -391,7 +398,7 @@ func (h *Host) failRequests(g *group, err error) {
 	for _, r := range g.admin {
 		r.finish(nil, err)
 	}
-	g.proposals, g.reads, g.waitingReads, g.admin = map[uint64]*Request{}, map[uint64]*Request{}, nil, nil
+	g.proposals, g.reads, g.waitingReads, g.admin = nil, nil, nil, nil
 }
 
 // sortedKeys returns the keys of m in increasing order, so that the loop's

@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"slices"
 
 	"github.com/pontoon-raft/raft"
 	pb "github.com/pontoon-raft/raft/raftpb"
@@ -19,12 +20,15 @@ import (
 // wakes a replica; a woken leader heartbeats again, which wakes its
 // followers.
 //
-// A quiesced leader still counts its ticks with TickQuiesced, so its lease
-// runs out like its followers' promises: a quiesced leader serves no read
-// from an old lease. A quiesced follower cannot notice its leader's death by
-// itself, so hosts heartbeat each other (livenessGroup); a follower wakes,
-// and forgets its leader, once the leader's host has not been heard from for
-// an election timeout.
+// Once a quiesced replica has nothing left to do at a tick, the clock stops
+// visiting it: an idle group costs no work per tick. A quiesced leader still
+// counts its ticks with TickQuiesced, so its lease runs out like its
+// followers' promises and it serves no read from an old lease: the ticks
+// the clock skipped are counted when it wakes, before anything it does. A
+// quiesced follower cannot notice its leader's death by itself, so hosts
+// heartbeat each other (livenessGroup); a follower wakes, and forgets its
+// leader, once the leader's host has not been heard from for an election
+// timeout.
 
 // quiesceContext marks the quiesce heartbeat and its answers. Its length
 // differs from the 8 bytes of a read token, so Raft ignores it.
@@ -34,18 +38,14 @@ var quiesceContext = []byte("pontoon-q")
 // has this ID.
 const livenessGroup = 0
 
-// tickGroup ticks g, or for a quiesced replica only counts the leader's
-// lease clock, and may quiesce a leader that had nothing to do.
+// tickGroup ticks g, or for a quiesced replica that is still visited by the
+// clock (see needsTicks) only counts the leader's lease clock, and may
+// quiesce a leader that had nothing to do.
 func (h *Host) tickGroup(g *group) {
 	if g.quiesced {
 		if g.role == raft.StateLeader {
 			g.rn.TickQuiesced()
 			h.resendQuiesce(g)
-		} else if l := g.lead; l != raft.None && h.ticks-h.lastHeard[l] > int64(h.cfg.ElectionTicks) {
-			// The leader's host went silent: elect another.
-			h.wakeGroup(g)
-			_ = g.rn.ForgetLeader()
-			h.markDirty(g)
 		}
 		return
 	}
@@ -62,6 +62,94 @@ func (h *Host) tickGroup(g *group) {
 		}
 	}
 	g.rn.Tick()
+}
+
+// needsTicks reports whether the clock must still visit g: it is awake, or
+// quiesced with something left to do at a tick (a leader whose followers
+// have not all answered its quiesce heartbeat, requests to retry). The
+// others cost nothing per tick, whatever their number.
+func (h *Host) needsTicks(g *group) bool {
+	if !g.quiesced || len(g.proposals)+len(g.reads)+len(g.waitingReads)+len(g.admin) > 0 {
+		return true
+	}
+	if g.role != raft.StateLeader {
+		return false
+	}
+	for _, id := range members(g.confState) {
+		if id != h.id && !slices.Contains(g.quiesceAcked, id) {
+			return true
+		}
+	}
+	return false
+}
+
+// startTicking makes the clock visit g from the next tick on. A quiesced
+// leader the clock stopped visiting first catches up on the ticks its lease
+// clocks missed: past an election timeout they change nothing more (its
+// lease is gone, CheckQuorum is due), so at most that many.
+func (h *Host) startTicking(g *group) {
+	if g.ticking {
+		return
+	}
+	if g.quiesced && g.role == raft.StateLeader {
+		missed := min(h.ticks-g.clockStoppedTick, int64(h.cfg.ElectionTicks)+1)
+		for range missed {
+			g.rn.TickQuiesced()
+		}
+	}
+	g.ticking = true
+	h.ticking = append(h.ticking, g.id)
+}
+
+// tickGroups ticks every replica the clock visits, in increasing group
+// order, and stops visiting those that no longer need it.
+func (h *Host) tickGroups() {
+	// A group removed and started again before this tick is listed twice.
+	slices.Sort(h.ticking)
+	h.ticking = slices.Compact(h.ticking)
+	// Replicas woken meanwhile join h.ticking for the next tick.
+	ids := h.ticking
+	h.ticking = make([]uint64, 0, len(ids))
+	for _, id := range ids {
+		g := h.groups[id]
+		if g == nil || g.removed {
+			continue
+		}
+		h.tickGroup(g)
+		h.retry(g)
+		if h.needsTicks(g) {
+			h.ticking = append(h.ticking, id)
+		} else {
+			g.ticking = false
+			g.clockStoppedTick = h.ticks
+		}
+	}
+}
+
+// wakeFollowersOfSilentHosts wakes, and makes forget their leader, the
+// quiesced followers whose leader's host has just gone silent for an
+// election timeout, so that they elect another. A host going silent is
+// rare: the work is per host per tick, and per group only then.
+func (h *Host) wakeFollowersOfSilentHosts() {
+	var silent []uint64
+	for _, p := range sortedKeys(h.lastHeard) {
+		s := h.ticks-h.lastHeard[p] > int64(h.cfg.ElectionTicks)
+		if s && !h.silent[p] {
+			silent = append(silent, p)
+		}
+		h.silent[p] = s
+	}
+	if len(silent) == 0 {
+		return
+	}
+	for _, id := range h.order {
+		g := h.groups[id]
+		if g.quiesced && g.role != raft.StateLeader && slices.Contains(silent, g.lead) {
+			h.wakeGroup(g)
+			_ = g.rn.ForgetLeader()
+			h.markDirty(g)
+		}
+	}
 }
 
 // idle reports whether g's leader has nothing to do: no request waits, no
@@ -87,7 +175,7 @@ func (h *Host) idle(g *group) bool {
 // quiesce stops g's leader and tells its followers to stop.
 func (h *Host) quiesce(g *group) {
 	g.quiesced = true
-	g.quiesceAcked = map[uint64]bool{}
+	g.quiesceAcked = g.quiesceAcked[:0]
 	h.quiesced++
 	h.cfg.Observer.Quiesced(h.quiesced)
 	h.cfg.Observer.GroupChanged(g.id, g.status())
@@ -102,7 +190,7 @@ func (h *Host) resendQuiesce(g *group) {
 	}
 	st := g.rn.BasicStatus()
 	for _, id := range members(g.confState) {
-		if id == h.id || g.quiesceAcked[id] {
+		if id == h.id || slices.Contains(g.quiesceAcked, id) {
 			continue
 		}
 		h.out = append(h.out, transport.GroupMessage{Group: g.id, Message: pb.Message{
@@ -116,6 +204,7 @@ func (h *Host) wakeGroup(g *group) {
 	if !g.quiesced {
 		return
 	}
+	h.startTicking(g)
 	g.quiesced = false
 	g.idleTicks = 0
 	h.quiesced--
@@ -144,8 +233,8 @@ func (h *Host) quiesceMessage(g *group, m pb.Message) bool {
 		return true
 	case pb.MsgHeartbeatResp:
 		_ = g.rn.Step(m)
-		if g.quiesced && g.quiesceAcked != nil {
-			g.quiesceAcked[m.From] = true
+		if g.quiesced && g.role == raft.StateLeader && !slices.Contains(g.quiesceAcked, m.From) {
+			g.quiesceAcked = append(g.quiesceAcked, m.From)
 		}
 		return true
 	}
@@ -158,20 +247,27 @@ func (h *Host) sendLiveness() {
 	if h.ticks%int64(h.cfg.HeartbeatTicks) != 0 {
 		return
 	}
-	peers := map[uint64]bool{}
-	for _, id := range h.order {
-		for _, p := range members(h.groups[id].confState) {
-			if p != h.id {
-				peers[p] = true
+	if !h.peerHostsKnown {
+		peers := map[uint64]bool{}
+		for _, id := range h.order {
+			for _, p := range members(h.groups[id].confState) {
+				if p != h.id {
+					peers[p] = true
+				}
 			}
 		}
+		h.peerHosts, h.peerHostsKnown = sortedKeys(peers), true
 	}
-	for _, p := range sortedKeys(peers) {
+	for _, p := range h.peerHosts {
 		h.out = append(h.out, transport.GroupMessage{Group: livenessGroup, Message: pb.Message{
 			Type: pb.MsgHeartbeat, From: h.id, To: p, Term: 1,
 		}})
 	}
 }
+
+// configChanged records that a replica's configuration changed, or a
+// replica came or went: the hosts to heartbeat are listed again.
+func (h *Host) configChanged() { h.peerHostsKnown = false }
 
 // hostHeard records that host from was heard from now.
 func (h *Host) hostHeard(from uint64) { h.lastHeard[from] = h.ticks }

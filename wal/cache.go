@@ -2,6 +2,9 @@ package wal
 
 import pb "github.com/pontoon-raft/raft/raftpb"
 
+// minTailCacheBuf is the length of a tail cache's first buffer.
+const minTailCacheBuf = 8
+
 // tailCache holds the most recent entries of one group, so that reading
 // them (the leader sending what it just appended, a follower applying what
 // it just stored) needs no disk read. It holds at most maxEntries entries
@@ -12,7 +15,7 @@ import pb "github.com/pontoon-raft/raft/raftpb"
 // last index, or the cache is empty.
 type tailCache struct {
 	ents       []pb.Entry // a window of buf
-	buf        []pb.Entry // backing array, 2*maxEntries long once used
+	buf        []pb.Entry // backing array, growing up to 2*maxEntries
 	bytes      int        // total len(Data) of ents
 	maxEntries int
 	maxBytes   int
@@ -80,13 +83,16 @@ func (c *tailCache) append(ents []pb.Entry) {
 	if over := len(c.ents) + len(ents) - c.maxEntries; over > 0 {
 		c.dropFront(min(over, len(c.ents)))
 	}
-	if c.buf == nil {
-		c.buf = make([]pb.Entry, 2*c.maxEntries)
-		c.ents = c.buf[:0]
-	}
 	if cap(c.ents)-len(c.ents) < len(ents) {
-		// Slide the window back to the start of buf; this happens once
-		// every maxEntries appended entries at most.
+		// Slide the window back to the start of buf, first doubling buf
+		// (up to 2*maxEntries) while it is less than twice what the
+		// window must hold: a group that appends little, as an idle one
+		// does, keeps a small buffer, and at full size the window slides
+		// once every maxEntries appended entries at most.
+		need := len(c.ents) + len(ents)
+		if len(c.buf) < 2*need {
+			c.buf = make([]pb.Entry, min(2*c.maxEntries, max(minTailCacheBuf, 2*need)))
+		}
 		n := copy(c.buf, c.ents)
 		clear(c.buf[n:])
 		c.ents = c.buf[:n]

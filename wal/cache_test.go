@@ -75,3 +75,21 @@ func TestTailCache(t *testing.T) {
 		})
 	}
 }
+
+func TestTailCacheBufferGrowsWithItsEntries(t *testing.T) {
+	c := tailCache{maxEntries: 64, maxBytes: 1 << 20}
+	// An idle group appends a handful of entries: its buffer is sized to
+	// them, not to maxEntries (thousands of idle groups per host).
+	c.append(cacheEnts(1, 3, 8))
+	assert.LessOrEqual(t, len(c.buf), 8, "buffer of a cache holding 3 entries")
+	// A busy one grows it up to twice the bound, and keeps its tail.
+	for i := uint64(4); i <= 500; i++ {
+		c.append(cacheEnts(i, i, 8))
+	}
+	lo, hi := cachedRange(&c)
+	assert.Equal(t, [2]uint64{437, 500}, [2]uint64{lo, hi})
+	assert.Equal(t, 128, len(c.buf))
+	for i, e := range c.ents {
+		assert.Equal(t, lo+uint64(i), e.Index)
+	}
+}
