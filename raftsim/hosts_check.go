@@ -366,9 +366,6 @@ func (c *hostChecker) allApplied(probes map[uint64]*clientWrite) bool {
 		// A new leader may not know the commit index yet: wait for every
 		// replica to reach what any replica ever applied, too.
 		want := max(st.Commit, c.highestApplied(g))
-		if g == 1 && c.s.ticks%20 == 0 {
-			fmt.Println("DBGA tick", c.s.ticks, "leader", l.id, "commit", st.Commit, "highest", c.highestApplied(g))
-		}
 		for _, id := range configMembers(st.Config) {
 			n := c.s.node(id)
 			if n.h == nil || n.sms[g] == nil || n.sms[g].values[c.ops[w.op].key] == "" {
