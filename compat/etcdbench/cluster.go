@@ -35,6 +35,8 @@ type member struct {
 type cluster struct {
 	variant string
 	binary  string
+	// pprof starts etcd with --enable-pprof.
+	pprof   bool
 	dir     string
 	members []*member
 }
@@ -91,7 +93,7 @@ func (c *cluster) startMember(m *member) error {
 	if err != nil {
 		return err
 	}
-	m.cmd = exec.Command(c.binary,
+	args := []string{
 		"--name", m.name,
 		"--data-dir", m.dataDir,
 		"--listen-client-urls", m.clientURL,
@@ -102,7 +104,11 @@ func (c *cluster) startMember(m *member) error {
 		"--initial-cluster-state", "new",
 		"--initial-cluster-token", "etcdbench",
 		"--log-level", "warn",
-	)
+	}
+	if c.pprof {
+		args = append(args, "--enable-pprof")
+	}
+	m.cmd = exec.Command(c.binary, args...)
 	m.cmd.Stdout, m.cmd.Stderr = logFile, logFile
 	if err := m.cmd.Start(); err != nil {
 		logFile.Close()
@@ -263,6 +269,29 @@ func (c *cluster) sample() (counters, error) {
 // sub is s-t.
 func (s counters) sub(t counters) counters {
 	return counters{cpu: s.cpu - t.cpu, fsyncs: s.fsyncs - t.fsyncs, peerBytes: s.peerBytes - t.peerBytes}
+}
+
+// profileCPU writes a CPU profile of m over d to path (etcd must run with
+// --enable-pprof).
+func profileCPU(m *member, d time.Duration, path string) error {
+	client := http.Client{Timeout: d + 10*time.Second}
+	resp, err := client.Get(fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", m.clientURL, int(d.Seconds())))
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("profiling %s: %s", m.name, resp.Status)
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }
 
 // scrape reads a Prometheus text endpoint.

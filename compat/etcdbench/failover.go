@@ -24,6 +24,12 @@ type killResult struct {
 	NewLeader    time.Duration // kill to a survivor naming a new leader
 	Unavailable  time.Duration // kill to the first ack of a write issued after it
 	Acknowledged int           // writes acknowledged during the round
+	// TermsTaken is the new leader's term minus the killed one's: 1 when
+	// the first election won.
+	TermsTaken uint64
+	// RestartedWon says the new leader is the member restarted after the
+	// previous kill (false in the first round).
+	RestartedWon bool
 }
 
 // failoverRig is a cluster under continuous writes, with the keys of every
@@ -34,6 +40,8 @@ type failoverRig struct {
 	mu    sync.Mutex
 	acked []string
 	seq   int
+	// restarted is the member killed and restarted in the previous round.
+	restarted *member
 }
 
 // writeSample is one acknowledged failover write.
@@ -63,7 +71,7 @@ func (r *failoverRig) killLeader() (killResult, error) {
 	time.Sleep(300 * time.Millisecond)
 	killed := time.Now()
 	leader.kill()
-	newLeader, err := r.awaitNewLeader(leader, oldTerm, killed)
+	newLeader, newID, newTerm, err := r.awaitNewLeader(leader, oldTerm, killed)
 	if err == nil {
 		// Let the writers see the new leader before stopping them.
 		time.Sleep(2 * time.Second)
@@ -71,7 +79,8 @@ func (r *failoverRig) killLeader() (killResult, error) {
 	close(stop)
 	wg.Wait()
 	close(samples)
-	res := killResult{NewLeader: newLeader, Unavailable: -1}
+	res := killResult{NewLeader: newLeader, Unavailable: -1, TermsTaken: newTerm - oldTerm,
+		RestartedWon: r.restarted != nil && newID == r.restarted.id}
 	for s := range samples {
 		res.Acknowledged++
 		if !s.issued.Before(killed) {
@@ -89,6 +98,7 @@ func (r *failoverRig) killLeader() (killResult, error) {
 	if err := r.c.startMember(leader); err != nil {
 		return res, err
 	}
+	r.restarted = leader
 	_, err = r.c.waitReady(r.cli, 30*time.Second)
 	return res, err
 }
@@ -124,8 +134,9 @@ func (r *failoverRig) write(stop chan struct{}, samples chan<- writeSample) {
 }
 
 // awaitNewLeader polls the survivors until one names a leader other than
-// old in a later term, and returns the time since killed.
-func (r *failoverRig) awaitNewLeader(old *member, oldTerm uint64, killed time.Time) (time.Duration, error) {
+// old in a later term, and returns the time since killed, the new leader's
+// ID and its term.
+func (r *failoverRig) awaitNewLeader(old *member, oldTerm uint64, killed time.Time) (time.Duration, uint64, uint64, error) {
 	deadline := killed.Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, m := range r.c.members {
@@ -134,12 +145,12 @@ func (r *failoverRig) awaitNewLeader(old *member, oldTerm uint64, killed time.Ti
 			}
 			st, err := status(r.cli, m, 100*time.Millisecond)
 			if err == nil && st.Leader != 0 && st.Leader != old.id && st.RaftTerm > oldTerm {
-				return time.Since(killed), nil
+				return time.Since(killed), st.Leader, st.RaftTerm, nil
 			}
 		}
 		time.Sleep(statusPoll)
 	}
-	return 0, fmt.Errorf("%s: no new leader 30s after the kill", r.c.variant)
+	return 0, 0, 0, fmt.Errorf("%s: no new leader 30s after the kill", r.c.variant)
 }
 
 // verify checks that every acknowledged write is in the cluster, reading

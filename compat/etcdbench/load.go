@@ -47,8 +47,9 @@ func (r loadResult) perOp(total float64) float64 { return total / float64(r.ops)
 
 // runLoad runs clients closed-loop clients of w against the leader for
 // warmup (not measured), then for duration, and samples the servers'
-// counters around the measured part.
-func runLoad(c *cluster, leader *member, w workload, clients int, warmup, duration time.Duration) (loadResult, error) {
+// counters around the measured part. If profile is not empty, it also
+// writes a CPU profile of the leader over the measured part there.
+func runLoad(c *cluster, leader *member, w workload, clients int, warmup, duration time.Duration, profile string) (loadResult, error) {
 	conns := (clients + clientsPerConn - 1) / clientsPerConn
 	clis := make([]*clientv3.Client, conns)
 	for i := range clis {
@@ -116,6 +117,12 @@ func runLoad(c *cluster, leader *member, w workload, clients int, warmup, durati
 	measuring = true
 	mu.Unlock()
 	start := time.Now()
+	profiled := make(chan error, 1)
+	if profile != "" {
+		go func() { profiled <- profileCPU(leader, duration, profile) }()
+	} else {
+		profiled <- nil
+	}
 	time.Sleep(duration)
 	mu.Lock()
 	measuring = false
@@ -127,6 +134,9 @@ func runLoad(c *cluster, leader *member, w workload, clients int, warmup, durati
 	mu.Unlock()
 	wg.Wait()
 	if err != nil {
+		return loadResult{}, err
+	}
+	if err := <-profiled; err != nil {
 		return loadResult{}, err
 	}
 	res.server = after.sub(before)

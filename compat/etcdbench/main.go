@@ -41,6 +41,8 @@ type options struct {
 	clients          []int
 	warmup, duration time.Duration
 	jsonOut          string
+	// profiles, if not empty, is where the leader's CPU profiles go.
+	profiles string
 }
 
 func main() {
@@ -53,6 +55,7 @@ func main() {
 	flag.StringVar(&clients, "clients", "1,16,128", "comma-separated client counts")
 	flag.IntVar(&o.kills, "kills", 20, "leader kills per build (0: no failover test)")
 	flag.StringVar(&o.jsonOut, "json", "", "also write every run's figures to this file")
+	flag.StringVar(&o.profiles, "profiles", "", "run etcd with --enable-pprof and write the leader's CPU profile of every measured run to this directory")
 	flag.Parse()
 	var err error
 	if o.clients, err = parseClients(clients); err != nil {
@@ -163,6 +166,7 @@ func build(w etcdbuild.Workspace, v etcdbuild.Variant) (string, error) {
 // against its leader, and stops it.
 func loadRun(o options, v etcdbuild.Variant, binary string, n, runIndex int) ([]runRecord, error) {
 	c := newCluster(string(v), binary, filepath.Join(o.work, "data", string(v)), basePort[v])
+	c.pprof = o.profiles != ""
 	if err := c.start(); err != nil {
 		return nil, err
 	}
@@ -178,7 +182,14 @@ func loadRun(o options, v etcdbuild.Variant, binary string, n, runIndex int) ([]
 	}
 	var recs []runRecord
 	for _, w := range []workload{putOnly, mixed} {
-		res, err := runLoad(c, leader, w, n, o.warmup, o.duration)
+		profile := ""
+		if o.profiles != "" {
+			if err := os.MkdirAll(o.profiles, 0o755); err != nil {
+				return nil, err
+			}
+			profile = filepath.Join(o.profiles, fmt.Sprintf("%s-%s-%d-run%d.pprof", v, w.name, n, runIndex+1))
+		}
+		res, err := runLoad(c, leader, w, n, o.warmup, o.duration, profile)
 		if err != nil {
 			return nil, err
 		}
@@ -214,8 +225,8 @@ func failover(o options, binaries map[etcdbuild.Variant]string) (map[etcdbuild.V
 			if err != nil {
 				return nil, nil, fmt.Errorf("kill %d: %w", i+1, err)
 			}
-			logf("%s kill %d: new leader after %s, writes back after %s", v, i+1,
-				res.NewLeader.Round(time.Millisecond), res.Unavailable.Round(time.Millisecond))
+			logf("%s kill %d: new leader after %s (%d terms later, the restarted member: %t), writes back after %s", v, i+1,
+				res.NewLeader.Round(time.Millisecond), res.TermsTaken, res.RestartedWon, res.Unavailable.Round(time.Millisecond))
 			kills[v] = append(kills[v], res)
 		}
 	}

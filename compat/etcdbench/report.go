@@ -92,6 +92,10 @@ func ms(ns float64) string { return fmt.Sprintf("%.2f", ns/1e6) }
 // count, each figure as "etcd/raft → Pontoon (ratio Pontoon/etcd)",
 // medians over runs.
 func report(out io.Writer, o options, recs []runRecord, kills map[etcdbuild.Variant][]killResult, checked map[etcdbuild.Variant]int) {
+	if o.runs == 0 {
+		printFailover(out, o, kills, checked)
+		return
+	}
 	for _, w := range []workload{putOnly, mixed} {
 		title := "PUT only, 128-byte values"
 		if w.readPercent > 0 {
@@ -123,21 +127,33 @@ func report(out io.Writer, o options, recs []runRecord, kills map[etcdbuild.Vari
 	if len(kills) == 0 {
 		return
 	}
+	printFailover(out, o, kills, checked)
+}
+
+// printFailover writes the failover table.
+func printFailover(out io.Writer, o options, kills map[etcdbuild.Variant][]killResult, checked map[etcdbuild.Variant]int) {
 	fmt.Fprintf(out, "\nFailover, %d leader SIGKILLs per build (ms):\n\n", o.kills)
-	fmt.Fprintln(out, "| build | new leader p50 | p99 | max | writes back p50 | p99 | max | acknowledged writes checked, lost |")
-	fmt.Fprintln(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+	fmt.Fprintln(out, "| build | new leader p50 | p99 | max | writes back p50 | p99 | max | won by the restarted member | more than one term | acknowledged writes checked, lost |")
+	fmt.Fprintln(out, "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
 	for _, v := range etcdbuild.Variants {
 		var lead, unavail []time.Duration
+		restartedWon, extraTerms := 0, 0
 		for _, k := range kills[v] {
 			lead = append(lead, k.NewLeader)
 			unavail = append(unavail, k.Unavailable)
+			if k.RestartedWon {
+				restartedWon++
+			}
+			if k.TermsTaken > 1 {
+				extraTerms++
+			}
 		}
 		sortDurations(lead)
 		sortDurations(unavail)
-		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %d, 0 |\n", v,
+		fmt.Fprintf(out, "| %s | %s | %s | %s | %s | %s | %s | %d of %d | %d | %d, 0 |\n", v,
 			ms(float64(percentile(lead, 0.5))), ms(float64(percentile(lead, 0.99))), ms(float64(lead[len(lead)-1])),
 			ms(float64(percentile(unavail, 0.5))), ms(float64(percentile(unavail, 0.99))), ms(float64(unavail[len(unavail)-1])),
-			checked[v])
+			restartedWon, len(kills[v])-1, extraTerms, checked[v])
 	}
 }
 
