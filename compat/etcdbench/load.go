@@ -111,6 +111,10 @@ func runLoad(c *cluster, leader *member, w workload, clients int, warmup, durati
 	time.Sleep(warmup)
 	before, err := c.sample()
 	if err != nil {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		wg.Wait()
 		return loadResult{}, err
 	}
 	mu.Lock()

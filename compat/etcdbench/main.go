@@ -18,6 +18,8 @@
 // restarted each time. At the end every acknowledged write must be there.
 //
 //	go run . [-runs 3] [-duration 8s] [-clients 1,16,128] [-kills 20]
+//	go run . -runs 0 -kills 20                             # failover only
+//	go run . -runs 1 -clients 128 -kills 0 -profiles DIR   # leader CPU profiles (--enable-pprof)
 package main
 
 import (
