@@ -126,7 +126,7 @@ etcd-on-pontoon:
 # v3.6.16 built on etcd/raft v3.6.0 and on Pontoon, three processes each on
 # loopback with fsync, alternating runs of 1/16/128 clients (PUT, and half
 # linearizable GETs), then 20 leader SIGKILLs per build. About 12 minutes on
-# 2 cores; the run length is ETCD_BENCH_FLAGS, e.g.
+# 2 cores (10-11 measured); the run length is ETCD_BENCH_FLAGS, e.g.
 #   make etcd-bench ETCD_BENCH_FLAGS="-runs 5 -duration 20s -kills 50"
 # See BENCHMARKS.md, "etcd end to end".
 ETCD_BENCH_FLAGS ?=
