@@ -9,7 +9,7 @@ PROGRESS = $(CURDIR)/.bin/testprogress
 GOGO_DIR = $(shell $(GO) list -m -f '{{.Dir}}' github.com/gogo/protobuf)
 PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gofast
 
-.PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup bench-transport bench-wal bench-host wal-sweep etcd-on-pontoon
+.PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup bench-transport bench-wal bench-host wal-sweep etcd-on-pontoon etcd-bench
 
 # Everything: the library (with the fuzz seed corpora), the etcd/raft
 # comparison modules and the kvstore example (a 20 s end-to-end run).
@@ -126,6 +126,18 @@ bench-transport:
 # An hour or more on 2 cores. CI runs the bounded subset (-subset ci).
 etcd-on-pontoon:
 	cd compat && $(GO) run ./cmd/etcdonpontoon -json $(CURDIR)/.bin/etcd-on-pontoon.json
+
+# etcd end to end (compat/etcdbench, a module of its own): etcd server
+# v3.6.16 built on etcd/raft v3.6.0 and on Pontoon, three processes each on
+# loopback with fsync, alternating runs of 1/16/128 clients (PUT, and half
+# linearizable GETs), then 20 leader SIGKILLs per build. About 12 minutes on
+# 2 cores (10-11 measured); the run length is ETCD_BENCH_FLAGS, e.g.
+#   make etcd-bench ETCD_BENCH_FLAGS="-runs 5 -duration 20s -kills 50"
+# See BENCHMARKS.md, "etcd end to end".
+ETCD_BENCH_FLAGS ?=
+etcd-bench:
+	mkdir -p .bin
+	cd compat/etcdbench && $(GO) run . -json $(CURDIR)/.bin/etcd-bench.json $(ETCD_BENCH_FLAGS)
 
 # The storage engines side by side, fsync on (bench/wal, a module of its
 # own): Pontoon's wal, etcd's WAL, raft-boltdb and Pebble, 1/16/256 writers,

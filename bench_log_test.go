@@ -61,6 +61,37 @@ func BenchmarkMemoryStorageAppend(b *testing.B) {
 	}
 }
 
+// BenchmarkMemoryStorageAppendCompact appends one entry at a time and
+// compacts the way etcd's server does: every 100 applied entries, down to
+// the last 5,000, so the log holds 5,000-5,100 entries throughout.
+func BenchmarkMemoryStorageAppendCompact(b *testing.B) {
+	const keepEntries, compactEveryEntries = 5000, 100
+	payload := make([]byte, benchPayloadBytes)
+	ms := NewMemoryStorage()
+	ents := benchBatch(1, 1, payload)
+	next := uint64(1)
+	for ; next <= keepEntries+compactEveryEntries; next++ {
+		reindexBatch(ents, next, payload)
+		if err := ms.Append(ents); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		reindexBatch(ents, next, payload)
+		if err := ms.Append(ents); err != nil {
+			b.Fatal(err)
+		}
+		if next%compactEveryEntries == 0 {
+			if err := ms.Compact(next - keepEntries); err != nil {
+				b.Fatal(err)
+			}
+		}
+		next++
+	}
+}
+
 func BenchmarkMemoryStorageEntries(b *testing.B) {
 	const stored = 10000
 	const readEntries = 64

@@ -255,10 +255,16 @@ func (ms *MemoryStorage) Compact(compactIndex uint64) error {
 	if last := ms.lastIndex(); compactIndex > last {
 		panic(fmt.Sprintf("raft: MemoryStorage.Compact: compact index %d is beyond last index %d", compactIndex, last))
 	}
-	// Copy the survivors into an array of their own size: re-slicing would
-	// keep the whole old array, and every compacted entry's Data, reachable.
+	// Copy the survivors into a new array: re-slicing would keep the whole
+	// old array, and every compacted entry's Data, reachable. The array has
+	// room for as many new entries as were just compacted, up to as many as
+	// are kept: an embedder that compacts at a steady pace (etcd compacts
+	// every 100 applied entries down to the last 5,000) then appends into it
+	// until the next Compact, instead of Append copying the survivors once
+	// more into a doubled array right after every Compact.
 	cut := compactIndex - offset
-	kept := make([]pb.Entry, 1, uint64(len(ms.ents))-cut)
+	keep := uint64(len(ms.ents)) - cut
+	kept := make([]pb.Entry, 1, keep+min(cut, keep))
 	kept[0] = pb.Entry{Index: ms.ents[cut].Index, Term: ms.ents[cut].Term}
 	ms.ents = append(kept, ms.ents[cut+1:]...)
 	return nil

@@ -201,15 +201,19 @@ func TestMemoryStorageCompact(t *testing.T) {
 	})
 }
 
-// Compaction must move the survivors to a right-sized array, so the old array
-// and the payloads of compacted entries can be garbage collected.
+// Compaction must move the survivors to a new array no more than twice their
+// size, so the old array and the payloads of compacted entries can be garbage
+// collected.
 func TestMemoryStorageCompactReleasesMemory(t *testing.T) {
 	ms := newCompactedStorage(t, 0, 0, entsWithData(1, 1, 1000, 64))
 	old := ms.ents
 	require.NoError(t, ms.Compact(990))
 
 	require.Len(t, ms.ents, 11) // dummy at 990 plus 991..1000
-	assert.Equal(t, len(ms.ents), cap(ms.ents), "capacity should match the kept entries")
+	assert.Equal(t, 2*len(ms.ents), cap(ms.ents), "room for as many entries as are kept, no more")
+	for _, e := range ms.ents[len(ms.ents):cap(ms.ents)] {
+		assert.Zero(t, e, "the spare capacity must not retain compacted entries")
+	}
 	assert.NotSame(t, &old[991], &ms.ents[1], "kept entries must live in a new array")
 	assert.Equal(t, old[991:], ms.ents[1:])
 	assert.Nil(t, ms.ents[0].Data, "the dummy entry must not retain a payload")
@@ -217,6 +221,24 @@ func TestMemoryStorageCompactReleasesMemory(t *testing.T) {
 	ents, err := ms.Entries(991, 1001, math.MaxUint64)
 	require.NoError(t, err)
 	assert.Equal(t, old[991:], ents)
+}
+
+// An embedder that compacts as often as it appends (etcd compacts every 100
+// applied entries down to the last 5,000) appends into the array Compact
+// made: the survivors are copied once per Compact, not once more by the
+// first Append after it.
+func TestMemoryStorageAppendAfterCompactStaysInPlace(t *testing.T) {
+	ms := newCompactedStorage(t, 0, 0, makeEnts(1, repeatTerm(1, 200)...))
+	require.NoError(t, ms.Compact(100)) // 100 slots go (the dummy and 1..99), 101 stay
+	array := &ms.ents[0]
+	for i := uint64(201); i <= 300; i++ {
+		require.NoError(t, ms.Append(makeEnts(i, 1)))
+	}
+	assert.Same(t, array, &ms.ents[0], "appending as many entries as were compacted must not move the log")
+
+	ents, err := ms.Entries(101, 301, math.MaxUint64)
+	require.NoError(t, err)
+	assert.Equal(t, makeEnts(101, repeatTerm(1, 200)...), ents)
 }
 
 func TestMemoryStorageCreateSnapshot(t *testing.T) {

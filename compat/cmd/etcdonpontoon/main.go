@@ -27,15 +27,10 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
-)
 
-// Versions compared.
-const (
-	etcdVersion = "v3.6.16"
-	raftVersion = "v3.6.0"
+	"github.com/pontoon-raft/raft/compat/internal/etcdbuild"
 )
 
 func main() {
@@ -66,7 +61,7 @@ type options struct {
 }
 
 func run(o options) (int, error) {
-	repo, err := repoRoot()
+	repo, err := etcdbuild.RepoRoot()
 	if err != nil {
 		return 0, err
 	}
@@ -79,7 +74,7 @@ func run(o options) (int, error) {
 		o.work = dir
 	}
 	logf("work directory %s", o.work)
-	w := workspace{dir: o.work, repo: repo}
+	w := workspace{etcdbuild.Workspace{Dir: o.work, Repo: repo}}
 	for _, v := range []variant{etcdRaft, pontoon} {
 		if err := w.setup(v); err != nil {
 			return 0, fmt.Errorf("setting up %s: %w", v, err)
@@ -134,23 +129,6 @@ func run(o options) (int, error) {
 		return 1, nil
 	}
 	return 0, nil
-}
-
-// repoRoot finds the Pontoon checkout this command runs from.
-func repoRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := dir; ; d = filepath.Dir(d) {
-		if b, err := os.ReadFile(filepath.Join(d, "go.mod")); err == nil &&
-			strings.HasPrefix(string(b), "module github.com/pontoon-raft/raft\n") {
-			return d, nil
-		}
-		if filepath.Dir(d) == d {
-			return "", fmt.Errorf("not inside a Pontoon checkout: %s", dir)
-		}
-	}
 }
 
 func logf(format string, args ...interface{}) {
