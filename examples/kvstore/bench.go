@@ -11,6 +11,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pontoon-raft/raft/examples/kvstore/internal/server"
 )
 
 // bench measures PUT throughput and latency on a 3-node cluster of child
@@ -21,6 +23,7 @@ func bench(args []string) error {
 	duration := fs.Duration("duration", 5*time.Second, "measured time per client count")
 	clientsFlag := fs.String("clients", "1,16,128", "comma-separated client counts")
 	valueBytes := fs.Int("value-bytes", 128, "size of each value")
+	shards := fs.Int("shards", 64, "number of shards")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,7 +44,7 @@ func bench(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	c, err := newCluster(bin, dir, 3)
+	c, err := newCluster(bin, dir, 3, *shards)
 	if err != nil {
 		return err
 	}
@@ -53,12 +56,12 @@ func bench(args []string) error {
 			return err
 		}
 	}
-	lead, _, err := c.waitLeader(ctx)
+	lead, err := c.waitBalanced(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("3 nodes on loopback, fsync on, %d-byte values, PUT to the leader (node %d), %v per run\n\n",
-		*valueBytes, lead, *duration)
+	fmt.Printf("3 nodes on loopback, %d shards, fsync on, %d-byte values, each PUT sent to its shard's leader, %v per run\n\n",
+		*shards, *valueBytes, *duration)
 	fmt.Println("| clients | PUT/s | p50 | p99 | errors |")
 	fmt.Println("| ---: | ---: | ---: | ---: | ---: |")
 	value := strings.Repeat("v", *valueBytes)
@@ -87,7 +90,7 @@ func (r benchResult) percentile(p float64) time.Duration {
 	return r.latencies[i].Round(10 * time.Microsecond)
 }
 
-func runBench(c *cluster, lead uint64, clients int, d time.Duration, value string) benchResult {
+func runBench(c *cluster, lead map[int]uint64, clients int, d time.Duration, value string) benchResult {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var mu sync.Mutex
@@ -101,7 +104,8 @@ func runBench(c *cluster, lead uint64, clients int, d time.Duration, value strin
 			errs, lastErr := 0, ""
 			for n := 0; ctx.Err() == nil; n++ {
 				t0 := time.Now()
-				code, err := c.put(context.Background(), lead, fmt.Sprintf("bench-%d-%d", i, n), value)
+				key := fmt.Sprintf("bench-%d-%d", i, n)
+				code, err := c.put(context.Background(), lead[server.ShardOf(key, c.shards)], key, value)
 				if err != nil || code != http.StatusNoContent {
 					errs++
 					lastErr = fmt.Sprintf("HTTP %d, %v", code, err)
