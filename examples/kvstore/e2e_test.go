@@ -224,7 +224,7 @@ func TestEndToEnd(t *testing.T) {
 	rng := rand.New(rand.NewSource(seed))
 
 	c, err := newCluster(buildBinary(t), t.TempDir(), 3, 8, "--tick", "50ms",
-		"--snapshot-entries", "200", "--snapshot-catchup", "50", "--request-timeout", "5s")
+		"--snapshot-entries", "50", "--snapshot-catchup", "10", "--request-timeout", "5s")
 	require.NoError(t, err)
 	t.Cleanup(func() {
 		for _, id := range c.ids {
