@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -36,6 +37,8 @@ type cluster struct {
 	extra   []string
 	ids     []uint64
 	members map[uint64]server.Member
+	joining map[uint64]bool // started with --join
+	ca      *devcert.CA
 	token   string
 	client  *http.Client
 
@@ -63,7 +66,7 @@ func freeAddr() (string, error) {
 // passed to every `serve`.
 func newCluster(bin, baseDir string, size, shards int, extra ...string) (*cluster, error) {
 	c := &cluster{bin: bin, baseDir: baseDir, shards: shards, extra: extra,
-		members: map[uint64]server.Member{}, procs: map[uint64]*process{}}
+		members: map[uint64]server.Member{}, joining: map[uint64]bool{}, procs: map[uint64]*process{}}
 	for i := 1; i <= size; i++ {
 		h, err := freeAddr()
 		if err != nil {
@@ -83,6 +86,7 @@ func newCluster(bin, baseDir string, size, shards int, extra ...string) (*cluste
 	if err := writeCerts(ca, c.certDir(), c.ids); err != nil {
 		return nil, err
 	}
+	c.ca = ca
 	var tok [16]byte
 	_, _ = rand.Read(tok[:])
 	c.token = hex.EncodeToString(tok[:])
@@ -95,7 +99,23 @@ func newCluster(bin, baseDir string, size, shards int, extra ...string) (*cluste
 
 func (c *cluster) certDir() string { return filepath.Join(c.baseDir, "certs") }
 
+// nodes returns the IDs of the cluster's nodes, running or not.
+func (c *cluster) nodes() []uint64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.Clone(c.ids)
+}
+
+// member returns the addresses of node id.
+func (c *cluster) member(id uint64) server.Member {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.members[id]
+}
+
 func (c *cluster) addrsFlag(raft bool) string {
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	parts := make([]string, 0, len(c.ids))
 	for _, id := range c.ids {
 		a := c.members[id].HTTP
@@ -122,6 +142,9 @@ func (c *cluster) start(ctx context.Context, id uint64) error {
 		"--cert", filepath.Join(certs, fmt.Sprintf("node-%d.pem", id)),
 		"--key", filepath.Join(certs, fmt.Sprintf("node-%d-key.pem", id)),
 		"--client-tls", "--token", c.token}, c.extra...)
+	if c.joining[id] {
+		args = append(args, "--join")
+	}
 	cmd := exec.Command(c.bin, args...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
@@ -146,6 +169,53 @@ func (c *cluster) start(ctx context.Context, id uint64) error {
 		_, err := c.status(ctx, id)
 		return err
 	})
+}
+
+// addNode starts a new node with --join and asks node via to add it to
+// the cluster (POST /members/{id}); the cluster then moves replicas onto it.
+func (c *cluster) addNode(ctx context.Context, via uint64) (uint64, error) {
+	ids := c.nodes()
+	id := ids[len(ids)-1] + 1
+	h, err := freeAddr()
+	if err != nil {
+		return 0, err
+	}
+	r, err := freeAddr()
+	if err != nil {
+		return 0, err
+	}
+	if err := writeCerts(c.ca, c.certDir(), []uint64{id}); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	c.members[id] = server.Member{HTTP: h, Raft: r}
+	c.ids = append(c.ids, id)
+	c.joining[id] = true
+	c.mu.Unlock()
+	if err := c.start(ctx, id); err != nil {
+		return 0, err
+	}
+	body, _ := json.Marshal(c.member(id))
+	b, code, err := c.do(ctx, http.MethodPost, c.url(via, fmt.Sprintf("/members/%d", id)), bytes.NewReader(body))
+	if err == nil && code != http.StatusNoContent {
+		err = fmt.Errorf("POST /members/%d: HTTP %d: %s", id, code, b)
+	}
+	return id, err
+}
+
+// replicas returns, for each shard, the live nodes with a replica of it.
+func (c *cluster) replicas(ctx context.Context) (map[int][]uint64, error) {
+	sts, err := c.statuses(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int][]uint64{}
+	for _, id := range c.live() {
+		for _, g := range sts[id].Groups {
+			out[g.Shard] = append(out[g.Shard], id)
+		}
+	}
+	return out, nil
 }
 
 // kill sends SIGKILL to node id and waits for it to die.
@@ -175,7 +245,7 @@ func (c *cluster) alive(id uint64) bool {
 // live returns the nodes running.
 func (c *cluster) live() []uint64 {
 	var out []uint64
-	for _, id := range c.ids {
+	for _, id := range c.nodes() {
 		if c.alive(id) {
 			out = append(out, id)
 		}
@@ -185,13 +255,13 @@ func (c *cluster) live() []uint64 {
 
 // stopAll shuts every node down.
 func (c *cluster) stopAll() {
-	for _, id := range c.ids {
+	for _, id := range c.nodes() {
 		c.stop(id)
 	}
 }
 
 func (c *cluster) url(id uint64, path string) string {
-	return "https://" + c.members[id].HTTP + path
+	return "https://" + c.member(id).HTTP + path
 }
 
 func (c *cluster) status(ctx context.Context, id uint64) (server.Status, error) {

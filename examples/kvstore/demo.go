@@ -46,7 +46,7 @@ func demo(args []string) error {
 	say := func(format string, args ...interface{}) {
 		fmt.Printf("[%6.2fs] %s\n", time.Since(start).Seconds(), fmt.Sprintf(format, args...))
 	}
-	c, err := newCluster(bin, dir, 3, *shards, "--tick", "50ms", "--snapshot-entries", "100", "--snapshot-catchup", "20")
+	c, err := newCluster(bin, dir, 3, *shards, "--tick", "50ms", "--snapshot-entries", "10", "--snapshot-catchup", "2")
 	if err != nil {
 		return err
 	}
@@ -56,7 +56,7 @@ func demo(args []string) error {
 		if err := c.start(ctx, id); err != nil {
 			return err
 		}
-		say("node %d started: API https://%s, Raft %s (data in %s/node%d)", id, c.members[id].HTTP, c.members[id].Raft, dir, id)
+		say("node %d started: API https://%s, Raft %s (data in %s/node%d)", id, c.member(id).HTTP, c.member(id).Raft, dir, id)
 	}
 	lead, err := c.waitBalanced(ctx)
 	if err != nil {
@@ -172,19 +172,80 @@ func demo(args []string) error {
 	say("leaderships balanced again, %v after the restart:", time.Since(restarted).Round(time.Millisecond))
 	printLeaders(lead, c.ids)
 
+	// A fourth node joins; the mover on the leader of the cluster map moves
+	// replicas onto it one at a time, then evens out the leaderships.
+	joined := time.Now()
+	id, err := c.addNode(ctx, 2)
+	if err != nil {
+		return err
+	}
+	say("node %d started with --join and added with POST /members/%d; replicas move onto it one at a time", id, id)
+	say("  (a learner is added, caught up by a snapshot streamed from Pebble, promoted; the old replica is removed):")
+	want := *shards * 3 / len(c.nodes())
+	last := -1
+	if err := poll(ctx, 100*time.Millisecond, func() error {
+		r, err := c.replicas(ctx)
+		if err != nil {
+			return err
+		}
+		held := 0
+		for _, nodes := range r {
+			if slices.Contains(nodes, id) {
+				held++
+			}
+		}
+		if held != last {
+			say("  node %d holds %d of its %d replicas", id, held, want)
+			last = held
+		}
+		if held < want {
+			return fmt.Errorf("node %d holds %d replicas", id, held)
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	if lead, err = c.waitBalanced(ctx); err != nil {
+		return err
+	}
+	body, _, err := c.do(ctx, http.MethodGet, c.url(id, "/metrics"), nil)
+	if err != nil {
+		return err
+	}
+	for _, line := range strings.Split(string(body), "\n") {
+		if strings.HasPrefix(line, "kvstore_transport_snapshot") && strings.Contains(line, "incoming") {
+			say("  node %d: %s", id, line)
+		}
+	}
+	say("replicas and leaderships balanced over 4 nodes, %v after the join:", time.Since(joined).Round(time.Millisecond))
+	printLeaders(lead, c.nodes())
+	took, err = write(id, keys[60:], "third")
+	if err != nil {
+		return err
+	}
+	say("rewrote 60 keys through node %d in %v", id, took.Round(time.Millisecond))
+
 	t0 := time.Now()
 	if err := c.waitCaughtUp(ctx); err != nil {
 		return err
 	}
+	where, err := c.replicas(ctx)
+	if err != nil {
+		return err
+	}
 	for key, want := range acked {
-		for _, id := range c.ids {
+		s := server.ShardOf(key, *shards)
+		if len(where[s]) != 3 {
+			return fmt.Errorf("shard %d has replicas on %v", s, where[s])
+		}
+		for _, id := range where[s] {
 			got, code, err := c.get(ctx, id, key, true)
 			if err != nil || code != http.StatusOK || got != want {
 				return fmt.Errorf("LOST: %s=%q acknowledged, node %d has %q (HTTP %d, %v)", key, want, id, got, code, err)
 			}
 		}
 	}
-	say("read all %d acknowledged keys back from each of the 3 replicas (%v)", len(acked), time.Since(t0).Round(time.Millisecond))
+	say("read all %d acknowledged keys back from each of the 3 replicas of their shard (%v)", len(acked), time.Since(t0).Round(time.Millisecond))
 	say("demo finished: no acknowledged write was lost")
 	return nil
 }

@@ -124,7 +124,8 @@ func definitelyNotSent(err error) bool {
 func (h *history) client(ctx context.Context, t *testing.T, c *cluster, id int, rng *rand.Rand) {
 	reqCtx := context.Background() // a request in flight finishes even after ctx ends
 	for n := 0; ctx.Err() == nil; n++ {
-		node := c.ids[rng.Intn(len(c.ids))]
+		ids := c.nodes()
+		node := ids[rng.Intn(len(ids))]
 		rctx, cancel := context.WithTimeout(reqCtx, 6*time.Second)
 		call := h.now()
 		switch r := rng.Intn(10); {
@@ -182,7 +183,8 @@ func nemesis(ctx context.Context, t *testing.T, c *cluster, rng *rand.Rand) (eve
 		}
 	}
 	for wait(time.Duration(500+rng.Intn(1500)) * time.Millisecond) {
-		id := c.ids[rng.Intn(len(c.ids))]
+		ids := c.nodes()
+		id := ids[rng.Intn(len(ids))]
 		if rng.Intn(2) == 0 {
 			c.kill(id)
 			events = append(events, fmt.Sprintf("%5.1fs SIGKILL node %d", time.Since(start).Seconds(), id))

@@ -29,6 +29,7 @@ func serve(args []string) error {
 	peers := fs.String("peers", "", "HTTP API address of every node: id=host:port,... (this node included; it listens on its own)")
 	raftPeers := fs.String("raft-peers", "", "Raft transport address of every node: id=host:port,... (same ids as --peers)")
 	fs.StringVar(&cfg.DataDir, "data", "", "data directory (created if missing)")
+	fs.BoolVar(&cfg.Join, "join", false, "join a running cluster: start no shard and wait for POST /members/{id} on the cluster")
 	fs.IntVar(&cfg.Shards, "shards", 64, "number of shards; every node of a cluster must use the same")
 	fs.Uint64Var(&cfg.ClusterID, "cluster-id", 1, "cluster id; nodes of other clusters are refused")
 	caFile := fs.String("ca", "", "PEM file of the CA that signs the node certificates")

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -38,6 +39,10 @@ const maxTxnBodyBytes = 8 << 20
 //	                   applied atomically; every key must be in one shard
 //	GET    /status     the node's shards: leaders, terms, commit and applied indexes
 //	GET    /members    the cluster's nodes
+//	POST   /members/{id}   {"http":"host:port","raft":"host:port"}: add a node;
+//	                   the mover then moves replicas onto it
+//	DELETE /members/{id}   move the node's replicas off, then remove it
+//	POST   /internal/...   the mover's requests to other nodes
 //	GET    /metrics    Prometheus metrics
 //	POST   /debug/pause?ms=N   cut the node's transport off for N ms
 //
@@ -57,10 +62,8 @@ func (n *Node) Handler() http.Handler {
 	mux.HandleFunc("POST /txn", n.serveTxn)
 	mux.HandleFunc("GET /status", n.serveStatus)
 	mux.HandleFunc("GET /members", n.serveMembers)
-	mux.HandleFunc("/members/", func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "the members are fixed at start (--peers); adding and removing nodes is not implemented yet",
-			http.StatusNotImplemented)
-	})
+	n.serveMembership(mux)
+	n.serveInternal(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /debug/pause", n.servePause)
 	if n.cfg.Token == "" {
@@ -113,13 +116,33 @@ func (n *Node) serveLocally(w http.ResponseWriter, r *http.Request, shard int) b
 		http.Error(w, fmt.Sprintf("node %d holds no replica of shard %d", n.cfg.ID, shard), http.StatusMisdirectedRequest)
 		return false
 	}
-	replicas := n.placement[shard]
-	target := n.cfg.Members[replicas[0]].HTTP
-	scheme := "http"
-	if n.cfg.ServeTLS != nil {
-		scheme = "https"
+	replicas := replicasOf(n.clusterMap(), shard)
+	if len(replicas) == 0 {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		http.Error(w, fmt.Sprintf("node %d has not received the cluster map yet", n.cfg.ID), http.StatusServiceUnavailable)
+		return false
 	}
-	u := &url.URL{Scheme: scheme, Host: target}
+	n.proxy(w, r, replicas)
+	return false
+}
+
+// proxy forwards the request to the first of nodes that is alive (or to the
+// first of them), marked as forwarded.
+func (n *Node) proxy(w http.ResponseWriter, r *http.Request, nodes []uint64) {
+	m := n.clusterMap()
+	target := uint64(0)
+	for _, id := range nodes {
+		if id != n.cfg.ID && (target == 0 || n.peerAlive(id) && !n.peerAlive(target)) {
+			target = id
+		}
+	}
+	mem, ok := m.Members[target]
+	if !ok {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		http.Error(w, "no node to forward the request to", http.StatusServiceUnavailable)
+		return
+	}
+	u := &url.URL{Scheme: n.scheme(), Host: mem.HTTP}
 	p := &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.SetURL(u)
@@ -128,7 +151,6 @@ func (n *Node) serveLocally(w http.ResponseWriter, r *http.Request, shard int) b
 		Transport: n.forward,
 	}
 	p.ServeHTTP(w, r)
-	return false
 }
 
 func (n *Node) servePut(w http.ResponseWriter, r *http.Request) {
@@ -304,28 +326,29 @@ func (n *Node) serveStatus(w http.ResponseWriter, _ *http.Request) {
 }
 
 func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
-	ids := make([]uint64, 0, len(n.cfg.Members))
-	for id := range n.cfg.Members {
-		ids = append(ids, id)
-	}
-	slices.Sort(ids)
+	m := n.clusterMap()
 	type member struct {
 		ID uint64 `json:"id"`
 		Member
-		Shards int `json:"shards"`
+		Shards  int  `json:"shards"`
+		Leads   int  `json:"prefersToLead"`
+		Leaving bool `json:"leaving,omitempty"`
 	}
 	out := []member{}
-	for _, id := range ids {
-		m := member{ID: id, Member: n.cfg.Members[id]}
-		for _, replicas := range n.placement {
+	for _, id := range slices.Sorted(maps.Keys(m.Members)) {
+		mem := member{ID: id, Member: m.Members[id], Leaving: slices.Contains(m.Leaving, id)}
+		for _, replicas := range m.Shards {
 			if slices.Contains(replicas, id) {
-				m.Shards++
+				mem.Shards++
+			}
+			if replicas[0] == id {
+				mem.Leads++
 			}
 		}
-		out = append(out, m)
+		out = append(out, mem)
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
+	_ = json.NewEncoder(w).Encode(map[string]any{"version": m.Version, "members": out})
 }
 
 func (n *Node) servePause(w http.ResponseWriter, r *http.Request) {

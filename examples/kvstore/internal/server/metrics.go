@@ -39,6 +39,7 @@ type metrics struct {
 	snapshotStreams  *prometheus.CounterVec
 	snapshotBytes    *prometheus.CounterVec
 	unauthorizedReqs prometheus.Counter
+	moves            *prometheus.CounterVec
 }
 
 // latencyBuckets span 100µs to about 3s.
@@ -90,11 +91,13 @@ func newMetrics() *metrics {
 			Name: "kvstore_transport_snapshot_bytes_total", Help: "Snapshot body bytes streamed."}, []string{"direction"}),
 		unauthorizedReqs: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "kvstore_http_unauthorized_total", Help: "API requests refused for a missing or wrong token."}),
+		moves: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "kvstore_mover_steps_total", Help: "Steps of the mover (replica moves, reorders, removals) on this node, by outcome."}, []string{"outcome"}),
 	}
 	m.registry.MustRegister(m.isLeader, m.term, m.commitIndex, m.appliedIndex, m.leaderChanges, m.transfers,
 		m.proposals, m.proposeTime, m.saveTime, m.savedEntries, m.quiesced, m.reads,
 		m.sent, m.received, m.dropped, m.rejected, m.connections, m.handshakeFailed,
-		m.snapshotStreams, m.snapshotBytes, m.unauthorizedReqs,
+		m.snapshotStreams, m.snapshotBytes, m.unauthorizedReqs, m.moves,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -108,7 +111,12 @@ type hostObserver struct {
 	leaders map[uint64]uint64
 }
 
-func shardLabel(group uint64) string { return strconv.FormatUint(group-1, 10) }
+func shardLabel(group uint64) string {
+	if group == MetaGroup {
+		return "meta"
+	}
+	return strconv.FormatUint(group-1, 10)
+}
 
 // GroupChanged implements host.Observer.
 func (o *hostObserver) GroupChanged(group uint64, s host.GroupStatus) {

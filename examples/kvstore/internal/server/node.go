@@ -40,6 +40,10 @@ type Config struct {
 	// Members are the cluster's nodes, this one included. Required. The
 	// placement of the shards is computed from their IDs.
 	Members map[uint64]Member
+	// Join starts a node that is not in the cluster yet: it starts no
+	// shard and waits to be added (POST /members/{id} on the cluster),
+	// which brings it the cluster map and then replicas.
+	Join bool
 	// Shards is the number of shards (64).
 	Shards int
 	// DataDir holds the node's Pebble (DataDir/pebble) and its host's logs
@@ -71,7 +75,8 @@ type Config struct {
 	MaxKeyBytes   int
 	MaxValueBytes int
 	// BalanceInterval is how often the node hands the shards it leads to
-	// their preferred leaders (1s).
+	// their preferred leaders and, on the leader of the cluster map, the
+	// mover plans its next replica move (1s).
 	BalanceInterval time.Duration
 	// Logger receives the node's log lines (warnings and errors of the
 	// host and transport). Nil logs to stderr.
@@ -121,13 +126,22 @@ func (c Config) withDefaults() (Config, error) {
 // Node is one kvstore process: its replicas of the shards, over one host
 // and one Pebble.
 type Node struct {
-	cfg       Config
-	db        *pebble.DB
-	host      *host.Host
-	placement [][]uint64
-	metrics   *metrics
-	pause     *pauser
-	forward   *http.Transport
+	cfg     Config
+	db      *pebble.DB
+	host    *host.Host
+	tcp     *transport.TCP
+	metrics *metrics
+	pause   *pauser
+	forward *http.Transport
+	// initial is the cluster's first map, the base of the meta group's
+	// state (nil on a node that joined later); meta is the meta group's
+	// state machine, if this node has a replica.
+	initial *ClusterMap
+	meta    *metaStateMachine
+	// cmap is the latest cluster map this node knows (mapMu serializes
+	// adopting one: storing, saving, updating the transport's peers).
+	cmap  atomic.Pointer[ClusterMap]
+	mapMu sync.Mutex
 	// heard holds, per peer, when (Unix nanoseconds) a message from it
 	// last arrived: the balancer hands leadership only to live nodes.
 	heard sync.Map // uint64 -> *atomic.Int64
@@ -151,14 +165,14 @@ func Open(cfg Config) (*Node, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kvstore: opening Pebble: %w", err)
 	}
-	ids := make([]uint64, 0, len(cfg.Members))
-	for id := range cfg.Members {
-		ids = append(ids, id)
-	}
 	n := &Node{
-		cfg: cfg, db: db, placement: Placement(ids, cfg.Shards),
-		metrics: newMetrics(), pause: &pauser{}, stop: make(chan struct{}),
+		cfg: cfg, db: db, metrics: newMetrics(), pause: &pauser{}, stop: make(chan struct{}),
 		forward: &http.Transport{TLSClientConfig: cfg.ForwardRootCAs, MaxIdleConnsPerHost: 64},
+	}
+	firstStart, err := n.loadMaps()
+	if err != nil {
+		db.Close()
+		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Members[cfg.ID].Raft)
 	if err != nil {
@@ -169,20 +183,25 @@ func Open(cfg Config) (*Node, error) {
 	for id, m := range cfg.Members {
 		addrs[id] = m.Raft
 	}
-	tcp := host.TCP(transport.TCPConfig{
-		NodeID: cfg.ID, ClusterID: cfg.ClusterID, Peers: addrs, TLS: cfg.TLS,
-		Observer: &transportObserver{m: n.metrics, heard: n.peerHeard}, Logger: cfg.Logger,
-	}, ln)
+	for id, m := range n.clusterMap().Members {
+		addrs[id] = m.Raft
+	}
+	delete(addrs, cfg.ID)
 	n.host, err = host.New(host.Config{
 		NodeID: cfg.ID, Dir: filepath.Join(cfg.DataDir, "host"),
 		TickInterval: cfg.TickInterval, ElectionTicks: cfg.ElectionTicks,
 		SnapshotEntries: cfg.SnapshotEntries, CompactLagEntries: cfg.CompactLagEntries,
 		NewStateMachine: n.newStateMachine,
 		NewTransport: func(h transport.Handler) (transport.Transport, error) {
-			t, err := tcp(n.pause.handler(h))
+			t, err := transport.NewTCP(transport.TCPConfig{
+				NodeID: cfg.ID, ClusterID: cfg.ClusterID, Peers: addrs, TLS: cfg.TLS, Handler: n.pause.handler(h),
+				Observer: &transportObserver{m: n.metrics, heard: n.peerHeard}, Logger: cfg.Logger,
+			})
 			if err != nil {
 				return nil, err
 			}
+			n.tcp = t
+			go func() { _ = t.Serve(ln) }()
 			return n.pause.transport(t, h), nil
 		},
 		Logger:   raft.NewSlogLogger(cfg.Logger),
@@ -193,22 +212,38 @@ func Open(cfg Config) (*Node, error) {
 		db.Close()
 		return nil, err
 	}
-	for s, replicas := range n.placement {
-		if !slices.Contains(replicas, cfg.ID) {
-			continue
+	if firstStart {
+		m := n.clusterMap()
+		for s, replicas := range m.Shards {
+			if slices.Contains(replicas, cfg.ID) {
+				if err := n.host.StartGroup(GroupOf(s), replicas); err != nil && !errors.Is(err, host.ErrGroupExists) {
+					n.Close()
+					return nil, err
+				}
+			}
 		}
-		if err := n.host.StartGroup(GroupOf(s), replicas); err != nil && !errors.Is(err, host.ErrGroupExists) {
-			n.Close()
-			return nil, err
+		if slices.Contains(m.Meta, cfg.ID) {
+			if err := n.host.StartGroup(MetaGroup, m.Meta); err != nil && !errors.Is(err, host.ErrGroupExists) {
+				n.Close()
+				return nil, err
+			}
 		}
 	}
-	n.wg.Add(1)
+	n.wg.Add(2)
 	go n.balance()
+	go n.move()
 	return n, nil
 }
 
 // newStateMachine is host.Config.NewStateMachine.
 func (n *Node) newStateMachine(group uint64) (host.StateMachine, error) {
+	if group == MetaGroup {
+		if n.initial == nil {
+			return nil, errors.New("kvstore: a replica of the cluster map on a node without the initial map")
+		}
+		n.meta = &metaStateMachine{m: n.initial.clone(), changed: n.adopt}
+		return n.meta, nil
+	}
 	if group == 0 || group > uint64(n.cfg.Shards) {
 		return nil, fmt.Errorf("kvstore: group %d is no shard of %d", group, n.cfg.Shards)
 	}
@@ -261,7 +296,7 @@ func (n *Node) balance() {
 			return
 		case <-t.C:
 		}
-		for s, replicas := range n.placement {
+		for s, replicas := range n.clusterMap().Shards {
 			preferred := replicas[0]
 			if preferred == n.cfg.ID || !slices.Contains(replicas, n.cfg.ID) || !n.peerAlive(preferred) {
 				continue
@@ -319,16 +354,22 @@ type ShardStatus struct {
 
 // Status is GET /status.
 type Status struct {
-	ID     uint64        `json:"id"`
-	Shards int           `json:"shards"`
-	Leads  int           `json:"leads"`
-	Groups []ShardStatus `json:"groups"`
+	ID     uint64 `json:"id"`
+	Shards int    `json:"shards"`
+	Leads  int    `json:"leads"`
+	// MapVersion is the version of the cluster map the node knows.
+	MapVersion uint64        `json:"mapVersion"`
+	Groups     []ShardStatus `json:"groups"`
 }
 
 // Status returns the node's replicas.
 func (n *Node) Status() (Status, error) {
-	st := Status{ID: n.cfg.ID, Shards: n.cfg.Shards}
+	st := Status{ID: n.cfg.ID, Shards: n.cfg.Shards, MapVersion: n.clusterMap().Version}
+	m := n.clusterMap()
 	for _, g := range n.host.Groups() {
+		if g == MetaGroup {
+			continue
+		}
 		gs, err := n.host.Status(g)
 		if errors.Is(err, host.ErrUnknownGroup) {
 			continue
@@ -338,7 +379,7 @@ func (n *Node) Status() (Status, error) {
 		}
 		s := int(g - 1)
 		st.Groups = append(st.Groups, ShardStatus{
-			Shard: s, Group: g, Replicas: n.placement[s], Leader: gs.Leader, Role: gs.Role.String(),
+			Shard: s, Group: g, Replicas: replicasOf(m, s), Leader: gs.Leader, Role: gs.Role.String(),
 			Term: gs.Term, Commit: gs.Commit, Applied: gs.Applied,
 		})
 		if gs.Role == raft.StateLeader {
@@ -346,6 +387,14 @@ func (n *Node) Status() (Status, error) {
 		}
 	}
 	return st, nil
+}
+
+// replicasOf returns the replicas of shard s in m, or nil.
+func replicasOf(m *ClusterMap, s int) []uint64 {
+	if s < len(m.Shards) {
+		return m.Shards[s]
+	}
+	return nil
 }
 
 // pebbleLogger sends Pebble's log lines to the node's logger.

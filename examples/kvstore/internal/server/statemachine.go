@@ -342,3 +342,18 @@ func (m *shardStateMachine) Restore(r io.Reader) error {
 func (m *shardStateMachine) Close() error { return nil }
 
 var _ host.StateMachine = (*shardStateMachine)(nil)
+
+// clearShard deletes shard's data and applied index, once the node no
+// longer holds it.
+func clearShard(db *pebble.DB, shard uint32) error {
+	b := db.NewBatch()
+	defer b.Close()
+	start, end := dataRange(shard)
+	if err := b.DeleteRange(start, end, nil); err != nil {
+		return err
+	}
+	if err := b.Delete(appliedKey(shard), nil); err != nil {
+		return err
+	}
+	return b.Commit(pebble.Sync)
+}
