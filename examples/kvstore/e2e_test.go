@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -206,6 +207,51 @@ func nemesis(ctx context.Context, t *testing.T, c *cluster, rng *rand.Rand) (eve
 	return events
 }
 
+// e2eSeed is the seed of a run: random, or KVSTORE_E2E_SEED.
+func e2eSeed(t *testing.T) int64 {
+	seed := time.Now().UnixNano()
+	if s := os.Getenv("KVSTORE_E2E_SEED"); s != "" {
+		var err error
+		seed, err = strconv.ParseInt(s, 10, 64)
+		require.NoError(t, err)
+	}
+	return seed
+}
+
+// startCluster builds the binary and starts 3 nodes with 8 shards, mutual
+// TLS between them, HTTPS and a token for clients, and frequent snapshots.
+func startCluster(t *testing.T) *cluster {
+	c, err := newCluster(buildBinary(t), t.TempDir(), 3, 8, "--tick", "50ms",
+		"--snapshot-entries", "50", "--snapshot-catchup", "10", "--request-timeout", "5s")
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		for _, id := range c.nodes() {
+			c.kill(id)
+		}
+	})
+	setup, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for _, id := range c.nodes() {
+		require.NoError(t, c.start(setup, id))
+	}
+	_, err = c.waitLeaders(setup)
+	require.NoError(t, err)
+	return c
+}
+
+// runClients runs 8 clients until work ends; wait waits for them.
+func runClients(work context.Context, t *testing.T, c *cluster, h *history, rng *rand.Rand) (wait func()) {
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int, seed int64) {
+			defer wg.Done()
+			h.client(work, t, c, i, rand.New(rand.NewSource(seed)))
+		}(i, rng.Int63())
+	}
+	return wg.Wait
+}
+
 // TestEndToEnd runs concurrent clients against a 3-node cluster of real
 // processes (8 shards, mutual TLS between nodes, HTTPS and a token for
 // clients) while nodes are SIGKILLed, restarted and partitioned, then checks
@@ -216,52 +262,91 @@ func TestEndToEnd(t *testing.T) {
 		t.Skip("end-to-end test skipped in -short mode")
 	}
 	duration := e2eDuration(t)
-	seed := time.Now().UnixNano()
-	if s := os.Getenv("KVSTORE_E2E_SEED"); s != "" {
-		var err error
-		seed, err = strconv.ParseInt(s, 10, 64)
-		require.NoError(t, err)
-	}
+	seed := e2eSeed(t)
 	t.Logf("seed %d (KVSTORE_E2E_SEED), workload %v", seed, duration)
 	rng := rand.New(rand.NewSource(seed))
-
-	c, err := newCluster(buildBinary(t), t.TempDir(), 3, 8, "--tick", "50ms",
-		"--snapshot-entries", "50", "--snapshot-catchup", "10", "--request-timeout", "5s")
-	require.NoError(t, err)
-	t.Cleanup(func() {
-		for _, id := range c.ids {
-			c.kill(id)
-		}
-	})
-	setup, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	for _, id := range c.ids {
-		require.NoError(t, c.start(setup, id))
-	}
-	_, err = c.waitLeaders(setup)
-	require.NoError(t, err)
+	c := startCluster(t)
 
 	h := &history{start: time.Now(), ackedUnique: map[string]string{}, counts: map[string]int{}}
 	work, stopWork := context.WithTimeout(context.Background(), duration)
 	defer stopWork()
-	var wg sync.WaitGroup
-	for i := 0; i < 8; i++ {
-		wg.Add(1)
-		go func(i int, seed int64) {
-			defer wg.Done()
-			h.client(work, t, c, i, rand.New(rand.NewSource(seed)))
-		}(i, rng.Int63())
-	}
+	wait := runClients(work, t, c, h, rng)
 	events := nemesis(work, t, c, rand.New(rand.NewSource(rng.Int63())))
-	wg.Wait()
+	wait()
 	for _, e := range events {
 		t.Log("nemesis:", e)
 	}
+	checkHistory(t, c, h, seed)
+}
 
-	// Heal: every node up, every shard with a leader, every replica caught up.
+// TestGrowAndShrinkUnderLoad adds a fourth node to a loaded 3-node cluster,
+// waits until replicas and leaderships are balanced over 4 nodes, then
+// removes it again, and checks the history as TestEndToEnd does.
+func TestGrowAndShrinkUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	seed := e2eSeed(t)
+	t.Logf("seed %d (KVSTORE_E2E_SEED)", seed)
+	c := startCluster(t)
+	h := &history{start: time.Now(), ackedUnique: map[string]string{}, counts: map[string]int{}}
+	work, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	wait := runClients(work, t, c, h, rand.New(rand.NewSource(seed)))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	holds := func(id uint64) int {
+		r, err := c.replicas(ctx)
+		require.NoError(t, err)
+		n := 0
+		for _, nodes := range r {
+			if slices.Contains(nodes, id) {
+				n++
+			}
+		}
+		return n
+	}
+	start := time.Now()
+	id, err := c.addNode(ctx, 1)
+	require.NoError(t, err)
+	require.NoError(t, poll(ctx, 100*time.Millisecond, func() error {
+		if n := holds(id); n != c.shards*3/4 {
+			return fmt.Errorf("node %d holds %d replicas", id, n)
+		}
+		_, err := c.waitBalanced(ctx)
+		return err
+	}))
+	t.Logf("node %d joined, replicas and leaderships balanced over 4 nodes in %v", id, time.Since(start))
+
+	start = time.Now()
+	body, code, err := c.do(ctx, http.MethodDelete, c.url(3, fmt.Sprintf("/members/%d", id)), nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, code, "%s", body)
+	require.NoError(t, poll(ctx, 100*time.Millisecond, func() error {
+		body, _, err := c.do(ctx, http.MethodGet, c.url(1, "/members"), nil)
+		if err != nil {
+			return err
+		}
+		if n := holds(id); n != 0 || strings.Contains(string(body), fmt.Sprintf(`"id":%d,`, id)) {
+			return fmt.Errorf("node %d holds %d replicas and is listed: %s", id, n, body)
+		}
+		return nil
+	}))
+	t.Logf("node %d moved off and removed in %v", id, time.Since(start))
+	stopWork()
+	wait()
+	checkHistory(t, c, h, seed)
+}
+
+// checkHistory heals the cluster (every node up, every shard with a
+// leader, every replica caught up) and checks that every acknowledged
+// write of a write-once key is on every replica of its shard and that the
+// history is linearizable.
+func checkHistory(t *testing.T, c *cluster, h *history, seed int64) {
 	final, cancelFinal := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelFinal()
-	for _, id := range c.ids {
+	for _, id := range c.nodes() {
 		if !c.alive(id) {
 			require.NoError(t, c.start(final, id))
 		}
@@ -278,24 +363,29 @@ func TestEndToEnd(t *testing.T) {
 		h.add(kvInput{key: key}, kvOutput{value: v}, call, h.now(), "final read")
 	}
 	require.NoError(t, c.waitCaughtUp(final))
+	where, err := c.replicas(final)
+	require.NoError(t, err)
 	lost := 0
 	for key, want := range h.ackedUnique {
-		for _, id := range c.ids {
+		s := server.ShardOf(key, c.shards)
+		require.Len(t, where[s], 3, "replicas of shard %d", s)
+		for _, id := range where[s] {
 			got, code, err := c.get(final, id, key, true)
 			require.NoError(t, err)
 			if code != http.StatusOK || got != want {
 				lost++
-				t.Errorf("acknowledged write %s=%s (shard %d): node %d has %q (HTTP %d)", key, want, server.ShardOf(key, c.shards), id, got, code)
+				t.Errorf("acknowledged write %s=%s (shard %d): node %d has %q (HTTP %d)", key, want, s, id, got, code)
 			}
 		}
 	}
-	t.Logf("operations: %v; %d acknowledged single-key writes checked on the %d replicas of their shard, %d lost",
-		h.counts, len(h.ackedUnique), len(c.ids), lost)
-	for _, id := range c.ids {
+	t.Logf("operations: %v; %d acknowledged single-key writes checked on the 3 replicas of their shard, %d lost",
+		h.counts, len(h.ackedUnique), lost)
+	for _, id := range c.live() {
 		body, _, err := c.do(final, http.MethodGet, c.url(id, "/metrics"), nil)
 		require.NoError(t, err)
 		for _, line := range strings.Split(string(body), "\n") {
-			for _, m := range []string{"kvstore_leader_changes_total", "kvstore_leadership_transfers_total", "kvstore_transport_snapshots_total", "kvstore_transport_handshake_failures_total"} {
+			for _, m := range []string{"kvstore_leader_changes_total", "kvstore_leadership_transfers_total",
+				"kvstore_transport_snapshots_total", "kvstore_mover_steps_total"} {
 				if strings.HasPrefix(line, m) {
 					t.Logf("node %d since its last start: %s", id, line)
 				}
