@@ -32,6 +32,8 @@ func bench(args []string) error {
 	shards := fs.Int("shards", 64, "number of shards")
 	kills := fs.Int("kills", 20, "SIGKILLs for the unavailability measure (0: skip)")
 	grow := fs.Bool("grow", true, "measure 128 clients on 3 nodes, then on 5")
+	withEtcd := fs.Bool("etcd", true, "compare with etcd v3.6 (builds etcdnode; run from examples/kvstore)")
+	rounds := fs.Int("rounds", 1, "measurements of each row (alternating with etcd); the median is shown")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -69,14 +71,36 @@ func bench(args []string) error {
 		return err
 	}
 	value := strings.Repeat("v", *valueBytes)
+	var etcd *etcdCluster
+	if *withEtcd {
+		if etcd, err = startEtcd(ctx, dir); err != nil {
+			return err
+		}
+		defer etcd.stop()
+	}
 	fmt.Printf("3 nodes on loopback, %d shards, fsync on, mutual TLS between nodes, HTTPS + token for clients,\n", *shards)
-	fmt.Printf("%d-byte values, each request sent to its shard's leader, %v per row\n\n", *valueBytes, *duration)
-	fmt.Println("| workload | clients | ops/s | p50 | p99 | p99.9 | server CPU µs/op | errors |")
-	fmt.Println("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	fmt.Printf("%d-byte values, each request sent to its shard's leader, %v per row", *valueBytes, *duration)
+	if etcd != nil {
+		fmt.Printf("; etcd v3.6 (embed, defaults, fsync on), 3 members,\nplain HTTP through its JSON gateway to the leader; the two alternate, %d rounds, medians", *rounds)
+	}
+	fmt.Println()
+	fmt.Println()
+	fmt.Println("| system | workload | clients | ops/s | p50 | p99 | p99.9 | server CPU µs/op | errors |")
+	fmt.Println("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
 	for _, getPercent := range []int{0, 50} {
+		workload := fmt.Sprintf("%d%% GET", getPercent)
 		for _, n := range counts {
-			r := runBench(c, lead, n, *duration, value, getPercent)
-			r.print(fmt.Sprintf("%d%% GET", getPercent), n, *duration)
+			var ours, theirs []benchResult
+			for r := 0; r < *rounds; r++ {
+				ours = append(ours, runBench(kvTarget{c, lead}, n, *duration, value, getPercent))
+				if etcd != nil {
+					theirs = append(theirs, runBench(etcd, n, *duration, value, getPercent))
+				}
+			}
+			median(ours).print("kvstore | "+workload, n, *duration)
+			if etcd != nil {
+				median(theirs).print("etcd | "+workload, n, *duration)
+			}
 		}
 	}
 	if *kills > 0 {
@@ -105,6 +129,13 @@ func (r benchResult) percentile(p float64) time.Duration {
 	return r.latencies[i].Round(10 * time.Microsecond)
 }
 
+// median returns the result of rs with the median throughput.
+func median(rs []benchResult) benchResult {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b benchResult) int { return len(a.latencies) - len(b.latencies) })
+	return rs[len(rs)/2]
+}
+
 func (r benchResult) print(workload string, clients int, d time.Duration) {
 	ops := len(r.latencies)
 	cpu := 0.0
@@ -120,37 +151,55 @@ func (r benchResult) print(workload string, clients int, d time.Duration) {
 
 // cpuTime returns the user+sys time of the cluster's processes.
 func (c *cluster) cpuTime() time.Duration {
-	var total time.Duration
+	var pids []int
 	for _, id := range c.live() {
 		c.mu.Lock()
-		p := c.procs[id]
+		if p := c.procs[id]; p != nil {
+			pids = append(pids, p.cmd.Process.Pid)
+		}
 		c.mu.Unlock()
-		if p == nil {
-			continue
-		}
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", p.cmd.Process.Pid))
-		if err != nil {
-			continue
-		}
-		// Fields after the command name (which ends with ')'): utime and
-		// stime are the 12th and 13th, in clock ticks of 1/100 s.
-		f := strings.Fields(string(b[strings.LastIndexByte(string(b), ')')+1:]))
-		if len(f) > 12 {
-			u, _ := strconv.ParseInt(f[11], 10, 64)
-			s, _ := strconv.ParseInt(f[12], 10, 64)
-			total += time.Duration(u+s) * 10 * time.Millisecond
-		}
 	}
-	return total
+	return processesCPU(pids)
 }
 
-func runBench(c *cluster, lead map[int]uint64, clients int, d time.Duration, value string, getPercent int) benchResult {
+// benchTarget is a system under test.
+type benchTarget interface {
+	put(ctx context.Context, key, value string) error
+	get(ctx context.Context, key string) error
+	cpuTime() time.Duration
+}
+
+// kvTarget sends each request to the leader of its key's shard.
+type kvTarget struct {
+	c    *cluster
+	lead map[int]uint64
+}
+
+func (t kvTarget) put(ctx context.Context, key, value string) error {
+	code, err := t.c.put(ctx, t.lead[server.ShardOf(key, t.c.shards)], key, value)
+	if err == nil && code != http.StatusNoContent {
+		err = fmt.Errorf("PUT: HTTP %d", code)
+	}
+	return err
+}
+
+func (t kvTarget) get(ctx context.Context, key string) error {
+	_, code, err := t.c.get(ctx, t.lead[server.ShardOf(key, t.c.shards)], key, false)
+	if err == nil && code != http.StatusOK && code != http.StatusNotFound {
+		err = fmt.Errorf("GET: HTTP %d", code)
+	}
+	return err
+}
+
+func (t kvTarget) cpuTime() time.Duration { return t.c.cpuTime() }
+
+func runBench(t benchTarget, clients int, d time.Duration, value string, getPercent int) benchResult {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var mu sync.Mutex
 	var res benchResult
 	var wg sync.WaitGroup
-	cpu0 := c.cpuTime()
+	cpu0 := t.cpuTime()
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
 		go func(i int) {
@@ -164,18 +213,16 @@ func runBench(c *cluster, lead map[int]uint64, clients int, d time.Duration, val
 				if get {
 					key = fmt.Sprintf("bench-%d-%d", i, rng.Intn(n))
 				}
-				to := lead[server.ShardOf(key, c.shards)]
 				t0 := time.Now()
-				var code int
 				var err error
 				if get {
-					_, code, err = c.get(context.Background(), to, key, false)
+					err = t.get(context.Background(), key)
 				} else {
-					code, err = c.put(context.Background(), to, key, value)
+					err = t.put(context.Background(), key, value)
 				}
-				if err != nil || (code != http.StatusNoContent && code != http.StatusOK && code != http.StatusNotFound) {
+				if err != nil {
 					errs++
-					lastErr = fmt.Sprintf("HTTP %d, %v", code, err)
+					lastErr = err.Error()
 					continue
 				}
 				lat = append(lat, time.Since(t0))
@@ -190,7 +237,7 @@ func runBench(c *cluster, lead map[int]uint64, clients int, d time.Duration, val
 		}(i)
 	}
 	wg.Wait()
-	res.cpu = c.cpuTime() - cpu0
+	res.cpu = t.cpuTime() - cpu0
 	slices.Sort(res.latencies)
 	return res
 }
@@ -257,8 +304,8 @@ func measureGrowth(c *cluster, d time.Duration, value string) error {
 		if err != nil {
 			return err
 		}
-		runBench(c, lead, 128, time.Second, value, 0) // warm up
-		r := runBench(c, lead, 128, d, value, 0)
+		runBench(kvTarget{c, lead}, 128, time.Second, value, 0) // warm up
+		r := runBench(kvTarget{c, lead}, 128, d, value, 0)
 		r.print(strconv.Itoa(len(c.live())), 128, d)
 		return nil
 	}
