@@ -140,9 +140,12 @@ func (e *etcdCluster) cpuTime() time.Duration {
 	return processesCPU(pids)
 }
 
+// stop kills the members: a leader stopped cleanly while the others stop
+// tries to hand its leadership over for a long time, and the data is thrown
+// away anyway.
 func (e *etcdCluster) stop() {
 	for _, p := range e.procs {
-		_ = p.Process.Signal(syscall.SIGTERM)
+		_ = p.Process.Signal(syscall.SIGKILL)
 	}
 	for _, p := range e.procs {
 		_ = p.Wait()
