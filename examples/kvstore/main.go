@@ -6,7 +6,7 @@
 //	kvstore certs --dir DIR --nodes 3          # a CA and node certificates
 //	kvstore serve --id 1 --data DIR --peers ... --raft-peers ... --ca ... --cert ... --key ...
 //	kvstore demo     # 3 nodes on loopback: shards, writes, SIGKILL of a node, recovery
-//	kvstore bench    # PUT throughput and latency at 1, 16 and 128 clients
+//	kvstore bench    # against etcd, leader kills, 3 -> 5 nodes (run from examples/kvstore)
 //
 // See README.md for the shards, the security flags and the HTTP API.
 package main
