@@ -5,7 +5,7 @@
 //
 //	kvstore certs --dir DIR --nodes 3          # a CA and node certificates
 //	kvstore serve --id 1 --data DIR --peers ... --raft-peers ... --ca ... --cert ... --key ...
-//	kvstore demo     # 3 nodes on loopback: shards, writes, SIGKILL of a node, recovery
+//	kvstore demo     # 3 nodes on loopback: shards, a SIGKILL, recovery, a 4th node joining
 //	kvstore bench    # against etcd, leader kills, 3 -> 5 nodes (run from examples/kvstore)
 //
 // See README.md for the shards, the security flags and the HTTP API.
