@@ -164,7 +164,11 @@ func (h *history) client(ctx context.Context, t *testing.T, c *cluster, id int, 
 			case err == nil && code >= 400 && code < 500:
 				t.Errorf("PUT %s: unexpected HTTP %d", key, code)
 			default: // timed out or connection lost: it may or may not apply
-				h.add(in, kvOutput{}, call, math.MaxInt64, "unknown")
+				outcome := fmt.Sprintf("unknown (HTTP %d)", code)
+				if err != nil {
+					outcome = "unknown (no answer)"
+				}
+				h.add(in, kvOutput{}, call, math.MaxInt64, outcome)
 			}
 		}
 		cancel()
