@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/pontoon-raft/raft"
 	pb "github.com/pontoon-raft/raft/raftpb"
 )
 
@@ -299,4 +300,55 @@ func TestFailedWriteOfAnIncomingSnapshotStopsTheHost(t *testing.T) {
 		require.Error(t, sink.Close())
 		require.ErrorContains(t, c.hosts[1].Err(), "storing the snapshot at 40")
 	})
+}
+
+// A replica that installed a snapshot from its leader has its log
+// compacted up to that snapshot. The snapshots it takes next, CompactLagEntries
+// or fewer entries later (periodic ones, with SnapshotEntries below
+// CompactLagEntries, or on demand, as a new leader adding a replica), must
+// not ask the log engine to compact below that point: the engine refuses,
+// and a failed write stops the host.
+func TestSnapshotSoonAfterAnInstalledOneKeepsTheHostRunning(t *testing.T) {
+	c := newCluster(t, 4, func(cfg *Config) { cfg.SnapshotEntries, cfg.CompactLagEntries = 5, 10 })
+	for _, id := range []uint64{1, 2, 3} {
+		require.NoError(t, c.hosts[id].StartGroup(1, []uint64{1, 2, 3}))
+	}
+	leader := c.leader(1)
+	lagging := leader%3 + 1
+	c.stop(lagging)
+	propose := func(from, to int) {
+		for i := from; i < to; i++ {
+			_, err := c.wait(c.hosts[leader].SubmitPropose(1, []byte(fmt.Sprintf("k%d=%d", i, i))))
+			require.NoError(t, err)
+		}
+	}
+	propose(0, 20)
+	c.start(lagging)
+	c.tick(5)
+	installed, err := c.hosts[lagging].groups[1].storage.Snapshot()
+	require.NoError(t, err)
+	require.NotZero(t, installed.Metadata.Index, "the lagging replica installed the leader's snapshot")
+
+	propose(20, 30) // the lagging replica snapshots again, 5 entries on
+	c.tick(3)
+	require.NoError(t, c.hosts[lagging].Err())
+	taken, err := c.hosts[lagging].groups[1].storage.Snapshot()
+	require.NoError(t, err)
+	require.Greater(t, taken.Metadata.Index, installed.Metadata.Index, "the lagging replica took a snapshot of its own")
+
+	// As the leader, it takes one on demand for a new replica.
+	require.NoError(t, c.hosts[leader].TransferLeadership(1, lagging))
+	for i := 0; i < 100; i++ {
+		if st, err := c.hosts[lagging].Status(1); err == nil && st.Role == raft.StateLeader {
+			break
+		}
+		c.tick(1)
+	}
+	require.Equal(t, lagging, c.leader(1))
+	require.NoError(t, c.hosts[4].StartGroup(1, nil))
+	_, err = c.wait(c.hosts[lagging].SubmitAddReplica(1, 4))
+	require.NoError(t, err)
+	require.NoError(t, c.hosts[lagging].Err())
+	c.tick(3)
+	assert.Equal(t, c.sms[lagging][1].dump(), c.sms[4][1].dump())
 }

@@ -47,22 +47,45 @@ func (h *Host) SubmitRemoveReplica(group, node uint64) *Request {
 	return h.submitAdmin(group, &adminOp{node: node, phase: phaseRemove})
 }
 
-// AddReplica adds node to group and waits (see SubmitAddReplica).
+// AddReplica adds node to group and waits (see SubmitAddReplica). If ctx
+// ends first, the change is withdrawn: a replica already added as a learner
+// stays one (it does not count in the quorum), and is never promoted by this
+// call.
 func (h *Host) AddReplica(ctx context.Context, group, node uint64) error {
 	if h.cfg.Manual {
 		return ErrManual
 	}
-	_, err := h.SubmitAddReplica(group, node).wait(ctx)
-	return err
+	return h.waitAdmin(ctx, h.SubmitAddReplica(group, node))
 }
 
 // RemoveReplica removes node from group and waits (see
-// SubmitRemoveReplica).
+// SubmitRemoveReplica). If ctx ends first, the change is withdrawn (a
+// removal already proposed may still be applied).
 func (h *Host) RemoveReplica(ctx context.Context, group, node uint64) error {
 	if h.cfg.Manual {
 		return ErrManual
 	}
-	_, err := h.SubmitRemoveReplica(group, node).wait(ctx)
+	return h.waitAdmin(ctx, h.SubmitRemoveReplica(group, node))
+}
+
+// waitAdmin waits for a membership change; if ctx ends first it withdraws
+// the change, so that no abandoned change stays pending on the leader,
+// proposed again and again.
+func (h *Host) waitAdmin(ctx context.Context, r *Request) error {
+	_, err := r.wait(ctx)
+	if err == nil || ctx.Err() == nil {
+		return err
+	}
+	_ = h.call(func() {
+		g := h.groups[r.group]
+		if g == nil {
+			return
+		}
+		if i := slices.Index(g.admin, r); i >= 0 {
+			g.admin = slices.Delete(g.admin, i, i+1)
+			r.finish(nil, ctx.Err())
+		}
+	})
 	return err
 }
 

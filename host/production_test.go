@@ -158,3 +158,26 @@ func TestBlockingCallsHonourTheContext(t *testing.T) {
 	assert.ErrorIs(t, err, context.DeadlineExceeded)
 	assert.ErrorIs(t, c.hosts[1].Read(ctx, 1), context.DeadlineExceeded)
 }
+
+// A membership change abandoned by its caller is withdrawn: it does not stay
+// pending on the leader, where it would promote the learner whenever it
+// caught up, long after the caller gave up.
+func TestAbandonedMembershipChangeIsWithdrawn(t *testing.T) {
+	c := newTCPCluster(t, 1)
+	require.NoError(t, c.hosts[1].StartGroup(1, []uint64{1}))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, err := c.hosts[1].Propose(ctx, 1, []byte("x=1"))
+	require.NoError(t, err)
+
+	// Node 2 does not exist: it never catches up.
+	short, cancelShort := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancelShort()
+	assert.ErrorIs(t, c.hosts[1].AddReplica(short, 1, 2), context.DeadlineExceeded)
+	pending := -1
+	require.NoError(t, c.hosts[1].call(func() { pending = len(c.hosts[1].groups[1].admin) }))
+	assert.Zero(t, pending, "the abandoned change is still pending")
+	st, err := c.hosts[1].Status(1)
+	require.NoError(t, err)
+	assert.Equal(t, []uint64{1}, st.Config.Voters, "the dead node is no voter")
+}

@@ -39,8 +39,12 @@ func (h *Host) RunStorage() bool {
 
 	updates := make([]wal.Update, 0, len(batch))
 	entries, dataBytes := 0, int64(0)
-	for _, w := range batch {
+	for i, w := range batch {
 		if w.update != nil {
+			if !h.fitLocalSnapshot(w.g, w.update) {
+				batch[i].update = &wal.Update{Group: w.g.id} // recorded as nothing
+				continue
+			}
 			updates = append(updates, *w.update)
 			continue
 		}
@@ -85,6 +89,27 @@ func (h *Host) RunStorage() bool {
 	}
 	if len(out) > 0 {
 		h.trans.Send(out)
+	}
+	return true
+}
+
+// fitLocalSnapshot adjusts a snapshot record of g to the log as the batches
+// before it left it, and reports whether anything is left to record. The
+// record was made on the Raft loop, perhaps before a snapshot received from
+// the leader was installed: that snapshot compacted the log up to its own
+// index, possibly beyond the record's CompactIndex (which lags its snapshot
+// by CompactLagEntries), and may be newer than the record's snapshot. The
+// log engine refuses both, and a refused write stops the host. Only the
+// storage stage writes, so what it reads here is exact.
+func (h *Host) fitLocalSnapshot(g *group, u *wal.Update) bool {
+	if raft.IsEmptySnap(u.LocalSnapshot) {
+		return true
+	}
+	if snap, err := g.storage.Snapshot(); err == nil && snap.Metadata.Index >= u.LocalSnapshot.Metadata.Index {
+		return false
+	}
+	if first, err := g.storage.FirstIndex(); err == nil && u.CompactIndex < first {
+		u.CompactIndex = 0
 	}
 	return true
 }

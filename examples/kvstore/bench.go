@@ -2,25 +2,38 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
+	"math/rand"
 	"net/http"
 	"os"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pontoon-raft/raft/examples/kvstore/internal/server"
 )
 
-// bench measures PUT throughput and latency on a 3-node cluster of child
-// processes on loopback, with fsync on, at several client counts. Clients
-// send to the leader, each waiting for its previous write (closed loop).
+// bench measures the service on a cluster of child processes on loopback,
+// fsync on: throughput, latency and server CPU per operation at several
+// client counts (PUT only, and half linearizable GETs), the write
+// unavailability after SIGKILLs of a node leading shards, and the
+// throughput before and after the cluster grows from 3 to 5 nodes. Every
+// request goes to the leader of its key's shard (closed loop).
 func bench(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
-	duration := fs.Duration("duration", 5*time.Second, "measured time per client count")
+	duration := fs.Duration("duration", 5*time.Second, "measured time per row")
 	clientsFlag := fs.String("clients", "1,16,128", "comma-separated client counts")
 	valueBytes := fs.Int("value-bytes", 128, "size of each value")
+	shards := fs.Int("shards", 64, "number of shards")
+	kills := fs.Int("kills", 20, "SIGKILLs for the unavailability measure (0: skip)")
+	grow := fs.Bool("grow", true, "measure 128 clients on 3 nodes, then on 5")
+	withEtcd := fs.Bool("etcd", true, "compare with etcd v3.6 (builds etcdnode; run from examples/kvstore)")
+	rounds := fs.Int("rounds", 1, "measurements of each row (alternating with etcd); the median is shown")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -41,34 +54,62 @@ func bench(args []string) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	c, err := newCluster(bin, dir, 3)
+	c, err := newCluster(bin, dir, 3, *shards)
 	if err != nil {
 		return err
 	}
 	defer c.stopAll()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for _, id := range c.ids {
+	for _, id := range c.nodes() {
 		if err := c.start(ctx, id); err != nil {
 			return err
 		}
 	}
-	lead, _, err := c.waitLeader(ctx)
+	lead, err := c.waitBalanced(ctx)
 	if err != nil {
 		return err
 	}
-	fmt.Printf("3 nodes on loopback, fsync on, %d-byte values, PUT to the leader (node %d), %v per run\n\n",
-		*valueBytes, lead, *duration)
-	fmt.Println("| clients | PUT/s | p50 | p99 | errors |")
-	fmt.Println("| ---: | ---: | ---: | ---: | ---: |")
 	value := strings.Repeat("v", *valueBytes)
-	for _, n := range counts {
-		r := runBench(c, lead, n, *duration, value)
-		fmt.Printf("| %d | %.0f | %v | %v | %d |\n", n, float64(len(r.latencies))/duration.Seconds(),
-			r.percentile(0.50), r.percentile(0.99), r.errors)
-		if r.errors > 0 {
-			defer fmt.Printf("\n%d clients: last error: %s\n", n, r.lastError)
+	var etcd *etcdCluster
+	if *withEtcd {
+		if etcd, err = startEtcd(ctx, dir); err != nil {
+			return err
 		}
+		defer etcd.stop()
+	}
+	fmt.Printf("3 nodes on loopback, %d shards, fsync on, mutual TLS between nodes, HTTPS + token for clients,\n", *shards)
+	fmt.Printf("%d-byte values, each request sent to its shard's leader, %v per row", *valueBytes, *duration)
+	if etcd != nil {
+		fmt.Printf("; etcd v3.6 (embed, defaults, fsync on), 3 members,\nplain HTTP through its JSON gateway to the leader; the two alternate, %d rounds, medians", *rounds)
+	}
+	fmt.Println()
+	fmt.Println()
+	fmt.Println("| system | workload | clients | ops/s | p50 | p99 | p99.9 | server CPU µs/op | errors |")
+	fmt.Println("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	for _, getPercent := range []int{0, 50} {
+		workload := fmt.Sprintf("%d%% GET", getPercent)
+		for _, n := range counts {
+			var ours, theirs []benchResult
+			for r := 0; r < *rounds; r++ {
+				ours = append(ours, runBench(kvTarget{c, lead}, n, *duration, value, getPercent))
+				if etcd != nil {
+					theirs = append(theirs, runBench(etcd, n, *duration, value, getPercent))
+				}
+			}
+			median(ours).print("kvstore | "+workload, n, *duration)
+			if etcd != nil {
+				median(theirs).print("etcd | "+workload, n, *duration)
+			}
+		}
+	}
+	if *kills > 0 {
+		if err := measureKills(c, *kills, value); err != nil {
+			return err
+		}
+	}
+	if *grow {
+		return measureGrowth(c, *duration, value)
 	}
 	return nil
 }
@@ -77,6 +118,7 @@ type benchResult struct {
 	latencies []time.Duration
 	errors    int
 	lastError string
+	cpu       time.Duration // user+sys of the server processes
 }
 
 func (r benchResult) percentile(p float64) time.Duration {
@@ -87,24 +129,100 @@ func (r benchResult) percentile(p float64) time.Duration {
 	return r.latencies[i].Round(10 * time.Microsecond)
 }
 
-func runBench(c *cluster, lead uint64, clients int, d time.Duration, value string) benchResult {
+// median returns the result of rs with the median throughput.
+func median(rs []benchResult) benchResult {
+	rs = slices.Clone(rs)
+	slices.SortFunc(rs, func(a, b benchResult) int { return len(a.latencies) - len(b.latencies) })
+	return rs[len(rs)/2]
+}
+
+func (r benchResult) print(workload string, clients int, d time.Duration) {
+	ops := len(r.latencies)
+	cpu := 0.0
+	if ops > 0 {
+		cpu = float64(r.cpu.Microseconds()) / float64(ops)
+	}
+	fmt.Printf("| %s | %d | %.0f | %v | %v | %v | %.0f | %d |\n", workload, clients, float64(ops)/d.Seconds(),
+		r.percentile(0.50), r.percentile(0.99), r.percentile(0.999), cpu, r.errors)
+	if r.errors > 0 {
+		fmt.Fprintf(os.Stderr, "%s, %d clients: last error: %s\n", workload, clients, r.lastError)
+	}
+}
+
+// cpuTime returns the user+sys time of the cluster's processes.
+func (c *cluster) cpuTime() time.Duration {
+	var pids []int
+	for _, id := range c.live() {
+		c.mu.Lock()
+		if p := c.procs[id]; p != nil {
+			pids = append(pids, p.cmd.Process.Pid)
+		}
+		c.mu.Unlock()
+	}
+	return processesCPU(pids)
+}
+
+// benchTarget is a system under test.
+type benchTarget interface {
+	put(ctx context.Context, key, value string) error
+	get(ctx context.Context, key string) error
+	cpuTime() time.Duration
+}
+
+// kvTarget sends each request to the leader of its key's shard.
+type kvTarget struct {
+	c    *cluster
+	lead map[int]uint64
+}
+
+func (t kvTarget) put(ctx context.Context, key, value string) error {
+	code, err := t.c.put(ctx, t.lead[server.ShardOf(key, t.c.shards)], key, value)
+	if err == nil && code != http.StatusNoContent {
+		err = fmt.Errorf("PUT: HTTP %d", code)
+	}
+	return err
+}
+
+func (t kvTarget) get(ctx context.Context, key string) error {
+	_, code, err := t.c.get(ctx, t.lead[server.ShardOf(key, t.c.shards)], key, false)
+	if err == nil && code != http.StatusOK && code != http.StatusNotFound {
+		err = fmt.Errorf("GET: HTTP %d", code)
+	}
+	return err
+}
+
+func (t kvTarget) cpuTime() time.Duration { return t.c.cpuTime() }
+
+func runBench(t benchTarget, clients int, d time.Duration, value string, getPercent int) benchResult {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var mu sync.Mutex
 	var res benchResult
 	var wg sync.WaitGroup
+	cpu0 := t.cpuTime()
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
+			rng := rand.New(rand.NewSource(int64(i)))
 			var lat []time.Duration
 			errs, lastErr := 0, ""
 			for n := 0; ctx.Err() == nil; n++ {
+				key := fmt.Sprintf("bench-%d-%d", i, n)
+				get := n > 0 && rng.Intn(100) < getPercent
+				if get {
+					key = fmt.Sprintf("bench-%d-%d", i, rng.Intn(n))
+				}
 				t0 := time.Now()
-				code, err := c.put(context.Background(), lead, fmt.Sprintf("bench-%d-%d", i, n), value)
-				if err != nil || code != http.StatusNoContent {
+				var err error
+				if get {
+					err = t.get(context.Background(), key)
+				} else {
+					err = t.put(context.Background(), key, value)
+				}
+				if err != nil {
 					errs++
-					lastErr = fmt.Sprintf("HTTP %d, %v", code, err)
+					lastErr = err.Error()
 					continue
 				}
 				lat = append(lat, time.Since(t0))
@@ -119,6 +237,128 @@ func runBench(c *cluster, lead uint64, clients int, d time.Duration, value strin
 		}(i)
 	}
 	wg.Wait()
-	sort.Slice(res.latencies, func(a, b int) bool { return res.latencies[a] < res.latencies[b] })
+	res.cpu = t.cpuTime() - cpu0
+	slices.Sort(res.latencies)
 	return res
+}
+
+// measureKills SIGKILLs, kills times, a node leading shards, and times a
+// write to one of its shards sent to another node right after the kill: it
+// completes once a new leader is elected and the host proposes it again.
+// The node is restarted and leaderships balanced before the next kill.
+func measureKills(c *cluster, kills int, value string) error {
+	keyOf := shardKeys(c.shards)
+	var took []time.Duration
+	for k := 0; k < kills; k++ {
+		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+		lead, err := c.waitBalanced(ctx)
+		if err != nil {
+			cancel()
+			return err
+		}
+		ids := c.nodes()
+		victim := ids[k%len(ids)]
+		shard := -1
+		for s := 0; s < c.shards; s++ {
+			if lead[s] == victim {
+				shard = s
+				break
+			}
+		}
+		via := ids[(k+1)%len(ids)]
+		c.kill(victim)
+		t0 := time.Now()
+		code, err := c.put(ctx, via, keyOf[shard], value)
+		if err != nil || code != http.StatusNoContent {
+			cancel()
+			return fmt.Errorf("write after kill %d: HTTP %d, %v", k, code, err)
+		}
+		took = append(took, time.Since(t0))
+		if err := c.start(ctx, victim); err != nil {
+			cancel()
+			return err
+		}
+		if err := c.waitCaughtUp(ctx); err != nil {
+			cancel()
+			return err
+		}
+		cancel()
+	}
+	slices.Sort(took)
+	fmt.Printf("\nwrite unavailability after SIGKILL of a shard's leader (write sent through another node at the kill), %d kills:\n", kills)
+	fmt.Printf("p50 %v, p99 %v, max %v\n", took[len(took)/2].Round(time.Millisecond),
+		took[(len(took)-1)*99/100].Round(time.Millisecond), took[len(took)-1].Round(time.Millisecond))
+	return nil
+}
+
+// measureGrowth measures 128 clients of PUTs on the cluster, adds nodes
+// until there are 5, waits for balanced replicas and leaderships, and
+// measures again.
+func measureGrowth(c *cluster, d time.Duration, value string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	fmt.Println("\n| nodes | clients | PUT/s | p50 | p99 | p99.9 | server CPU µs/op | errors |")
+	fmt.Println("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+	row := func() error {
+		lead, err := c.waitBalanced(ctx)
+		if err != nil {
+			return err
+		}
+		runBench(kvTarget{c, lead}, 128, time.Second, value, 0) // warm up
+		r := runBench(kvTarget{c, lead}, 128, d, value, 0)
+		r.print(strconv.Itoa(len(c.live())), 128, d)
+		return nil
+	}
+	if err := row(); err != nil {
+		return err
+	}
+	for len(c.nodes()) < 5 {
+		if _, err := c.addNode(ctx, 1); err != nil {
+			return err
+		}
+	}
+	want := c.shards * 3 / 5
+	if err := poll(ctx, 200*time.Millisecond, func() error {
+		r, err := c.replicas(ctx)
+		if err != nil {
+			return err
+		}
+		count := map[uint64]int{}
+		for _, nodes := range r {
+			for _, id := range nodes {
+				count[id]++
+			}
+		}
+		for _, id := range c.nodes() {
+			if count[id] < want {
+				return fmt.Errorf("node %d holds %d replicas", id, count[id])
+			}
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	// The mover then evens out preferred leaderships: wait until the map
+	// has not changed for 3 s.
+	version, since := -1, time.Now()
+	if err := poll(ctx, 200*time.Millisecond, func() error {
+		body, _, err := c.do(ctx, http.MethodGet, c.url(1, "/members"), nil)
+		if err != nil {
+			return err
+		}
+		var m struct{ Version int }
+		if err := json.Unmarshal(body, &m); err != nil {
+			return err
+		}
+		if m.Version != version {
+			version, since = m.Version, time.Now()
+		}
+		if time.Since(since) < 3*time.Second {
+			return errors.New("the cluster map is still changing")
+		}
+		return nil
+	}); err != nil {
+		return err
+	}
+	return row()
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +19,8 @@ import (
 	"time"
 
 	"github.com/anishathalye/porcupine"
+
+	"github.com/pontoon-raft/raft/examples/kvstore/internal/server"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -42,6 +45,10 @@ func buildBinary(t *testing.T) string {
 	require.NoError(t, err, "go build: %s", out)
 	return bin
 }
+
+// sharedKeys is how many keys all clients read and write (the rest are
+// written once each).
+const sharedKeys = 8
 
 // kvInput and kvOutput describe one client operation for porcupine.
 type kvInput struct {
@@ -118,12 +125,13 @@ func definitelyNotSent(err error) bool {
 func (h *history) client(ctx context.Context, t *testing.T, c *cluster, id int, rng *rand.Rand) {
 	reqCtx := context.Background() // a request in flight finishes even after ctx ends
 	for n := 0; ctx.Err() == nil; n++ {
-		node := c.ids[rng.Intn(len(c.ids))]
-		rctx, cancel := context.WithTimeout(reqCtx, 3*time.Second)
+		ids := c.nodes()
+		node := ids[rng.Intn(len(ids))]
+		rctx, cancel := context.WithTimeout(reqCtx, 6*time.Second)
 		call := h.now()
 		switch r := rng.Intn(10); {
 		case r < 4: // read a shared key
-			key := fmt.Sprintf("shared-%d", rng.Intn(4))
+			key := fmt.Sprintf("shared-%d", rng.Intn(sharedKeys))
 			v, code, err := c.get(rctx, node, key, false)
 			ret := h.now()
 			switch {
@@ -135,7 +143,7 @@ func (h *history) client(ctx context.Context, t *testing.T, c *cluster, id int, 
 				h.add(kvInput{}, kvOutput{}, 0, 0, "dropped")
 			}
 		default: // write a shared key, or a key written only once
-			key := fmt.Sprintf("shared-%d", rng.Intn(4))
+			key := fmt.Sprintf("shared-%d", rng.Intn(sharedKeys))
 			if r >= 7 {
 				key = fmt.Sprintf("unique-%d-%d", id, n)
 			}
@@ -151,12 +159,16 @@ func (h *history) client(ctx context.Context, t *testing.T, c *cluster, id int, 
 					h.ackedUnique[key] = value
 					h.mu.Unlock()
 				}
-			case err == nil && code == http.StatusServiceUnavailable, definitelyNotSent(err):
+			case definitelyNotSent(err):
 				h.add(in, kvOutput{}, call, ret, "dropped")
 			case err == nil && code >= 400 && code < 500:
 				t.Errorf("PUT %s: unexpected HTTP %d", key, code)
 			default: // timed out or connection lost: it may or may not apply
-				h.add(in, kvOutput{}, call, math.MaxInt64, "unknown")
+				outcome := fmt.Sprintf("unknown (HTTP %d)", code)
+				if err != nil {
+					outcome = "unknown (no answer)"
+				}
+				h.add(in, kvOutput{}, call, math.MaxInt64, outcome)
 			}
 		}
 		cancel()
@@ -176,7 +188,8 @@ func nemesis(ctx context.Context, t *testing.T, c *cluster, rng *rand.Rand) (eve
 		}
 	}
 	for wait(time.Duration(500+rng.Intn(1500)) * time.Millisecond) {
-		id := c.ids[rng.Intn(len(c.ids))]
+		ids := c.nodes()
+		id := ids[rng.Intn(len(ids))]
 		if rng.Intn(2) == 0 {
 			c.kill(id)
 			events = append(events, fmt.Sprintf("%5.1fs SIGKILL node %d", time.Since(start).Seconds(), id))
@@ -198,43 +211,40 @@ func nemesis(ctx context.Context, t *testing.T, c *cluster, rng *rand.Rand) (eve
 	return events
 }
 
-// TestEndToEnd runs concurrent clients against a 3-node cluster of real
-// processes while nodes are SIGKILLed, restarted and partitioned, then
-// checks that every acknowledged write survived on every node and that
-// the whole history is linearizable.
-func TestEndToEnd(t *testing.T) {
-	if testing.Short() {
-		t.Skip("end-to-end test skipped in -short mode")
-	}
-	duration := e2eDuration(t)
+// e2eSeed is the seed of a run: random, or KVSTORE_E2E_SEED.
+func e2eSeed(t *testing.T) int64 {
 	seed := time.Now().UnixNano()
 	if s := os.Getenv("KVSTORE_E2E_SEED"); s != "" {
 		var err error
 		seed, err = strconv.ParseInt(s, 10, 64)
 		require.NoError(t, err)
 	}
-	t.Logf("seed %d (KVSTORE_E2E_SEED), workload %v", seed, duration)
-	rng := rand.New(rand.NewSource(seed))
+	return seed
+}
 
-	c, err := newCluster(buildBinary(t), t.TempDir(), 3, "--tick", "50ms",
-		"--snapshot-entries", "200", "--snapshot-catchup", "50", "--request-timeout", "2s")
+// startCluster builds the binary and starts 3 nodes with 8 shards, mutual
+// TLS between them, HTTPS and a token for clients, and frequent snapshots.
+func startCluster(t *testing.T) *cluster {
+	c, err := newCluster(buildBinary(t), t.TempDir(), 3, 8, "--tick", "50ms",
+		"--snapshot-entries", "50", "--snapshot-catchup", "10", "--request-timeout", "5s")
 	require.NoError(t, err)
 	t.Cleanup(func() {
-		for _, id := range c.ids {
+		for _, id := range c.nodes() {
 			c.kill(id)
 		}
 	})
-	setup, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	setup, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	for _, id := range c.ids {
+	for _, id := range c.nodes() {
 		require.NoError(t, c.start(setup, id))
 	}
-	_, _, err = c.waitLeader(setup)
+	_, err = c.waitLeaders(setup)
 	require.NoError(t, err)
+	return c
+}
 
-	h := &history{start: time.Now(), ackedUnique: map[string]string{}, counts: map[string]int{}}
-	work, stopWork := context.WithTimeout(context.Background(), duration)
-	defer stopWork()
+// runClients runs 8 clients until work ends; wait waits for them.
+func runClients(work context.Context, t *testing.T, c *cluster, h *history, rng *rand.Rand) (wait func()) {
 	var wg sync.WaitGroup
 	for i := 0; i < 8; i++ {
 		wg.Add(1)
@@ -243,56 +253,146 @@ func TestEndToEnd(t *testing.T) {
 			h.client(work, t, c, i, rand.New(rand.NewSource(seed)))
 		}(i, rng.Int63())
 	}
+	return wg.Wait
+}
+
+// TestEndToEnd runs concurrent clients against a 3-node cluster of real
+// processes (8 shards, mutual TLS between nodes, HTTPS and a token for
+// clients) while nodes are SIGKILLed, restarted and partitioned, then checks
+// that every acknowledged write is on every replica of its shard and that
+// the history is linearizable, key by key.
+func TestEndToEnd(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	duration := e2eDuration(t)
+	seed := e2eSeed(t)
+	t.Logf("seed %d (KVSTORE_E2E_SEED), workload %v", seed, duration)
+	rng := rand.New(rand.NewSource(seed))
+	c := startCluster(t)
+
+	h := &history{start: time.Now(), ackedUnique: map[string]string{}, counts: map[string]int{}}
+	work, stopWork := context.WithTimeout(context.Background(), duration)
+	defer stopWork()
+	wait := runClients(work, t, c, h, rng)
 	events := nemesis(work, t, c, rand.New(rand.NewSource(rng.Int63())))
-	wg.Wait()
+	wait()
 	for _, e := range events {
 		t.Log("nemesis:", e)
 	}
+	checkHistory(t, c, h, seed)
+}
 
-	// Heal: every node up, one leader, every node caught up.
+// TestGrowAndShrinkUnderLoad adds a fourth node to a loaded 3-node cluster,
+// waits until replicas and leaderships are balanced over 4 nodes, then
+// removes it again, and checks the history as TestEndToEnd does.
+func TestGrowAndShrinkUnderLoad(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end test skipped in -short mode")
+	}
+	seed := e2eSeed(t)
+	t.Logf("seed %d (KVSTORE_E2E_SEED)", seed)
+	c := startCluster(t)
+	h := &history{start: time.Now(), ackedUnique: map[string]string{}, counts: map[string]int{}}
+	work, stopWork := context.WithCancel(context.Background())
+	defer stopWork()
+	wait := runClients(work, t, c, h, rand.New(rand.NewSource(seed)))
+
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	holds := func(id uint64) int {
+		r, err := c.replicas(ctx)
+		require.NoError(t, err)
+		n := 0
+		for _, nodes := range r {
+			if slices.Contains(nodes, id) {
+				n++
+			}
+		}
+		return n
+	}
+	start := time.Now()
+	id, err := c.addNode(ctx, 1)
+	require.NoError(t, err)
+	require.NoError(t, poll(ctx, 100*time.Millisecond, func() error {
+		if n := holds(id); n != c.shards*3/4 {
+			return fmt.Errorf("node %d holds %d replicas", id, n)
+		}
+		_, err := c.waitBalanced(ctx)
+		return err
+	}))
+	t.Logf("node %d joined, replicas and leaderships balanced over 4 nodes in %v", id, time.Since(start))
+
+	start = time.Now()
+	body, code, err := c.do(ctx, http.MethodDelete, c.url(3, fmt.Sprintf("/members/%d", id)), nil)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusNoContent, code, "%s", body)
+	require.NoError(t, poll(ctx, 100*time.Millisecond, func() error {
+		body, _, err := c.do(ctx, http.MethodGet, c.url(1, "/members"), nil)
+		if err != nil {
+			return err
+		}
+		if n := holds(id); n != 0 || strings.Contains(string(body), fmt.Sprintf(`"id":%d,`, id)) {
+			return fmt.Errorf("node %d holds %d replicas and is listed: %s", id, n, body)
+		}
+		return nil
+	}))
+	t.Logf("node %d moved off and removed in %v", id, time.Since(start))
+	stopWork()
+	wait()
+	checkHistory(t, c, h, seed)
+}
+
+// checkHistory heals the cluster (every node up, every shard with a
+// leader, every replica caught up) and checks that every acknowledged
+// write of a write-once key is on every replica of its shard and that the
+// history is linearizable.
+func checkHistory(t *testing.T, c *cluster, h *history, seed int64) {
 	final, cancelFinal := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancelFinal()
-	for _, id := range c.ids {
+	for _, id := range c.nodes() {
 		if !c.alive(id) {
 			require.NoError(t, c.start(final, id))
 		}
 	}
-	lead, _, err := c.waitLeader(final)
+	lead, err := c.waitLeaders(final)
 	require.NoError(t, err)
-	// A linearizable read on the leader after the workload: everything
-	// acknowledged is committed at or below the leader's commit index now.
-	for i := 0; i < 4; i++ {
+	// A linearizable read of each shared key after the workload.
+	for i := 0; i < sharedKeys; i++ {
 		key := fmt.Sprintf("shared-%d", i)
 		call := h.now()
-		v, code, err := c.get(final, lead, key, false)
+		v, code, err := c.get(final, lead[server.ShardOf(key, c.shards)], key, false)
 		require.NoError(t, err)
 		require.Contains(t, []int{http.StatusOK, http.StatusNotFound}, code)
 		h.add(kvInput{key: key}, kvOutput{value: v}, call, h.now(), "final read")
 	}
-	ls, err := c.status(final, lead)
+	require.NoError(t, c.waitCaughtUp(final))
+	where, err := c.replicas(final)
 	require.NoError(t, err)
-	for _, id := range c.ids {
-		require.NoError(t, c.waitCaughtUp(final, id, ls.Commit))
-	}
 	lost := 0
 	for key, want := range h.ackedUnique {
-		for _, id := range c.ids {
+		s := server.ShardOf(key, c.shards)
+		require.Len(t, where[s], 3, "replicas of shard %d", s)
+		for _, id := range where[s] {
 			got, code, err := c.get(final, id, key, true)
 			require.NoError(t, err)
 			if code != http.StatusOK || got != want {
 				lost++
-				t.Errorf("acknowledged write %s=%s: node %d has %q (HTTP %d)", key, want, id, got, code)
+				t.Errorf("acknowledged write %s=%s (shard %d): node %d has %q (HTTP %d)", key, want, s, id, got, code)
 			}
 		}
 	}
-	t.Logf("operations: %v; %d acknowledged single-key writes checked on %d nodes, %d lost",
-		h.counts, len(h.ackedUnique), len(c.ids), lost)
-	for _, id := range c.ids {
+	t.Logf("operations: %v; %d acknowledged single-key writes checked on the 3 replicas of their shard, %d lost",
+		h.counts, len(h.ackedUnique), lost)
+	for _, id := range c.live() {
 		body, _, err := c.do(final, http.MethodGet, c.url(id, "/metrics"), nil)
 		require.NoError(t, err)
 		for _, line := range strings.Split(string(body), "\n") {
-			if strings.HasPrefix(line, "kvstore_snapshots_total") || strings.HasPrefix(line, "kvstore_raft_leader_changes_total") {
-				t.Logf("node %d since its last start: %s", id, line)
+			for _, m := range []string{"kvstore_leader_changes_total", "kvstore_leadership_transfers_total",
+				"kvstore_transport_snapshots_total", "kvstore_mover_steps_total"} {
+				if strings.HasPrefix(line, m) {
+					t.Logf("node %d since its last start: %s", id, line)
+				}
 			}
 		}
 	}

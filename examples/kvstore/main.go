@@ -1,12 +1,14 @@
-// Command kvstore is a replicated key-value service built on Pontoon: each
-// node is a process with an HTTP API, a Pebble-backed raft log and an HTTP
-// streaming transport between nodes.
+// Command kvstore is a sharded, replicated key-value service built on
+// Pontoon's host: the key space is split into shards, each a Raft group
+// replicated on 3 nodes, whose state lives in one Pebble per node and whose
+// logs live in the host's log engine; nodes talk over mutual TLS.
 //
-//	kvstore serve --id 1 --listen 127.0.0.1:7001 --peers 1=127.0.0.1:7001,2=127.0.0.1:7002,3=127.0.0.1:7003 --data DIR
-//	kvstore demo     # a 3-node cluster on loopback: writes, leader crash, recovery
-//	kvstore bench    # PUT throughput and latency at 1, 16 and 128 clients
+//	kvstore certs --dir DIR --nodes 3          # a CA and node certificates
+//	kvstore serve --id 1 --data DIR --peers ... --raft-peers ... --ca ... --cert ... --key ...
+//	kvstore demo     # 3 nodes on loopback: shards, a SIGKILL, recovery, a 4th node joining
+//	kvstore bench    # against etcd, leader kills, 3 -> 5 nodes (run from examples/kvstore)
 //
-// See README.md for the architecture and the HTTP API.
+// See README.md for the shards, the security flags and the HTTP API.
 package main
 
 import (
@@ -22,6 +24,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "certs":
+		err = certs(os.Args[2:])
 	case "demo":
 		err = demo(os.Args[2:])
 	case "bench":
@@ -36,6 +40,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: kvstore serve|demo|bench [flags]  (kvstore CMD -h for flags)")
+	fmt.Fprintln(os.Stderr, "usage: kvstore serve|certs|demo|bench [flags]  (kvstore CMD -h for flags)")
 	os.Exit(2)
 }

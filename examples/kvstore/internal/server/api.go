@@ -2,88 +2,164 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"net/http/httputil"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
-	"github.com/pontoon-raft/raft"
-	"github.com/pontoon-raft/raft/examples/kvstore/internal/transport"
-	pb "github.com/pontoon-raft/raft/raftpb"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/pontoon-raft/raft/host"
 )
+
+// forwardedHeader marks a request one node forwarded to another, which
+// must serve it itself.
+const forwardedHeader = "X-Kvstore-Forwarded"
 
 // retryAfterSeconds is what a 503 asks clients to wait: about one election.
 const retryAfterSeconds = "1"
 
-// maxMemberBodyBytes bounds the body of POST /members/{id}.
-const maxMemberBodyBytes = 4 << 10
+// maxTxnBodyBytes bounds the body of POST /txn.
+const maxTxnBodyBytes = 8 << 20
 
 // Handler returns the node's HTTP API:
 //
-//	PUT    /kv/{key}        body = value; 204 once applied on this node (the
-//	                        key is the rest of the path and may contain "/")
-//	GET    /kv/{key}        linearizable (ReadIndex); ?stale=1 reads locally
-//	DELETE /kv/{key}        204 once applied on this node
-//	GET    /status          raft Status as JSON
-//	GET    /members         member ids and URLs
-//	POST   /members/{id}    body {"url": "http://host:port"}: add a voter
-//	DELETE /members/{id}    remove a member
-//	GET    /metrics         Prometheus metrics
-//	POST   /debug/pause     ?ms=N: drop all raft traffic for N ms
-//	POST   /raft/...        the transport between nodes
+//	PUT    /kv/{key}   body = value; 204 once applied on the node serving it
+//	GET    /kv/{key}   linearizable (host.Read); ?stale=1 reads locally
+//	DELETE /kv/{key}   204 once applied
+//	POST   /txn        {"ops":[{"op":"put","key":..,"value":..},{"op":"delete","key":..}]}:
+//	                   applied atomically; every key must be in one shard
+//	GET    /status     the node's shards: leaders, terms, commit and applied indexes
+//	GET    /members    the cluster's nodes
+//	POST   /members/{id}   {"http":"host:port","raft":"host:port"}: add a node;
+//	                   the mover then moves replicas onto it
+//	DELETE /members/{id}   move the node's replicas off, then remove it
+//	POST   /internal/...   the mover's requests to other nodes
+//	GET    /metrics    Prometheus metrics
+//	POST   /debug/pause?ms=N   cut the node's transport off for N ms
 //
-// Writes sent to a follower are forwarded to the leader by raft itself
-// (proposal forwarding), and the follower answers once the entry is
-// applied on its own copy of the state machine.
+// With a token configured every request needs "Authorization: Bearer
+// <token>", or gets 401. A request for a shard this node holds no replica
+// of is forwarded to a node that holds one.
 func (n *Node) Handler() http.Handler {
 	mux := http.NewServeMux()
-	for _, p := range transport.Paths() {
-		mux.Handle(p, n.transport.Handler())
-	}
-	// A key is the rest of the path, so it may hold "/" (escaped or not).
-	mux.HandleFunc("GET /kv/{key...}", n.serveGet)
 	mux.HandleFunc("PUT /kv/{key...}", n.servePut)
+	mux.HandleFunc("GET /kv/{key...}", n.serveGet)
 	mux.HandleFunc("DELETE /kv/{key...}", n.serveDelete)
-	mux.HandleFunc("/kv", func(w http.ResponseWriter, _ *http.Request) {
-		http.Error(w, "no key: use /kv/{key}", http.StatusBadRequest)
-	})
 	mux.HandleFunc("/kv/", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Allow", "GET, PUT, DELETE")
 		http.Error(w, fmt.Sprintf("method %s not allowed on /kv/{key}: use GET, PUT or DELETE", r.Method),
 			http.StatusMethodNotAllowed)
 	})
+	mux.HandleFunc("POST /txn", n.serveTxn)
 	mux.HandleFunc("GET /status", n.serveStatus)
 	mux.HandleFunc("GET /members", n.serveMembers)
-	mux.HandleFunc("POST /members/{id}", n.serveAddMember)
-	mux.HandleFunc("DELETE /members/{id}", n.serveRemoveMember)
+	n.serveMembership(mux)
+	n.serveInternal(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /debug/pause", n.servePause)
-	return mux
+	if n.cfg.Token == "" {
+		return mux
+	}
+	want := []byte("Bearer " + n.cfg.Token)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if subtle.ConstantTimeCompare([]byte(r.Header.Get("Authorization")), want) != 1 {
+			n.metrics.unauthorizedReqs.Inc()
+			w.Header().Set("WWW-Authenticate", `Bearer realm="kvstore"`)
+			http.Error(w, "missing or wrong bearer token", http.StatusUnauthorized)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // key validates the {key} path value.
 func (n *Node) key(w http.ResponseWriter, r *http.Request) (string, bool) {
 	key := r.PathValue("key")
-	switch {
-	case key == "":
-		http.Error(w, "empty key", http.StatusBadRequest)
-		return "", false
-	case len(key) > n.cfg.MaxKeyBytes:
-		http.Error(w, fmt.Sprintf("key of %d bytes exceeds the limit of %d", len(key), n.cfg.MaxKeyBytes),
-			http.StatusRequestURITooLong)
+	if err := n.checkKey(key); err != nil {
+		code := http.StatusBadRequest
+		if key != "" {
+			code = http.StatusRequestURITooLong
+		}
+		http.Error(w, err.Error(), code)
 		return "", false
 	}
 	return key, true
 }
 
+func (n *Node) checkKey(key string) error {
+	switch {
+	case key == "":
+		return errors.New("empty key")
+	case len(key) > n.cfg.MaxKeyBytes:
+		return fmt.Errorf("key of %d bytes exceeds the limit of %d", len(key), n.cfg.MaxKeyBytes)
+	}
+	return nil
+}
+
+// serveLocally reports whether this node holds a replica of shard; if not,
+// it forwards the request to a node that does and returns false.
+func (n *Node) serveLocally(w http.ResponseWriter, r *http.Request, shard int) bool {
+	if n.host.HasGroup(GroupOf(shard)) {
+		return true
+	}
+	if r.Header.Get(forwardedHeader) != "" {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		http.Error(w, fmt.Sprintf("node %d holds no replica of shard %d", n.cfg.ID, shard), http.StatusMisdirectedRequest)
+		return false
+	}
+	replicas := replicasOf(n.clusterMap(), shard)
+	if len(replicas) == 0 {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		http.Error(w, fmt.Sprintf("node %d has not received the cluster map yet", n.cfg.ID), http.StatusServiceUnavailable)
+		return false
+	}
+	n.proxy(w, r, replicas)
+	return false
+}
+
+// proxy forwards the request to the first of nodes that is alive (or to the
+// first of them), marked as forwarded.
+func (n *Node) proxy(w http.ResponseWriter, r *http.Request, nodes []uint64) {
+	m := n.clusterMap()
+	target := uint64(0)
+	for _, id := range nodes {
+		if id != n.cfg.ID && (target == 0 || n.peerAlive(id) && !n.peerAlive(target)) {
+			target = id
+		}
+	}
+	mem, ok := m.Members[target]
+	if !ok {
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		http.Error(w, "no node to forward the request to", http.StatusServiceUnavailable)
+		return
+	}
+	u := &url.URL{Scheme: n.scheme(), Host: mem.HTTP}
+	p := &httputil.ReverseProxy{
+		Rewrite: func(pr *httputil.ProxyRequest) {
+			pr.SetURL(u)
+			pr.Out.Header.Set(forwardedHeader, strconv.FormatUint(n.cfg.ID, 10))
+		},
+		Transport: n.forward,
+	}
+	p.ServeHTTP(w, r)
+}
+
 func (n *Node) servePut(w http.ResponseWriter, r *http.Request) {
 	key, ok := n.key(w, r)
 	if !ok {
+		return
+	}
+	shard := ShardOf(key, n.cfg.Shards)
+	if !n.serveLocally(w, r, shard) {
 		return
 	}
 	value, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(n.cfg.MaxValueBytes)))
@@ -99,64 +175,106 @@ func (n *Node) servePut(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "empty value (use DELETE to remove a key)", http.StatusBadRequest)
 		return
 	}
-	n.write(w, r, command{Op: opPut, Key: key, Value: string(value)})
+	n.write(w, r, shard, []Op{{Kind: opPut, Key: key, Value: string(value)}})
 }
 
 func (n *Node) serveDelete(w http.ResponseWriter, r *http.Request) {
-	if key, ok := n.key(w, r); ok {
-		n.write(w, r, command{Op: opDelete, Key: key})
-	}
-}
-
-// write proposes c and answers once this node applied it. A 503 means the
-// write was certainly not made; a 504 means its outcome is unknown.
-func (n *Node) write(w http.ResponseWriter, r *http.Request, c command) {
-	c.RequestID = n.requestID.Add(1)
-	n.proposeAndWait(w, r, c.RequestID, proposal{data: c.encode()})
-}
-
-func (n *Node) proposeAndWait(w http.ResponseWriter, r *http.Request, id uint64, p proposal) {
-	if n.leader.Load() == raft.None {
-		noLeader(w)
+	key, ok := n.key(w, r)
+	if !ok {
 		return
 	}
+	shard := ShardOf(key, n.cfg.Shards)
+	if n.serveLocally(w, r, shard) {
+		n.write(w, r, shard, []Op{{Kind: opDelete, Key: key}})
+	}
+}
+
+// txnRequest is the body of POST /txn.
+type txnRequest struct {
+	Ops []struct {
+		Op    string  `json:"op"`
+		Key   string  `json:"key"`
+		Value *string `json:"value,omitempty"`
+	} `json:"ops"`
+}
+
+func (n *Node) serveTxn(w http.ResponseWriter, r *http.Request) {
+	var req txnRequest
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxTxnBodyBytes))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&req); err != nil {
+		http.Error(w, `malformed body, want {"ops":[{"op":"put","key":"k","value":"v"},{"op":"delete","key":"k"}]}: `+err.Error(),
+			http.StatusBadRequest)
+		return
+	}
+	ops, shard, err := n.txnOps(req)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	if n.serveLocally(w, r, shard) {
+		n.write(w, r, shard, ops)
+	}
+}
+
+// txnOps checks a transaction and returns its operations and shard.
+func (n *Node) txnOps(req txnRequest) ([]Op, int, error) {
+	if len(req.Ops) == 0 || len(req.Ops) > maxOpsPerCommand {
+		return nil, 0, fmt.Errorf("a transaction has 1 to %d operations, not %d", maxOpsPerCommand, len(req.Ops))
+	}
+	ops := make([]Op, 0, len(req.Ops))
+	shard := -1
+	for i, o := range req.Ops {
+		if err := n.checkKey(o.Key); err != nil {
+			return nil, 0, fmt.Errorf("operation %d: %v", i, err)
+		}
+		op := Op{Key: o.Key}
+		switch {
+		case o.Op == "put" && o.Value != nil && *o.Value != "" && len(*o.Value) <= n.cfg.MaxValueBytes:
+			op.Kind, op.Value = opPut, *o.Value
+		case o.Op == "delete" && o.Value == nil:
+			op.Kind = opDelete
+		default:
+			return nil, 0, fmt.Errorf(`operation %d: want {"op":"put","key":..,"value":..} with a value of 1 to %d bytes, or {"op":"delete","key":..}`,
+				i, n.cfg.MaxValueBytes)
+		}
+		s := ShardOf(o.Key, n.cfg.Shards)
+		if shard >= 0 && s != shard {
+			return nil, 0, fmt.Errorf("keys %q (shard %d) and %q (shard %d) are in different shards; a transaction stays within one shard",
+				ops[0].Key, shard, o.Key, s)
+		}
+		shard = s
+		ops = append(ops, op)
+	}
+	return ops, shard, nil
+}
+
+// write replicates ops and answers 204 once applied on this node. A 504
+// means the write's outcome is unknown; a 503 that it was not made.
+func (n *Node) write(w http.ResponseWriter, r *http.Request, shard int, ops []Op) {
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.RequestTimeout)
 	defer cancel()
-	done := n.waiters.register(id)
-	p.err = make(chan error, 1)
-	var err error
-	select {
-	case n.propc <- p:
-		err = <-p.err
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
-		n.waiters.cancel(id)
-		if errors.Is(err, raft.ErrProposalDropped) {
-			noLeader(w)
-		} else {
-			http.Error(w, "proposal not accepted: "+err.Error(), http.StatusServiceUnavailable)
-		}
+	if err := n.propose(ctx, shard, ops); err != nil {
+		n.fail(w, err, "write")
 		return
 	}
-	select {
-	case err := <-done:
-		if err != nil {
-			http.Error(w, err.Error(), http.StatusConflict)
-			return
-		}
-		w.WriteHeader(http.StatusNoContent)
-	case <-ctx.Done():
-		n.waiters.cancel(id)
-		n.metrics.proposals.WithLabelValues("timeout").Inc()
-		http.Error(w, "timed out waiting for the write to apply; its outcome is unknown", http.StatusGatewayTimeout)
-	}
+	w.WriteHeader(http.StatusNoContent)
 }
 
-func noLeader(w http.ResponseWriter) {
-	w.Header().Set("Retry-After", retryAfterSeconds)
-	http.Error(w, "no leader", http.StatusServiceUnavailable)
+// fail answers a failed write or read.
+func (n *Node) fail(w http.ResponseWriter, err error, what string) {
+	switch {
+	case errors.Is(err, context.DeadlineExceeded):
+		http.Error(w, fmt.Sprintf("the %s did not finish within %v; its outcome is unknown", what, n.cfg.RequestTimeout),
+			http.StatusGatewayTimeout)
+	case errors.Is(err, context.Canceled):
+		http.Error(w, "request canceled", http.StatusServiceUnavailable)
+	case errors.Is(err, host.ErrStopped), errors.Is(err, host.ErrUnknownGroup), errors.Is(err, host.ErrGroupRemoved):
+		w.Header().Set("Retry-After", retryAfterSeconds)
+		http.Error(w, err.Error(), http.StatusServiceUnavailable)
+	default:
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+	}
 }
 
 func (n *Node) serveGet(w http.ResponseWriter, r *http.Request) {
@@ -172,140 +290,65 @@ func (n *Node) serveGet(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	kind := "stale"
-	if !stale {
-		kind = "linearizable"
-		if !n.readIndex(w, r) {
-			n.metrics.reads.WithLabelValues(kind, "failed").Inc()
-			return
-		}
-	}
-	v, found := n.kv.get(key)
-	if !found {
-		n.metrics.reads.WithLabelValues(kind, "not_found").Inc()
-		http.Error(w, "key not found", http.StatusNotFound)
+	shard := ShardOf(key, n.cfg.Shards)
+	if !n.serveLocally(w, r, shard) {
 		return
 	}
-	n.metrics.reads.WithLabelValues(kind, "found").Inc()
-	w.Header().Set("Content-Type", "application/octet-stream")
-	_, _ = io.WriteString(w, v)
-}
-
-// readIndex waits until this node's state machine reflects every write
-// committed before the request arrived (thesis §6.4); on failure it has
-// written the error response.
-func (n *Node) readIndex(w http.ResponseWriter, r *http.Request) bool {
-	if n.leader.Load() == raft.None {
-		noLeader(w)
-		return false
+	kind := "linearizable"
+	if stale {
+		kind = "stale"
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.RequestTimeout)
 	defer cancel()
-	deadline, _ := ctx.Deadline()
-	req := &readRequest{id: n.requestID.Add(1), deadline: deadline, done: make(chan struct{})}
-	select {
-	case n.readc <- req:
-	case <-ctx.Done():
-		http.Error(w, "node busy", http.StatusServiceUnavailable)
-		return false
-	}
-	select {
-	case <-req.done:
-		return true
-	case <-ctx.Done():
-		http.Error(w, "timed out confirming leadership for a linearizable read", http.StatusGatewayTimeout)
-		return false
+	v, found, err := n.read(ctx, shard, key, stale)
+	switch {
+	case err != nil:
+		n.metrics.reads.WithLabelValues(kind, "failed").Inc()
+		n.fail(w, err, "read")
+	case !found:
+		n.metrics.reads.WithLabelValues(kind, "not_found").Inc()
+		http.Error(w, "key not found", http.StatusNotFound)
+	default:
+		n.metrics.reads.WithLabelValues(kind, "found").Inc()
+		w.Header().Set("Content-Type", "application/octet-stream")
+		_, _ = io.WriteString(w, v)
 	}
 }
 
-// Status returns the raft status of the node, asking the Raft loop.
-func (n *Node) Status(ctx context.Context) (raft.Status, error) {
-	c := make(chan raft.Status, 1)
-	select {
-	case n.statusc <- c:
-	case <-ctx.Done():
-		return raft.Status{}, ctx.Err()
-	case <-n.done:
-		return raft.Status{}, raft.ErrStopped
-	}
-	select {
-	case s := <-c:
-		return s, nil
-	case <-ctx.Done():
-		return raft.Status{}, ctx.Err()
-	}
-}
-
-func (n *Node) serveStatus(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), n.cfg.RequestTimeout)
-	defer cancel()
-	s, err := n.Status(ctx)
+func (n *Node) serveStatus(w http.ResponseWriter, _ *http.Request) {
+	st, err := n.Status()
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
 		return
 	}
-	b, err := s.MarshalJSON()
-	if err != nil {
-		http.Error(w, err.Error(), http.StatusInternalServerError)
-		return
-	}
 	w.Header().Set("Content-Type", "application/json")
-	_, _ = w.Write(b)
+	_ = json.NewEncoder(w).Encode(st)
 }
 
 func (n *Node) serveMembers(w http.ResponseWriter, _ *http.Request) {
+	m := n.clusterMap()
+	type member struct {
+		ID uint64 `json:"id"`
+		Member
+		Shards  int  `json:"shards"`
+		Leads   int  `json:"prefersToLead"`
+		Leaving bool `json:"leaving,omitempty"`
+	}
+	out := []member{}
+	for _, id := range slices.Sorted(maps.Keys(m.Members)) {
+		mem := member{ID: id, Member: m.Members[id], Leaving: slices.Contains(m.Leaving, id)}
+		for _, replicas := range m.Shards {
+			if slices.Contains(replicas, id) {
+				mem.Shards++
+			}
+			if replicas[0] == id {
+				mem.Leads++
+			}
+		}
+		out = append(out, mem)
+	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(n.kv.memberURLs())
-}
-
-func memberID(w http.ResponseWriter, r *http.Request) (uint64, bool) {
-	id, err := strconv.ParseUint(r.PathValue("id"), 10, 64)
-	if err != nil || id == 0 {
-		http.Error(w, "member id must be a positive integer", http.StatusBadRequest)
-		return 0, false
-	}
-	return id, true
-}
-
-func (n *Node) serveAddMember(w http.ResponseWriter, r *http.Request) {
-	id, ok := memberID(w, r)
-	if !ok {
-		return
-	}
-	var body struct {
-		URL string `json:"url"`
-	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxMemberBodyBytes))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&body); err != nil {
-		http.Error(w, "malformed body, want {\"url\": \"http://host:port\"}: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	if u, err := url.Parse(body.URL); err != nil || u.Scheme != "http" || u.Host == "" || (u.Path != "" && u.Path != "/") {
-		http.Error(w, "url must look like http://host:port", http.StatusBadRequest)
-		return
-	}
-	if _, known := n.kv.memberURLs()[id]; known {
-		http.Error(w, fmt.Sprintf("node %d is already a member", id), http.StatusConflict)
-		return
-	}
-	reqID := n.requestID.Add(1)
-	cc := pb.ConfChange{Type: pb.ConfChangeAddNode, NodeID: id, Context: []byte(body.URL), ID: reqID}
-	n.proposeAndWait(w, r, reqID, proposal{cc: &cc})
-}
-
-func (n *Node) serveRemoveMember(w http.ResponseWriter, r *http.Request) {
-	id, ok := memberID(w, r)
-	if !ok {
-		return
-	}
-	if _, known := n.kv.memberURLs()[id]; !known {
-		http.Error(w, fmt.Sprintf("node %d is not a member", id), http.StatusNotFound)
-		return
-	}
-	reqID := n.requestID.Add(1)
-	cc := pb.ConfChange{Type: pb.ConfChangeRemoveNode, NodeID: id, ID: reqID}
-	n.proposeAndWait(w, r, reqID, proposal{cc: &cc})
+	_ = json.NewEncoder(w).Encode(map[string]any{"version": m.Version, "members": out})
 }
 
 func (n *Node) servePause(w http.ResponseWriter, r *http.Request) {
@@ -314,7 +357,7 @@ func (n *Node) servePause(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "ms must be a non-negative integer", http.StatusBadRequest)
 		return
 	}
-	n.transport.Pause(time.Duration(ms) * time.Millisecond)
-	n.logger.Printf("transport paused for %d ms", ms)
+	n.pause.pauseFor(time.Duration(ms) * time.Millisecond)
+	n.cfg.Logger.Warn("transport paused", "ms", ms)
 	w.WriteHeader(http.StatusNoContent)
 }

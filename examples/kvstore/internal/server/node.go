@@ -1,492 +1,410 @@
-// Package server is one kvstore node: the Raft loop over a RawNode, the
-// key-value state machine, the HTTP API and the metrics.
+// Package server is a kvstore node: the shards it replicates (host groups
+// whose state machines share one Pebble), the mutual-TLS transport between
+// nodes, the HTTP API and the metrics.
 package server
 
 import (
 	"context"
-	"encoding/binary"
+	"crypto/tls"
 	"errors"
 	"fmt"
-	"log"
+	"log/slog"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2"
+
 	"github.com/pontoon-raft/raft"
-	"github.com/pontoon-raft/raft/examples/kvstore/internal/store"
-	"github.com/pontoon-raft/raft/examples/kvstore/internal/transport"
-	pb "github.com/pontoon-raft/raft/raftpb"
+	"github.com/pontoon-raft/raft/host"
+	"github.com/pontoon-raft/raft/transport"
 )
 
-// Config configures a node.
-type Config struct {
-	// ID is this node's raft id.
-	ID uint64
-	// Peers maps every member of the initial cluster (this node included)
-	// to its base URL, e.g. "http://127.0.0.1:7001". It is used only when
-	// the data directory is empty and Join is false.
-	Peers map[uint64]string
-	// Join starts a node with an empty log that waits to be contacted by
-	// the leader of an existing cluster (after POST /members/{id}).
-	Join bool
-	// DataDir holds the Pebble database (raft/pebble) and the snapshot
-	// files (raft/snap).
-	DataDir string
+// Member is a node of the cluster: where its HTTP API and its Raft
+// transport listen.
+type Member struct {
+	HTTP string `json:"http"`
+	Raft string `json:"raft"`
+}
 
-	// TickInterval is the wall-clock length of one raft tick;
-	// ElectionTicks is the election timeout in ticks (the heartbeat is one
-	// tick).
+// Config configures a Node. Zero optional fields take the defaults named in
+// their comments.
+type Config struct {
+	// ID is this node's ID, a key of Members. Required.
+	ID uint64
+	// Members are the cluster's nodes, this one included. Required. The
+	// placement of the shards is computed from their IDs.
+	Members map[uint64]Member
+	// Join starts a node that is not in the cluster yet: it starts no
+	// shard and waits to be added (POST /members/{id} on the cluster),
+	// which brings it the cluster map and then replicas.
+	Join bool
+	// Shards is the number of shards (64).
+	Shards int
+	// DataDir holds the node's Pebble (DataDir/pebble) and its host's logs
+	// and snapshots (DataDir/host). Required.
+	DataDir string
+	// ClusterID names the cluster on the transport (1).
+	ClusterID uint64
+	// TLS turns on mutual TLS between nodes. Nil means plaintext, which
+	// only tests should use.
+	TLS *transport.TLSConfig
+	// ServeTLS is the HTTPS configuration of the client API, nil for plain
+	// HTTP. ForwardRootCAs verifies the other nodes' API when a request is
+	// forwarded to one (with ServeTLS).
+	ServeTLS       *tls.Config
+	ForwardRootCAs *tls.Config
+	// Token, if set, is the bearer token every API request must carry.
+	Token string
+	// TickInterval (100ms) and ElectionTicks (10) set the Raft clock.
 	TickInterval  time.Duration
 	ElectionTicks int
-	// SnapshotEntries is how many applied entries trigger a snapshot;
-	// SnapshotCatchUpEntries is how many entries before the snapshot point
-	// are kept so slow followers can catch up without a snapshot.
-	SnapshotEntries        uint64
-	SnapshotCatchUpEntries uint64
-
-	// MaxKeyBytes and MaxValueBytes bound what PUT accepts.
+	// SnapshotEntries (10,000) and CompactLagEntries (5,000): see
+	// host.Config.
+	SnapshotEntries   uint64
+	CompactLagEntries uint64
+	// RequestTimeout bounds a write or a linearizable read (5s).
+	RequestTimeout time.Duration
+	// MaxKeyBytes (1 KiB) and MaxValueBytes (1 MiB) bound what clients
+	// send.
 	MaxKeyBytes   int
 	MaxValueBytes int
-	// RequestTimeout bounds how long a request waits for its write to
-	// apply or its read index to be confirmed.
-	RequestTimeout time.Duration
-	// SendQueueSize bounds the messages queued for each peer.
-	SendQueueSize int
-
-	// Logger receives the node's and raft's log lines (stderr if nil).
-	Logger *log.Logger
+	// BalanceInterval is how often the node hands the shards it leads to
+	// their preferred leaders and, on the leader of the cluster map, the
+	// mover plans its next replica move (1s).
+	BalanceInterval time.Duration
+	// Logger receives the node's log lines (warnings and errors of the
+	// host and transport). Nil logs to stderr.
+	Logger *slog.Logger
 }
 
-// Node is a running kvstore node.
+func (c Config) withDefaults() (Config, error) {
+	if _, ok := c.Members[c.ID]; !ok || c.ID == 0 {
+		return c, fmt.Errorf("kvstore: node %d is not among the members", c.ID)
+	}
+	if c.DataDir == "" {
+		return c, errors.New("kvstore: a data directory is required")
+	}
+	if c.Shards == 0 {
+		c.Shards = 64
+	}
+	if c.Shards < 0 || c.Shards > 1<<20 {
+		return c, fmt.Errorf("kvstore: %d shards is out of range (1 to 2^20)", c.Shards)
+	}
+	if c.ClusterID == 0 {
+		c.ClusterID = 1
+	}
+	if c.TickInterval == 0 {
+		c.TickInterval = 100 * time.Millisecond
+	}
+	if c.ElectionTicks == 0 {
+		c.ElectionTicks = 10
+	}
+	if c.RequestTimeout == 0 {
+		c.RequestTimeout = 5 * time.Second
+	}
+	if c.MaxKeyBytes == 0 {
+		c.MaxKeyBytes = 1 << 10
+	}
+	if c.MaxValueBytes == 0 {
+		c.MaxValueBytes = 1 << 20
+	}
+	if c.BalanceInterval == 0 {
+		c.BalanceInterval = time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+	}
+	return c, nil
+}
+
+// Node is one kvstore process: its replicas of the shards, over one host
+// and one Pebble.
 type Node struct {
-	cfg       Config
-	rn        *raft.RawNode
-	storage   *store.DiskStorage
-	transport *transport.Transport
-	kv        *kvState
-	metrics   *metrics
-	logger    *log.Logger
+	cfg     Config
+	db      *pebble.DB
+	host    *host.Host
+	tcp     *transport.TCP
+	metrics *metrics
+	pause   *pauser
+	forward *http.Transport
+	// initial is the cluster's first map, the base of the meta group's
+	// state (nil on a node that joined later); meta is the meta group's
+	// state machine, if this node has a replica.
+	initial *ClusterMap
+	meta    *metaStateMachine
+	// cmap is the latest cluster map this node knows (mapMu serializes
+	// adopting one: storing, saving, updating the transport's peers).
+	cmap  atomic.Pointer[ClusterMap]
+	mapMu sync.Mutex
+	// heard holds, per peer, when (Unix nanoseconds) a message from it
+	// last arrived: the balancer hands leadership only to live nodes.
+	heard sync.Map // uint64 -> *atomic.Int64
 
-	// Owned by the Raft loop.
-	confState    pb.ConfState
-	appliedIndex uint64
-	snapIndex    uint64
-	// confChanged is set when a configuration change was applied after
-	// the latest snapshot; see maybeSnapshot.
-	confChanged  bool
-	pendingReads map[uint64]*readRequest
-	readyReads   []*readRequest // confirmed, waiting for appliedIndex
-
-	waiters waitRegistry
-
-	leader    atomic.Uint64
-	applied   atomic.Uint64
-	requestID atomic.Uint64
-
-	recvc    chan pb.Message
-	propc    chan proposal
-	readc    chan *readRequest
-	reportc  chan func(*raft.RawNode)
-	statusc  chan chan raft.Status
-	stopc    chan struct{}
-	done     chan struct{}
-	stopOnce sync.Once
+	stop chan struct{}
+	wg   sync.WaitGroup
 }
 
-// proposal is a write handed to the Raft loop; err receives the outcome of
-// proposing it (not of committing it).
-type proposal struct {
-	data []byte
-	cc   *pb.ConfChange
-	err  chan error
-}
-
-// readRequest is a linearizable read waiting for its ReadIndex answer and
-// then for the state machine to reach that index.
-type readRequest struct {
-	id       uint64
-	index    uint64
-	deadline time.Time
-	done     chan struct{}
-}
-
-// Open opens the node's storage, recovers its state and returns a node
-// ready to Run.
+// Open opens the node's storage, restarts its replicas (or starts the
+// shards placed on it, at the first start) and starts handing leaderships
+// to the shards' preferred leaders.
 func Open(cfg Config) (*Node, error) {
-	if cfg.Logger == nil {
-		cfg.Logger = log.New(os.Stderr, fmt.Sprintf("node %d: ", cfg.ID), log.LstdFlags|log.Lmicroseconds)
-	}
-	n := &Node{
-		cfg: cfg, kv: newKVState(), metrics: newMetrics(), logger: cfg.Logger,
-		pendingReads: map[uint64]*readRequest{},
-		recvc:        make(chan pb.Message, 1024),
-		propc:        make(chan proposal, 1024),
-		readc:        make(chan *readRequest, 1024),
-		reportc:      make(chan func(*raft.RawNode), 1024),
-		statusc:      make(chan chan raft.Status),
-		stopc:        make(chan struct{}),
-		done:         make(chan struct{}),
-	}
-	n.waiters.init()
-	// Request ids must not repeat across restarts of this node: start from
-	// the clock, with the node id in the top bits.
-	n.requestID.Store(cfg.ID<<48 | uint64(time.Now().UnixNano())&(1<<48-1))
-
-	st, err := store.Open(filepath.Join(cfg.DataDir, "raft"), store.Options{
-		SyncObserver: func(d time.Duration) { n.metrics.fsyncLatency.Observe(d.Seconds()) },
-	})
+	cfg, err := cfg.withDefaults()
 	if err != nil {
 		return nil, err
 	}
-	n.storage = st
-	snap, _ := st.Snapshot()
-	if !raft.IsEmptySnap(snap) {
-		if err := n.kv.restore(snap.Data); err != nil {
-			st.Close()
-			return nil, err
-		}
-		n.appliedIndex, n.snapIndex = snap.Metadata.Index, snap.Metadata.Index
-		n.confState = snap.Metadata.ConfState
-	}
-	n.applied.Store(n.appliedIndex)
-
-	rc := &raft.Config{
-		ID: cfg.ID, ElectionTick: cfg.ElectionTicks, HeartbeatTick: 1, Storage: st,
-		Applied: n.appliedIndex, MaxSizePerMsg: 1 << 20, MaxInflightMsgs: 256,
-		MaxUncommittedEntriesSize: 64 << 20, CheckQuorum: true, PreVote: true,
-		Logger: &raft.DefaultLogger{Logger: log.New(cfg.Logger.Writer(), fmt.Sprintf("raft %d: ", cfg.ID), log.LstdFlags|log.Lmicroseconds)},
-	}
-	if n.rn, err = raft.NewRawNode(rc); err != nil {
-		st.Close()
+	if err := os.MkdirAll(cfg.DataDir, 0o755); err != nil {
 		return nil, err
 	}
-	last, _ := st.LastIndex()
-	if last == 0 && !cfg.Join {
-		peers := make([]raft.Peer, 0, len(cfg.Peers))
-		for id, url := range cfg.Peers {
-			peers = append(peers, raft.Peer{ID: id, Context: []byte(url)})
-		}
-		if err := n.rn.Bootstrap(peers); err != nil {
-			st.Close()
-			return nil, err
-		}
+	db, err := pebble.Open(filepath.Join(cfg.DataDir, "pebble"), &pebble.Options{Logger: pebbleLogger{cfg.Logger}})
+	if err != nil {
+		return nil, fmt.Errorf("kvstore: opening Pebble: %w", err)
 	}
-
-	n.transport = transport.New(transport.Config{
-		ID: cfg.ID, QueueSize: cfg.SendQueueSize,
-		Deliver: func(ctx context.Context, m pb.Message) error {
-			select {
-			case n.recvc <- m:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-n.done:
-				return raft.ErrStopped
+	n := &Node{
+		cfg: cfg, db: db, metrics: newMetrics(), pause: &pauser{}, stop: make(chan struct{}),
+		forward: &http.Transport{TLSClientConfig: cfg.ForwardRootCAs, MaxIdleConnsPerHost: 64},
+	}
+	firstStart, err := n.loadMaps()
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Members[cfg.ID].Raft)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	addrs := map[uint64]string{}
+	for id, m := range cfg.Members {
+		addrs[id] = m.Raft
+	}
+	for id, m := range n.clusterMap().Members {
+		addrs[id] = m.Raft
+	}
+	delete(addrs, cfg.ID)
+	n.host, err = host.New(host.Config{
+		NodeID: cfg.ID, Dir: filepath.Join(cfg.DataDir, "host"),
+		TickInterval: cfg.TickInterval, ElectionTicks: cfg.ElectionTicks,
+		SnapshotEntries: cfg.SnapshotEntries, CompactLagEntries: cfg.CompactLagEntries,
+		NewStateMachine: n.newStateMachine,
+		NewTransport: func(h transport.Handler) (transport.Transport, error) {
+			t, err := transport.NewTCP(transport.TCPConfig{
+				NodeID: cfg.ID, ClusterID: cfg.ClusterID, Peers: addrs, TLS: cfg.TLS, Handler: n.pause.handler(h),
+				Observer: &transportObserver{m: n.metrics, heard: n.peerHeard}, Logger: cfg.Logger,
+			})
+			if err != nil {
+				return nil, err
 			}
+			n.tcp = t
+			go func() { _ = t.Serve(ln) }()
+			return n.pause.transport(t, h), nil
 		},
-		ReportUnreachable: func(id uint64) { n.report(func(rn *raft.RawNode) { rn.ReportUnreachable(id) }) },
-		ReportSnapshot: func(id uint64, s raft.SnapshotStatus) {
-			n.report(func(rn *raft.RawNode) { rn.ReportSnapshot(id, s) })
-		},
-		Dropped: func(peer uint64) { n.metrics.transportDrops.WithLabelValues(fmt.Sprint(peer)).Inc() },
-		Logf:    n.logger.Printf,
+		Logger:   raft.NewSlogLogger(cfg.Logger),
+		Observer: &hostObserver{m: n.metrics, leaders: map[uint64]uint64{}},
 	})
-	for id, url := range cfg.Peers {
-		n.transport.AddPeer(id, url)
+	if err != nil {
+		ln.Close()
+		db.Close()
+		return nil, err
 	}
-	for id, url := range n.kv.memberURLs() {
-		n.transport.AddPeer(id, url)
+	if firstStart {
+		m := n.clusterMap()
+		for s, replicas := range m.Shards {
+			if slices.Contains(replicas, cfg.ID) {
+				if err := n.host.StartGroup(GroupOf(s), replicas); err != nil && !errors.Is(err, host.ErrGroupExists) {
+					n.Close()
+					return nil, err
+				}
+			}
+		}
+		if slices.Contains(m.Meta, cfg.ID) {
+			if err := n.host.StartGroup(MetaGroup, m.Meta); err != nil && !errors.Is(err, host.ErrGroupExists) {
+				n.Close()
+				return nil, err
+			}
+		}
 	}
+	n.wg.Add(2)
+	go n.balance()
+	go n.move()
 	return n, nil
 }
 
-// report queues a call on the RawNode without blocking; reports are hints,
-// so one that does not fit is dropped.
-func (n *Node) report(f func(*raft.RawNode)) {
-	select {
-	case n.reportc <- f:
-	default:
+// newStateMachine is host.Config.NewStateMachine.
+func (n *Node) newStateMachine(group uint64) (host.StateMachine, error) {
+	if group == MetaGroup {
+		if n.initial == nil {
+			return nil, errors.New("kvstore: a replica of the cluster map on a node without the initial map")
+		}
+		n.meta = &metaStateMachine{m: n.initial.clone(), changed: n.adopt}
+		return n.meta, nil
 	}
+	if group == 0 || group > uint64(n.cfg.Shards) {
+		return nil, fmt.Errorf("kvstore: group %d is no shard of %d", group, n.cfg.Shards)
+	}
+	return openShard(n.db, uint32(group-1))
 }
 
-// Run runs the Raft loop until Stop. It is the only goroutine that touches
-// the RawNode, the storage's write side and the state machine's writes.
-func (n *Node) Run() {
-	defer close(n.done)
-	ticker := time.NewTicker(n.cfg.TickInterval)
-	defer ticker.Stop()
-	for {
-		select {
-		case <-ticker.C:
-			n.rn.Tick()
-			n.expireReads()
-		case m := <-n.recvc:
-			_ = n.rn.Step(m)
-		case p := <-n.propc:
-			n.propose(p)
-		case r := <-n.readc:
-			n.startRead(r)
-		case f := <-n.reportc:
-			f(n.rn)
-		case c := <-n.statusc:
-			c <- n.rn.Status()
-		case <-n.stopc:
-			return
-		}
-		// Take whatever else is already waiting, so that one Ready (and
-		// one fsync) covers many requests.
-		for i := 0; i < 512 && n.pollInput(); i++ {
-		}
-		for n.rn.HasReady() {
-			if err := n.handleReady(); err != nil {
-				n.logger.Fatalf("fatal: %v", err)
-			}
-		}
+// Close stops the node.
+func (n *Node) Close() error {
+	close(n.stop)
+	n.wg.Wait()
+	err := n.host.Stop()
+	n.forward.CloseIdleConnections()
+	if cerr := n.db.Close(); err == nil {
+		err = cerr
 	}
+	return err
 }
 
-// pollInput handles one waiting input, if any, without blocking.
-func (n *Node) pollInput() bool {
-	select {
-	case m := <-n.recvc:
-		_ = n.rn.Step(m)
-	case p := <-n.propc:
-		n.propose(p)
-	case r := <-n.readc:
-		n.startRead(r)
-	case f := <-n.reportc:
-		f(n.rn)
-	default:
+// peerHeard records that a message from peer arrived.
+func (n *Node) peerHeard(peer uint64) {
+	v, ok := n.heard.Load(peer)
+	if !ok {
+		v, _ = n.heard.LoadOrStore(peer, new(atomic.Int64))
+	}
+	v.(*atomic.Int64).Store(time.Now().UnixNano())
+}
+
+// peerAlive reports whether peer was heard from within two election
+// timeouts (hosts exchange heartbeats even when every group is idle).
+func (n *Node) peerAlive(peer uint64) bool {
+	v, ok := n.heard.Load(peer)
+	if !ok {
 		return false
 	}
-	return true
+	window := 2 * time.Duration(n.cfg.ElectionTicks) * n.cfg.TickInterval
+	return time.Since(time.Unix(0, v.(*atomic.Int64).Load())) < window
 }
 
-// Stop stops the Raft loop, the transport and the storage.
-func (n *Node) Stop() {
-	n.stopOnce.Do(func() {
-		close(n.stopc)
-		<-n.done
-		n.transport.Stop()
-		if err := n.storage.Close(); err != nil {
-			n.logger.Printf("closing storage: %v", err)
+// balance hands each shard this node leads to the shard's preferred leader
+// (the first of its replicas) when that node is alive and holds the whole
+// log, so that leaderships spread evenly over the nodes, also after a node
+// comes back from a crash.
+func (n *Node) balance() {
+	defer n.wg.Done()
+	t := time.NewTicker(n.cfg.BalanceInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-n.stop:
+			return
+		case <-t.C:
 		}
-	})
-}
-
-func (n *Node) propose(p proposal) {
-	var err error
-	if p.cc != nil {
-		err = n.rn.ProposeConfChange(*p.cc)
-	} else {
-		err = n.rn.Propose(p.data)
-	}
-	if err != nil {
-		n.metrics.proposals.WithLabelValues("dropped").Inc()
-	} else {
-		n.metrics.proposals.WithLabelValues("proposed").Inc()
-	}
-	p.err <- err
-}
-
-func (n *Node) startRead(r *readRequest) {
-	n.pendingReads[r.id] = r
-	ctx := make([]byte, 8)
-	binary.BigEndian.PutUint64(ctx, r.id)
-	n.rn.ReadIndex(ctx)
-}
-
-// expireReads forgets reads whose clients have given up; raft never answers
-// a ReadIndex whose leadership could not be confirmed.
-func (n *Node) expireReads() {
-	now := time.Now()
-	for id, r := range n.pendingReads {
-		if now.After(r.deadline) {
-			delete(n.pendingReads, id)
+		for s, replicas := range n.clusterMap().Shards {
+			preferred := replicas[0]
+			if preferred == n.cfg.ID || !slices.Contains(replicas, n.cfg.ID) || !n.peerAlive(preferred) {
+				continue
+			}
+			st, err := n.host.Status(GroupOf(s))
+			if err != nil || st.Role != raft.StateLeader {
+				continue
+			}
+			if pr, ok := st.Progress[preferred]; !ok || pr.Match < st.Commit {
+				continue
+			}
+			if n.host.TransferLeadership(GroupOf(s), preferred) == nil {
+				n.metrics.transfers.Inc()
+			}
 		}
 	}
 }
 
-// handleReady handles one Ready in the order the Ready contract requires.
-func (n *Node) handleReady() error {
-	start := time.Now()
-	rd := n.rn.Ready()
-	if rd.SoftState != nil {
-		if prev := n.leader.Swap(rd.SoftState.Lead); prev != rd.SoftState.Lead {
-			n.metrics.leaderChanges.Inc()
-			n.logger.Printf("leader is now %d", rd.SoftState.Lead)
-		}
-		isLeader := 0.0
-		if rd.SoftState.RaftState == raft.StateLeader {
-			isLeader = 1
-		}
-		n.metrics.isLeader.Set(isLeader)
-	}
-	if !raft.IsEmptyHardState(rd.HardState) {
-		n.metrics.term.Set(float64(rd.HardState.Term))
-	}
+// errBadResult is a command the state machines refused (malformed).
+var errBadResult = errors.New("kvstore: the command was refused as malformed")
 
-	// 1. Persist snapshot, entries and HardState in one batch, fsynced
-	// when the Ready says so (and always for a snapshot).
-	if err := n.storage.Save(rd.HardState, rd.Entries, rd.Snapshot, rd.MustSync); err != nil {
-		return fmt.Errorf("persisting ready: %w", err)
+// propose replicates ops (all of shard) and returns once this node applied
+// them. If the shard's leader dies meanwhile, the host proposes again once
+// a new one is elected; each replica applies the command once.
+func (n *Node) propose(ctx context.Context, shard int, ops []Op) error {
+	res, err := n.host.Propose(ctx, GroupOf(shard), encodeCommand(ops))
+	if err == nil && string(res) == string(resultBadCommand) {
+		err = errBadResult
 	}
-	// 2. Only now may messages promising that state go out.
-	n.transport.Send(rd.Messages)
-	// 3. Install the snapshot, then apply the committed entries.
-	if !raft.IsEmptySnap(rd.Snapshot) {
-		if err := n.installSnapshot(rd.Snapshot); err != nil {
-			return err
+	return err
+}
+
+// read returns key from this node's replica of its shard, after a
+// linearizable barrier unless stale.
+func (n *Node) read(ctx context.Context, shard int, key string, stale bool) (string, bool, error) {
+	if !stale {
+		if err := n.host.Read(ctx, GroupOf(shard)); err != nil {
+			return "", false, err
 		}
 	}
-	applyStart := time.Now()
-	if err := n.applyEntries(rd.CommittedEntries); err != nil {
-		return err
-	}
-	if len(rd.CommittedEntries) > 0 {
-		n.metrics.applyDuration.Observe(time.Since(applyStart).Seconds())
-	}
-	// 4. Serve the reads whose read index is now applied.
-	for _, rs := range rd.ReadStates {
-		if len(rs.RequestCtx) != 8 {
+	return get(n.db, uint32(shard), key)
+}
+
+// ShardStatus is one shard as GET /status shows it.
+type ShardStatus struct {
+	Shard    int      `json:"shard"`
+	Group    uint64   `json:"group"`
+	Replicas []uint64 `json:"replicas"`
+	Leader   uint64   `json:"leader"`
+	Role     string   `json:"role"`
+	Term     uint64   `json:"term"`
+	Commit   uint64   `json:"commit"`
+	Applied  uint64   `json:"applied"`
+}
+
+// Status is GET /status.
+type Status struct {
+	ID     uint64 `json:"id"`
+	Shards int    `json:"shards"`
+	Leads  int    `json:"leads"`
+	// MapVersion is the version of the cluster map the node knows.
+	MapVersion uint64        `json:"mapVersion"`
+	Groups     []ShardStatus `json:"groups"`
+}
+
+// Status returns the node's replicas.
+func (n *Node) Status() (Status, error) {
+	st := Status{ID: n.cfg.ID, Shards: n.cfg.Shards, MapVersion: n.clusterMap().Version}
+	m := n.clusterMap()
+	for _, g := range n.host.Groups() {
+		if g == MetaGroup {
 			continue
 		}
-		id := binary.BigEndian.Uint64(rs.RequestCtx)
-		if r, ok := n.pendingReads[id]; ok {
-			delete(n.pendingReads, id)
-			r.index = rs.Index
-			n.readyReads = append(n.readyReads, r)
-		}
-	}
-	n.releaseReads()
-	// 5. Tell raft the Ready is handled.
-	n.rn.Advance(rd)
-	n.metrics.readyDuration.Observe(time.Since(start).Seconds())
-	return n.maybeSnapshot()
-}
-
-func (n *Node) releaseReads() {
-	kept := n.readyReads[:0]
-	for _, r := range n.readyReads {
-		if r.index <= n.appliedIndex {
-			close(r.done)
-		} else {
-			kept = append(kept, r)
-		}
-	}
-	n.readyReads = kept
-}
-
-func (n *Node) installSnapshot(snap pb.Snapshot) error {
-	if err := n.kv.restore(snap.Data); err != nil {
-		return err
-	}
-	n.confState = snap.Metadata.ConfState
-	n.appliedIndex, n.snapIndex = snap.Metadata.Index, snap.Metadata.Index
-	n.confChanged = false
-	n.applied.Store(n.appliedIndex)
-	for id, url := range n.kv.memberURLs() {
-		n.transport.AddPeer(id, url)
-	}
-	n.metrics.snapshots.WithLabelValues("installed").Inc()
-	n.metrics.appliedIndex.Set(float64(n.appliedIndex))
-	n.logger.Printf("installed snapshot at index %d from the leader", snap.Metadata.Index)
-	return nil
-}
-
-func (n *Node) applyEntries(ents []pb.Entry) error {
-	for _, e := range ents {
-		if e.Index <= n.appliedIndex {
+		gs, err := n.host.Status(g)
+		if errors.Is(err, host.ErrUnknownGroup) {
 			continue
 		}
-		switch e.Type {
-		case pb.EntryNormal:
-			if len(e.Data) == 0 {
-				break // a new leader's empty entry
-			}
-			c, err := decodeCommand(e.Data)
-			if err != nil {
-				return fmt.Errorf("entry %d: %w", e.Index, err)
-			}
-			n.waiters.committed(c.RequestID, n.metrics.commitLatency)
-			n.kv.apply(c)
-			n.waiters.trigger(c.RequestID, nil)
-		case pb.EntryConfChange:
-			var cc pb.ConfChange
-			if err := cc.Unmarshal(e.Data); err != nil {
-				return fmt.Errorf("entry %d: conf change: %w", e.Index, err)
-			}
-			n.applyConfChange(cc)
-		case pb.EntryConfChangeV2:
-			return fmt.Errorf("entry %d: ConfChangeV2 is not used by kvstore", e.Index)
+		if err != nil {
+			return st, err
 		}
-		n.appliedIndex = e.Index
+		s := int(g - 1)
+		st.Groups = append(st.Groups, ShardStatus{
+			Shard: s, Group: g, Replicas: replicasOf(m, s), Leader: gs.Leader, Role: gs.Role.String(),
+			Term: gs.Term, Commit: gs.Commit, Applied: gs.Applied,
+		})
+		if gs.Role == raft.StateLeader {
+			st.Leads++
+		}
 	}
-	n.applied.Store(n.appliedIndex)
-	n.metrics.appliedIndex.Set(float64(n.appliedIndex))
+	return st, nil
+}
+
+// replicasOf returns the replicas of shard s in m, or nil.
+func replicasOf(m *ClusterMap, s int) []uint64 {
+	if s < len(m.Shards) {
+		return m.Shards[s]
+	}
 	return nil
 }
 
-func (n *Node) applyConfChange(cc pb.ConfChange) {
-	n.confState = *n.rn.ApplyConfChange(cc)
-	n.confChanged = true
-	member := false
-	for _, id := range append(n.confState.Voters, n.confState.Learners...) {
-		member = member || id == cc.NodeID
-	}
-	switch {
-	case cc.Type == pb.ConfChangeAddNode && member:
-		url := string(cc.Context)
-		n.kv.setMember(cc.NodeID, url)
-		n.transport.AddPeer(cc.NodeID, url)
-	case cc.Type == pb.ConfChangeRemoveNode && !member:
-		n.kv.setMember(cc.NodeID, "")
-		n.transport.RemovePeer(cc.NodeID)
-		if cc.NodeID == n.cfg.ID {
-			n.logger.Printf("this node was removed from the cluster")
-		}
-	}
-	var err error
-	if (cc.Type == pb.ConfChangeAddNode && !member) || (cc.Type == pb.ConfChangeRemoveNode && member) {
-		err = errors.New("the configuration change was rejected")
-	}
-	n.waiters.trigger(cc.ID, err)
-}
+// pebbleLogger sends Pebble's log lines to the node's logger.
+type pebbleLogger struct{ l *slog.Logger }
 
-// maybeSnapshot snapshots the state machine once SnapshotEntries entries
-// were applied since the last snapshot, then compacts the log, keeping
-// SnapshotCatchUpEntries entries for followers that are slightly behind.
-//
-// It also snapshots right after a configuration change is applied: a node
-// just added can only be caught up by a snapshot whose ConfState already
-// contains it (raft ignores any other), and the leader only starts sending
-// to that node after applying the change, which happens in the Ready this
-// call follows.
-func (n *Node) maybeSnapshot() error {
-	if n.cfg.SnapshotEntries == 0 || n.appliedIndex == n.snapIndex ||
-		(!n.confChanged && n.appliedIndex-n.snapIndex < n.cfg.SnapshotEntries) {
-		return nil
-	}
-	n.confChanged = false
-	data, err := n.kv.snapshot()
-	if err != nil {
-		return err
-	}
-	if _, err := n.storage.CreateSnapshot(n.appliedIndex, n.confState, data); err != nil {
-		return fmt.Errorf("creating snapshot at %d: %w", n.appliedIndex, err)
-	}
-	n.snapIndex = n.appliedIndex
-	n.metrics.snapshots.WithLabelValues("created").Inc()
-	if n.appliedIndex > n.cfg.SnapshotCatchUpEntries {
-		compact := n.appliedIndex - n.cfg.SnapshotCatchUpEntries
-		first, _ := n.storage.FirstIndex()
-		if compact >= first {
-			if err := n.storage.Compact(compact); err != nil {
-				return fmt.Errorf("compacting to %d: %w", compact, err)
-			}
-		}
-	}
-	return nil
+func (p pebbleLogger) Infof(string, ...interface{}) {}
+func (p pebbleLogger) Errorf(format string, args ...interface{}) {
+	p.l.Error(fmt.Sprintf("pebble: "+format, args...))
+}
+func (p pebbleLogger) Fatalf(format string, args ...interface{}) {
+	p.l.Error(fmt.Sprintf("pebble: "+format, args...))
+	os.Exit(1)
 }

@@ -1,0 +1,199 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"slices"
+	"sync"
+
+	"github.com/pontoon-raft/raft/host"
+)
+
+// MetaGroup is the host group of the cluster map, replicated on the first
+// ReplicasPerShard initial members (shards use groups 1 to S).
+const MetaGroup = 1 << 32
+
+// ClusterMap is the agreed layout of the cluster, the state of the meta
+// group: the nodes and which of them hold each shard.
+type ClusterMap struct {
+	// Version grows with every change.
+	Version uint64 `json:"version"`
+	// Members are the nodes, by ID.
+	Members map[uint64]Member `json:"members"`
+	// Leaving are members whose replicas are being moved off, to be
+	// removed once they hold none.
+	Leaving []uint64 `json:"leaving,omitempty"`
+	// Meta are the nodes with a replica of the meta group.
+	Meta []uint64 `json:"meta"`
+	// Shards holds the replicas of each shard, its preferred leader first.
+	Shards [][]uint64 `json:"shards"`
+}
+
+// initialMap is the map of a new cluster: the placement of shards over
+// members.
+func initialMap(members map[uint64]Member, shards int) *ClusterMap {
+	ids := slices.Sorted(maps.Keys(members))
+	return &ClusterMap{
+		Version: 1, Members: maps.Clone(members),
+		Meta:   slices.Clone(ids[:min(ReplicasPerShard, len(ids))]),
+		Shards: Placement(ids, shards),
+	}
+}
+
+func (m *ClusterMap) clone() *ClusterMap {
+	c := *m
+	c.Members = maps.Clone(m.Members)
+	c.Leaving = slices.Clone(m.Leaving)
+	c.Meta = slices.Clone(m.Meta)
+	c.Shards = make([][]uint64, len(m.Shards))
+	for i, r := range m.Shards {
+		c.Shards[i] = slices.Clone(r)
+	}
+	return &c
+}
+
+// holds returns the shards node has a replica of.
+func (m *ClusterMap) holds(node uint64) []int {
+	var out []int
+	for s, r := range m.Shards {
+		if slices.Contains(r, node) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// metaCommand is a change of the cluster map, proposed to the meta group.
+type metaCommand struct {
+	// Op is "add" (a member), "leave" (start moving a member's replicas
+	// off), "remove" (a member holding nothing) or "replicas" (set a
+	// shard's replicas).
+	Op       string   `json:"op"`
+	ID       uint64   `json:"id,omitempty"`
+	Member   Member   `json:"member,omitzero"`
+	Shard    int      `json:"shard,omitempty"`
+	Replicas []uint64 `json:"replicas,omitempty"`
+}
+
+// errRefused is the result of a meta command that does not apply to the
+// map (it changes nothing).
+var errRefused = errors.New("kvstore: the cluster map refused the change")
+
+// apply changes m by c, or returns why it cannot; m is unchanged then.
+func (m *ClusterMap) apply(c metaCommand) error {
+	switch c.Op {
+	case "add":
+		if c.ID == 0 || c.Member.HTTP == "" || c.Member.Raft == "" {
+			return fmt.Errorf("%w: a member needs an id and both addresses", errRefused)
+		}
+		if _, ok := m.Members[c.ID]; ok {
+			return fmt.Errorf("%w: node %d is already a member", errRefused, c.ID)
+		}
+		m.Members[c.ID] = c.Member
+	case "leave":
+		if _, ok := m.Members[c.ID]; !ok {
+			return fmt.Errorf("%w: node %d is not a member", errRefused, c.ID)
+		}
+		if slices.Contains(m.Meta, c.ID) {
+			return fmt.Errorf("%w: node %d holds the cluster map and cannot leave", errRefused, c.ID)
+		}
+		if len(m.Members)-len(m.Leaving)-1 < ReplicasPerShard {
+			return fmt.Errorf("%w: %d nodes must stay", errRefused, ReplicasPerShard)
+		}
+		if !slices.Contains(m.Leaving, c.ID) {
+			m.Leaving = append(m.Leaving, c.ID)
+		}
+	case "remove":
+		if !slices.Contains(m.Leaving, c.ID) || len(m.holds(c.ID)) > 0 {
+			return fmt.Errorf("%w: node %d is not leaving or still holds replicas", errRefused, c.ID)
+		}
+		delete(m.Members, c.ID)
+		m.Leaving = slices.DeleteFunc(m.Leaving, func(id uint64) bool { return id == c.ID })
+	case "replicas":
+		if c.Shard < 0 || c.Shard >= len(m.Shards) || len(c.Replicas) == 0 {
+			return fmt.Errorf("%w: bad shard %d or replicas %v", errRefused, c.Shard, c.Replicas)
+		}
+		for _, id := range c.Replicas {
+			if _, ok := m.Members[id]; !ok {
+				return fmt.Errorf("%w: node %d is not a member", errRefused, id)
+			}
+		}
+		m.Shards[c.Shard] = slices.Clone(c.Replicas)
+	default:
+		return fmt.Errorf("%w: unknown operation %q", errRefused, c.Op)
+	}
+	m.Version++
+	return nil
+}
+
+// metaStateMachine is the host.StateMachine of the meta group: the cluster
+// map, in memory (it is small), rebuilt by the host from its snapshot and
+// log at every start over the cluster's initial map.
+type metaStateMachine struct {
+	mu sync.Mutex
+	m  *ClusterMap
+	// changed is told every new map.
+	changed func(*ClusterMap)
+}
+
+// Apply implements host.StateMachine. A refused command changes nothing,
+// on every replica, and its result says why.
+func (s *metaStateMachine) Apply(cmds []host.Command) error {
+	s.mu.Lock()
+	next := s.m.clone()
+	for i := range cmds {
+		var c metaCommand
+		err := json.Unmarshal(cmds[i].Data, &c)
+		if err == nil {
+			err = next.apply(c)
+		}
+		cmds[i].Result = resultOK
+		if err != nil {
+			cmds[i].Result = []byte(err.Error())
+		}
+	}
+	changed := next.Version != s.m.Version
+	s.m = next
+	s.mu.Unlock()
+	if changed {
+		s.changed(next)
+	}
+	return nil
+}
+
+// PrepareSnapshot implements host.StateMachine.
+func (s *metaStateMachine) PrepareSnapshot() (host.Snapshot, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b, err := json.Marshal(s.m)
+	return host.BytesSnapshot(b), err
+}
+
+// Restore implements host.StateMachine.
+func (s *metaStateMachine) Restore(r io.Reader) error {
+	var m ClusterMap
+	if err := json.NewDecoder(r).Decode(&m); err != nil {
+		return fmt.Errorf("kvstore: restoring the cluster map: %w", err)
+	}
+	if m.Members == nil {
+		return errors.New("kvstore: restoring the cluster map: no members")
+	}
+	s.mu.Lock()
+	s.m = &m
+	s.mu.Unlock()
+	s.changed(&m)
+	return nil
+}
+
+// Close implements host.StateMachine.
+func (s *metaStateMachine) Close() error { return nil }
+
+// current returns the map as applied here.
+func (s *metaStateMachine) current() *ClusterMap {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.m
+}
