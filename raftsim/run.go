@@ -170,6 +170,18 @@ func (s *Sim) endFaults() error {
 		s.beginEvent(EventNetwork, 0)
 		s.healNetwork()
 		s.traceText("end of faults: all links restored, no slow nodes, crashed nodes restart")
+		if !s.opts.PreVote {
+			// Without PreVote, nodes whose clocks run fast and whose logs
+			// are behind can keep every up-to-date node from timing out:
+			// each of their campaigns resets the others' election timers
+			// and none of them can win (seeds 19450 and 35180 of a
+			// 100,000-seed sweep, rates 1.5). Raft's liveness rests on
+			// comparable timeouts there, so the check runs on equal clocks.
+			for _, n := range s.nodes {
+				n.clockRate, n.clockAcc = 0, 0
+			}
+			s.traceText("end of faults: without PreVote, every clock runs at the same rate")
+		}
 		s.retireDue(true)
 	})
 	if err != nil {
