@@ -37,9 +37,7 @@ func httpLoad(baseURL string, pids []int, clients, payload int, warmup, duration
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			var lat []int64
-			var ops, errs int64
-			var lastErr string
+			var c clientTally
 			for n := 0; ; n++ {
 				t0 := time.Now()
 				if !t0.Before(end) {
@@ -47,24 +45,12 @@ func httpLoad(baseURL string, pids []int, clients, payload int, warmup, duration
 				}
 				err := put(fmt.Sprintf("%s/kv/bench-%d-%d", baseURL, i, n%keysPerClient), value)
 				t1 := time.Now()
-				if t0.Before(measureFrom) || t1.After(end) {
-					continue
+				if !t0.Before(measureFrom) && !t1.After(end) {
+					c.record(t0, t1, err)
 				}
-				if err != nil {
-					errs++
-					lastErr = err.Error()
-					continue
-				}
-				ops++
-				lat = append(lat, int64(t1.Sub(t0)))
 			}
 			mu.Lock()
-			resp.Ops += ops
-			resp.Errors += errs
-			resp.Latencies = append(resp.Latencies, lat...)
-			if lastErr != "" {
-				resp.LastError = lastErr
-			}
+			c.addTo(&resp)
 			mu.Unlock()
 		}()
 	}

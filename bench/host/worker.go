@@ -235,9 +235,7 @@ func (w *worker) load(req request) response {
 		go func(i int) {
 			defer wg.Done()
 			group := req.Groups[i%len(req.Groups)]
-			var lat []int64
-			var ops, errs int64
-			var lastErr string
+			var c clientTally
 			for n := 0; ; n++ {
 				cmd := command(i, n, req.Payload)
 				t0 := time.Now()
@@ -246,24 +244,12 @@ func (w *worker) load(req request) response {
 				if ctx.Err() != nil {
 					break
 				}
-				if t0.Before(measureFrom) {
-					continue
+				if !t0.Before(measureFrom) {
+					c.record(t0, t1, err)
 				}
-				if err != nil {
-					errs++
-					lastErr = err.Error()
-					continue
-				}
-				ops++
-				lat = append(lat, int64(t1.Sub(t0)))
 			}
 			mu.Lock()
-			resp.Ops += ops
-			resp.Errors += errs
-			resp.Latencies = append(resp.Latencies, lat...)
-			if lastErr != "" {
-				resp.LastError = lastErr
-			}
+			c.addTo(&resp)
 			mu.Unlock()
 		}(i)
 	}
@@ -417,3 +403,32 @@ func (s *kv) Restore(r io.Reader) error {
 }
 
 func (s *kv) Close() error { return nil }
+
+// clientTally is what one closed-loop client measured: the operations that
+// succeeded with their latencies, the ones that failed and the last error.
+type clientTally struct {
+	lat       []int64
+	ops, errs int64
+	lastErr   string
+}
+
+// record counts an operation sent at t0 and answered at t1 with err.
+func (c *clientTally) record(t0, t1 time.Time, err error) {
+	if err != nil {
+		c.errs++
+		c.lastErr = err.Error()
+		return
+	}
+	c.ops++
+	c.lat = append(c.lat, int64(t1.Sub(t0)))
+}
+
+// addTo adds the client's figures to resp.
+func (c *clientTally) addTo(resp *response) {
+	resp.Ops += c.ops
+	resp.Errors += c.errs
+	resp.Latencies = append(resp.Latencies, c.lat...)
+	if c.lastErr != "" {
+		resp.LastError = c.lastErr
+	}
+}
