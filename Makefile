@@ -16,7 +16,7 @@ PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gofast
 test: test-core test-compat test-kvstore
 
 test-core: $(PROGRESS)
-	@echo "== the library and raftsim (its own module), with -race (about 3 minutes on 2 cores)"
+	@echo "== the library and raftsim (its own module), with -race (about 6 minutes on 2 cores)"
 	$(GO) test -race -json ./... | $(PROGRESS)
 	$(GO) test -race -json -tags pontoon_etcd_names ./raftpb/ | $(PROGRESS)
 	cd raftsim && $(GO) vet ./... && $(GO) test -race -json ./... | $(PROGRESS)
