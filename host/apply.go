@@ -213,9 +213,6 @@ func (h *Host) applied(g *group, index uint64, confChanges []pb.Entry, results m
 			r.finish(results[seq], nil)
 		}
 	}
-	if len(g.proposals) == 0 {
-		g.proposals = nil
-	}
 	h.advanceApplied(g, index)
 	h.checkAdmin(g)
 	h.markDirty(g)
@@ -256,9 +253,6 @@ func (h *Host) startSnapshot(g *group) error {
 func (h *Host) snapshotWritten(g *group, term, index uint64, ref wal.SnapshotRef, err error) {
 	cs := g.snapConf[index]
 	delete(g.snapConf, index)
-	if len(g.snapConf) == 0 {
-		g.snapConf = nil
-	}
 	g.apMu.Lock()
 	g.snapInFlight = false
 	if err == nil {

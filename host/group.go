@@ -27,13 +27,13 @@ type group struct {
 	// proposals waiting for their command to be applied here, by
 	// sequence number; reads waiting for a ReadState, by token; reads
 	// with a read index, waiting for applied to reach it. The maps are
-	// nil while empty: an idle replica holds none.
+	// nil while the replica is quiesced and they are empty (releaseRequestMaps).
 	proposals    map[uint64]*Request
 	reads        map[uint64]*Request
 	waitingReads []*Request
 	admin        []*Request
 	// snapConf holds, per snapshot index being written, the configuration
-	// as of that index; nil while empty.
+	// as of that index; released like the maps above.
 	snapConf map[uint64]pb.ConfState
 	// quiesced: the replica neither ticks nor heartbeats (quiesce.go);
 	// idleTicks counts the leader's ticks with nothing to do.

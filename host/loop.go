@@ -268,9 +268,6 @@ func (h *Host) readState(g *group, rs raft.ReadState) {
 		return // an older attempt, or a read already done
 	}
 	delete(g.reads, token)
-	if len(g.reads) == 0 {
-		g.reads = nil
-	}
 	r.readIndex, r.hasIndex = rs.Index, true
 	if g.applied >= rs.Index {
 		r.finish(nil, nil)

@@ -175,6 +175,7 @@ func (h *Host) idle(g *group) bool {
 // quiesce stops g's leader and tells its followers to stop.
 func (h *Host) quiesce(g *group) {
 	g.quiesced = true
+	releaseRequestMaps(g)
 	g.quiesceAcked = g.quiesceAcked[:0]
 	h.quiesced++
 	h.cfg.Observer.Quiesced(h.quiesced)
@@ -196,6 +197,21 @@ func (h *Host) resendQuiesce(g *group) {
 		h.out = append(h.out, transport.GroupMessage{Group: g.id, Message: pb.Message{
 			Type: pb.MsgHeartbeat, From: h.id, To: id, Term: st.Term, Commit: st.Commit, Context: quiesceContext,
 		}})
+	}
+}
+
+// releaseRequestMaps drops g's empty request maps when it quiesces, so an
+// idle replica holds none; an awake one keeps them, and its proposals and
+// reads allocate no map each.
+func releaseRequestMaps(g *group) {
+	if len(g.proposals) == 0 {
+		g.proposals = nil
+	}
+	if len(g.reads) == 0 {
+		g.reads = nil
+	}
+	if len(g.snapConf) == 0 {
+		g.snapConf = nil
 	}
 }
 
@@ -227,6 +243,7 @@ func (h *Host) quiesceMessage(g *group, m pb.Message) bool {
 		st := g.rn.BasicStatus()
 		if !g.quiesced && st.Term == m.Term && st.Lead == m.From && st.Commit >= m.Commit && st.RaftState == raft.StateFollower {
 			g.quiesced = true
+			releaseRequestMaps(g)
 			h.quiesced++
 			h.cfg.Observer.Quiesced(h.quiesced)
 		}

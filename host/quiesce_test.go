@@ -110,3 +110,22 @@ func TestGroupStartedAgainAfterRemovalIsTickedOnce(t *testing.T) {
 	c.tick(1)
 	assert.Equal(t, []uint64{1}, h.ticking, "the clock visits the new replica once per tick")
 }
+
+// An awake replica keeps its request maps between proposals: with one
+// proposal in flight at a time, dropping the emptied map after each one
+// made every proposal allocate a new map.
+func TestAwakeReplicaKeepsItsRequestMaps(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *Config) { cfg.QuiesceTicks = 1000 })
+	for _, id := range c.ids {
+		require.NoError(t, c.hosts[id].StartGroup(1, []uint64{1, 2, 3}))
+	}
+	leader := c.leader(1)
+	for i := 0; i < 3; i++ {
+		_, err := c.wait(c.hosts[leader].SubmitPropose(1, []byte(fmt.Sprintf("a=%d", i))))
+		require.NoError(t, err)
+	}
+	g := c.hosts[leader].groups[1]
+	require.False(t, g.quiesced)
+	assert.Empty(t, g.proposals)
+	assert.NotNil(t, g.proposals, "the emptied map is kept for the next proposal")
+}
