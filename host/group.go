@@ -67,6 +67,12 @@ type group struct {
 	// broken is set when the state machine failed; the group applies
 	// nothing more.
 	broken error
+
+	// lazyHS is, on the storage stage only, a HardState that moved the
+	// commit index alone and was not written yet: it goes with the next
+	// write (see RunStorage); lazyListed: g is in Host.lazy.
+	lazyHS     pb.HardState
+	lazyListed bool
 }
 
 // applyTask is work for the apply stage, done in order per group.

@@ -62,7 +62,9 @@ type Host struct {
 	// The storage stage's queue of batches, in order.
 	stMu    sync.Mutex
 	stQueue [][]appendWork
-	stWake  chan struct{}
+	// lazy: the groups with a lazyHS (storage stage only).
+	lazy   []*group
+	stWake chan struct{}
 
 	// The apply stage: groups with tasks, each once; and, in Manual mode,
 	// background jobs (snapshot writing) run by RunApply.

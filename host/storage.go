@@ -37,29 +37,11 @@ func (h *Host) RunStorage() bool {
 	default:
 	}
 
-	updates := make([]wal.Update, 0, len(batch))
-	entries, dataBytes := 0, int64(0)
-	for i, w := range batch {
-		if w.update != nil {
-			if !h.fitLocalSnapshot(w.g, w.update) {
-				batch[i].update = &wal.Update{Group: w.g.id} // recorded as nothing
-				continue
-			}
-			updates = append(updates, *w.update)
-			continue
-		}
-		u := wal.Update{Group: w.g.id, Entries: w.m.Entries}
-		if hs := (pb.HardState{Term: w.m.Term, Vote: w.m.Vote, Commit: w.m.Commit}); !raft.IsEmptyHardState(hs) {
-			u.HardState = hs
-		}
-		if w.m.Snapshot != nil {
-			u.Snapshot = *w.m.Snapshot
-		}
-		entries += len(u.Entries)
-		for i := range u.Entries {
-			dataBytes += int64(len(u.Entries[i].Data))
-		}
-		updates = append(updates, u)
+	updates, entries, dataBytes := h.storageUpdates(batch)
+	if updates == nil {
+		// Only commit indexes moved: they wait for the next write.
+		h.deliverSaved(batch)
+		return true
 	}
 	start := time.Now()
 	if err := h.engine.Save(updates); err != nil {
@@ -67,7 +49,102 @@ func (h *Host) RunStorage() bool {
 		return false
 	}
 	h.cfg.Observer.Saved(len(updates), entries, dataBytes, time.Since(start))
+	h.deliverSaved(batch)
+	return true
+}
 
+// storageUpdates turns a batch into the updates of one wal.Save, with the
+// entry count and data bytes it writes. It returns nil updates when the
+// batch only moves commit indexes: Raft needs the term, the vote and the
+// log durable before it acts on them, but not the commit index, which a
+// restarted replica learns again from its leader (etcd's server does not
+// sync it either). Such a HardState is kept in its group's lazyHS and
+// written with the next write, unless a newer one replaces it. This halves
+// the fsyncs of a lightly loaded host: every entry is otherwise followed by
+// a write that only commits it, on the leader and on each follower.
+func (h *Host) storageUpdates(batch []appendWork) (updates []wal.Update, entries int, dataBytes int64) {
+	updates = make([]wal.Update, 0, len(batch)+len(h.lazy))
+	durable := false
+	for i, w := range batch {
+		g := w.g
+		if w.update != nil {
+			if !h.fitLocalSnapshot(g, w.update) {
+				batch[i].update = &wal.Update{Group: g.id} // recorded as nothing
+				continue
+			}
+			switch {
+			case w.update.Remove || !raft.IsEmptyHardState(w.update.HardState):
+				g.lazyHS = pb.HardState{}
+			default:
+				w.update.HardState, g.lazyHS = g.lazyHS, pb.HardState{}
+			}
+			updates = append(updates, *w.update)
+			durable = true
+			continue
+		}
+		u := wal.Update{Group: g.id, Entries: w.m.Entries}
+		if hs := (pb.HardState{Term: w.m.Term, Vote: w.m.Vote, Commit: w.m.Commit}); !raft.IsEmptyHardState(hs) {
+			u.HardState = hs
+		}
+		if w.m.Snapshot != nil {
+			u.Snapshot = *w.m.Snapshot
+		}
+		if raft.IsEmptyHardState(u.HardState) && w.m.Snapshot == nil {
+			u.HardState = g.lazyHS
+		}
+		g.lazyHS = pb.HardState{} // in u, or replaced by it
+		if len(u.Entries) > 0 || w.m.Snapshot != nil || !h.commitOnly(g, u.HardState) {
+			durable = true
+		}
+		entries += len(u.Entries)
+		for i := range u.Entries {
+			dataBytes += int64(len(u.Entries[i].Data))
+		}
+		updates = append(updates, u)
+	}
+	if !durable {
+		// updates are then the batch's replica writes, in order.
+		j := 0
+		for _, w := range batch {
+			if w.update != nil {
+				continue
+			}
+			hs := updates[j].HardState
+			j++
+			if !raft.IsEmptyHardState(hs) {
+				w.g.lazyHS = hs
+				if !w.g.lazyListed {
+					w.g.lazyListed = true
+					h.lazy = append(h.lazy, w.g)
+				}
+			}
+		}
+		return nil, 0, 0
+	}
+	for _, g := range h.lazy {
+		if !raft.IsEmptyHardState(g.lazyHS) {
+			updates = append(updates, wal.Update{Group: g.id, HardState: g.lazyHS})
+			g.lazyHS = pb.HardState{}
+		}
+		g.lazyListed = false
+	}
+	clear(h.lazy)
+	h.lazy = h.lazy[:0]
+	return updates, entries, dataBytes
+}
+
+// commitOnly reports whether hs differs from g's durable HardState in the
+// commit index alone.
+func (h *Host) commitOnly(g *group, hs pb.HardState) bool {
+	if raft.IsEmptyHardState(hs) {
+		return true
+	}
+	durable, _, err := g.storage.InitialState()
+	return err == nil && hs.Term == durable.Term && hs.Vote == durable.Vote
+}
+
+// deliverSaved delivers the responses of a batch whose write is done.
+func (h *Host) deliverSaved(batch []appendWork) {
 	var out []transport.GroupMessage
 	for _, w := range batch {
 		if w.update != nil {
@@ -90,7 +167,6 @@ func (h *Host) RunStorage() bool {
 	if len(out) > 0 {
 		h.trans.Send(out)
 	}
-	return true
 }
 
 // fitLocalSnapshot adjusts a snapshot record of g to the log as the batches
