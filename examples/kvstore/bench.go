@@ -9,6 +9,7 @@ import (
 	"math/rand"
 	"net/http"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -34,6 +35,8 @@ func bench(args []string) error {
 	grow := fs.Bool("grow", true, "measure 128 clients on 3 nodes, then on 5")
 	withEtcd := fs.Bool("etcd", true, "compare with etcd v3.6 (builds etcdnode; run from examples/kvstore)")
 	rounds := fs.Int("rounds", 1, "measurements of each row (alternating with etcd); the median is shown")
+	profile := fs.String("profile", "", "directory to write each node's CPU profile of each kvstore row into")
+	plain := fs.Bool("plain", false, "run kvstore as etcd runs by default: plaintext between nodes and to clients, no token")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -58,6 +61,7 @@ func bench(args []string) error {
 	if err != nil {
 		return err
 	}
+	c.plain = *plain
 	defer c.stopAll()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -78,7 +82,11 @@ func bench(args []string) error {
 		}
 		defer etcd.stop()
 	}
-	fmt.Printf("3 nodes on loopback, %d shards, fsync on, mutual TLS between nodes, HTTPS + token for clients,\n", *shards)
+	security := "mutual TLS between nodes, HTTPS + token for clients"
+	if *plain {
+		security = "plaintext between nodes and to clients (--plain)"
+	}
+	fmt.Printf("3 nodes on loopback, %d shards, fsync on, %s,\n", *shards, security)
 	fmt.Printf("%d-byte values, each request sent to its shard's leader, %v per row", *valueBytes, *duration)
 	if etcd != nil {
 		fmt.Printf("; etcd v3.6 (embed, defaults, fsync on), 3 members,\nplain HTTP through its JSON gateway to the leader; the two alternate, %d rounds, medians", *rounds)
@@ -92,7 +100,17 @@ func bench(args []string) error {
 		for _, n := range counts {
 			var ours, theirs []benchResult
 			for r := 0; r < *rounds; r++ {
+				var done func() error
+				if *profile != "" {
+					name := fmt.Sprintf("get%d-clients%d-round%d", getPercent, n, r)
+					done = c.profile(*profile, name, *duration)
+				}
 				ours = append(ours, runBench(kvTarget{c, lead}, n, *duration, value, getPercent))
+				if done != nil {
+					if err := done(); err != nil {
+						return err
+					}
+				}
 				if etcd != nil {
 					theirs = append(theirs, runBench(etcd, n, *duration, value, getPercent))
 				}
@@ -193,13 +211,17 @@ func (t kvTarget) get(ctx context.Context, key string) error {
 
 func (t kvTarget) cpuTime() time.Duration { return t.c.cpuTime() }
 
+// warmUp is how long each row's clients run before the measured time, so
+// that connections (and TLS sessions) are open when it starts.
+const warmUp = time.Second
+
 func runBench(t benchTarget, clients int, d time.Duration, value string, getPercent int) benchResult {
-	ctx, cancel := context.WithTimeout(context.Background(), d)
+	ctx, cancel := context.WithTimeout(context.Background(), warmUp+d)
 	defer cancel()
 	var mu sync.Mutex
 	var res benchResult
 	var wg sync.WaitGroup
-	cpu0 := t.cpuTime()
+	measureFrom := time.Now().Add(warmUp)
 	for i := 0; i < clients; i++ {
 		wg.Add(1)
 		go func(i int) {
@@ -220,6 +242,9 @@ func runBench(t benchTarget, clients int, d time.Duration, value string, getPerc
 				} else {
 					err = t.put(context.Background(), key, value)
 				}
+				if t0.Before(measureFrom) {
+					continue
+				}
 				if err != nil {
 					errs++
 					lastErr = err.Error()
@@ -236,6 +261,8 @@ func runBench(t benchTarget, clients int, d time.Duration, value string, getPerc
 			mu.Unlock()
 		}(i)
 	}
+	time.Sleep(time.Until(measureFrom))
+	cpu0 := t.cpuTime()
 	wg.Wait()
 	res.cpu = t.cpuTime() - cpu0
 	slices.Sort(res.latencies)
@@ -361,4 +388,36 @@ func measureGrowth(c *cluster, d time.Duration, value string) error {
 		return err
 	}
 	return row()
+}
+
+// profile starts a CPU profile of every live node lasting about d and
+// returns a function that waits for them and writes them to
+// dir/name-node<id>.pprof.
+func (c *cluster) profile(dir, name string, d time.Duration) func() error {
+	secs := max(1, int(d.Seconds()))
+	var wg sync.WaitGroup
+	ids := c.live()
+	errs := make(chan error, len(ids))
+	for _, id := range ids {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			body, code, err := c.do(context.Background(), http.MethodGet,
+				c.url(id, fmt.Sprintf("/debug/pprof/profile?seconds=%d", secs)), nil)
+			if err == nil && code != http.StatusOK {
+				err = fmt.Errorf("profile of node %d: HTTP %d: %s", id, code, body)
+			}
+			if err == nil {
+				err = os.WriteFile(filepath.Join(dir, fmt.Sprintf("%s-node%d.pprof", name, id)), body, 0o644)
+			}
+			if err != nil {
+				errs <- err
+			}
+		}()
+	}
+	return func() error {
+		wg.Wait()
+		close(errs)
+		return <-errs
+	}
 }

@@ -41,6 +41,10 @@ type cluster struct {
 	ca      *devcert.CA
 	token   string
 	client  *http.Client
+	// plain: the nodes talk to each other and to clients in plaintext,
+	// without a token (the benchmark's like-for-like rows against etcd's
+	// defaults); set before the first start.
+	plain bool
 
 	mu    sync.Mutex
 	procs map[uint64]*process
@@ -141,7 +145,12 @@ func (c *cluster) start(ctx context.Context, id uint64) error {
 		"--ca", filepath.Join(certs, "ca.pem"),
 		"--cert", filepath.Join(certs, fmt.Sprintf("node-%d.pem", id)),
 		"--key", filepath.Join(certs, fmt.Sprintf("node-%d-key.pem", id)),
-		"--client-tls", "--token", c.token}, c.extra...)
+	}, c.extra...)
+	if c.plain {
+		args = append(args, "--insecure-transport")
+	} else {
+		args = append(args, "--client-tls", "--token", c.token)
+	}
 	if c.joining[id] {
 		args = append(args, "--join")
 	}
@@ -261,6 +270,9 @@ func (c *cluster) stopAll() {
 }
 
 func (c *cluster) url(id uint64, path string) string {
+	if c.plain {
+		return "http://" + c.member(id).HTTP + path
+	}
 	return "https://" + c.member(id).HTTP + path
 }
 
@@ -414,6 +426,9 @@ func (c *cluster) txn(ctx context.Context, id uint64, ops [][2]string) ([]byte, 
 }
 
 func (c *cluster) do(ctx context.Context, method, url string, body io.Reader) ([]byte, int, error) {
+	if c.plain {
+		return c.doToken(ctx, method, url, body, "")
+	}
 	return c.doToken(ctx, method, url, body, c.token)
 }
 

@@ -10,6 +10,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httputil"
+	"net/http/pprof"
 	"net/url"
 	"slices"
 	"strconv"
@@ -45,6 +46,7 @@ const maxTxnBodyBytes = 8 << 20
 //	POST   /internal/...   the mover's requests to other nodes
 //	GET    /metrics    Prometheus metrics
 //	POST   /debug/pause?ms=N   cut the node's transport off for N ms
+//	GET    /debug/pprof/...    Go runtime profiles (net/http/pprof)
 //
 // With a token configured every request needs "Authorization: Bearer
 // <token>", or gets 401. A request for a shard this node holds no replica
@@ -66,6 +68,8 @@ func (n *Node) Handler() http.Handler {
 	n.serveInternal(mux)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(n.metrics.registry, promhttp.HandlerOpts{}))
 	mux.HandleFunc("POST /debug/pause", n.servePause)
+	mux.HandleFunc("GET /debug/pprof/", pprof.Index)
+	mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
 	if n.cfg.Token == "" {
 		return mux
 	}
