@@ -38,7 +38,11 @@
 // one wal.Save: one write and one fsync for any number of groups. Messages
 // to followers leave before the leader's own write (thesis §10.2.1); every
 // acknowledgement, to a peer or to the replica itself, leaves only once the
-// write it attests to is durable. Committed commands go to a small pool of
+// write it attests to is durable. A batch that only moves commit indexes
+// is not written on its own: Raft needs terms, votes and entries durable,
+// not the commit index, which a restarted replica learns again from its
+// leader (etcd's server does not sync it either); it goes with the next
+// write. Committed commands go to a small pool of
 // apply workers (Config.ApplyWorkers), each group applied by one worker at a
 // time, in log order, so a slow state machine holds up neither the loop nor
 // other groups. Every queue between the stages holds at most what one cycle
@@ -100,6 +104,11 @@
 //     that is expensive to rebuild wants a larger SnapshotEntries.
 //   - Reads on a follower wait until its replica has applied up to the
 //     leader's commit index at the time of the read.
+//   - After a crash, a replica's commit index may be older than the one it
+//     had (the last ones are written with the next write, see above); the
+//     entries after it are applied again once its leader tells it the
+//     commit index. A state machine that keeps its own applied index skips
+//     them; the others are rebuilt from the snapshot and the log anyway.
 //   - A failed write or fsync stops the host (Err reports why): the log
 //     engine refuses further writes, and only reopening the host, which
 //     recovers from what is durable, is safe.
