@@ -28,8 +28,10 @@ type Host struct {
 
 	// Inputs of the Raft loop: functions run on it, in order.
 	inMu   sync.Mutex
-	inputs []func()
-	wake   chan struct{}
+	inputs []input
+	// inputsClosed: Stop failed the inputs left; no request may join them.
+	inputsClosed bool
+	wake         chan struct{}
 
 	// Owned by the Raft loop.
 	groups    map[uint64]*group
@@ -248,7 +250,39 @@ func (h *Host) startGoroutines() {
 // post queues fn to run on the Raft loop.
 func (h *Host) post(fn func()) {
 	h.inMu.Lock()
-	h.inputs = append(h.inputs, fn)
+	h.inputs = append(h.inputs, input{fn: fn})
+	h.inMu.Unlock()
+	select {
+	case h.wake <- struct{}{}:
+	default:
+	}
+}
+
+// input is a function for the Raft loop to run, and the request it starts
+// if any, which fails with ErrStopped if the loop never runs it.
+type input struct {
+	fn func()
+	r  *Request
+}
+
+// submit has the Raft loop start r with fn: at once in Manual mode,
+// through the input queue otherwise, without waiting for the loop (the
+// caller waits for r). A request the loop never took, because the host
+// stopped first, fails with ErrStopped at Stop.
+func (h *Host) submit(r *Request, fn func()) {
+	if h.cfg.Manual {
+		if err := h.call(fn); err != nil {
+			r.finish(nil, err)
+		}
+		return
+	}
+	h.inMu.Lock()
+	if h.inputsClosed || h.Err() != nil {
+		h.inMu.Unlock()
+		r.finish(nil, ErrStopped)
+		return
+	}
+	h.inputs = append(h.inputs, input{fn: fn, r: r})
 	h.inMu.Unlock()
 	select {
 	case h.wake <- struct{}{}:
@@ -317,6 +351,10 @@ func (h *Host) Stop() error {
 		err = h.trans.Close()
 	}
 	h.wg.Wait()
+	h.inMu.Lock()
+	h.failInputs(h.inputs)
+	h.inputs, h.inputsClosed = nil, true
+	h.inMu.Unlock()
 	for _, g := range h.groups {
 		h.failRequests(g, ErrStopped)
 		g.apMu.Lock()
@@ -408,9 +446,7 @@ func (h *Host) Status(group uint64) (GroupStatus, error) {
 func (h *Host) SubmitPropose(group uint64, cmd []byte) *Request {
 	r := newRequest(kindPropose, group)
 	r.data = cmd
-	if err := h.call(func() { h.propose(r) }); err != nil {
-		r.finish(nil, err)
-	}
+	h.submit(r, func() { h.propose(r) })
 	return r
 }
 
@@ -430,9 +466,7 @@ func (h *Host) Propose(ctx context.Context, group uint64, cmd []byte) ([]byte, e
 // leader's lease with raft.ReadOnlyLeaseBased).
 func (h *Host) SubmitRead(group uint64) *Request {
 	r := newRequest(kindRead, group)
-	if err := h.call(func() { h.read(r) }); err != nil {
-		r.finish(nil, err)
-	}
+	h.submit(r, func() { h.read(r) })
 	return r
 }
 

@@ -31,13 +31,18 @@ func (h *Host) RunRaft() (busy bool) {
 	if h.Err() != nil {
 		return false
 	}
-	defer h.stopOnPanic(func(error) { busy = false })
 	h.inMu.Lock()
 	inputs := h.inputs
 	h.inputs = nil
 	h.inMu.Unlock()
-	for _, fn := range inputs {
-		fn()
+	ran := 0
+	defer h.stopOnPanic(func(error) {
+		busy = false
+		h.failInputs(inputs[min(ran+1, len(inputs)):])
+	})
+	for _, in := range inputs {
+		in.fn()
+		ran++
 	}
 	busy = len(inputs) > 0
 	if h.storageBacklogged() {
@@ -97,6 +102,15 @@ func (h *Host) RunRaft() (busy bool) {
 		busy = true
 	}
 	return busy || len(h.dirty) > 0 || len(h.localSnaps) > 0
+}
+
+// failInputs fails the requests of inputs the Raft loop will not run.
+func (h *Host) failInputs(inputs []input) {
+	for _, in := range inputs {
+		if in.r != nil {
+			in.r.finish(nil, ErrStopped)
+		}
+	}
 }
 
 // maxPendingBatches bounds the storage batches queued behind the one being

@@ -181,3 +181,28 @@ func TestAbandonedMembershipChangeIsWithdrawn(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []uint64{1}, st.Config.Voters, "the dead node is no voter")
 }
+
+// Requests submitted just before Stop complete, applied or failed with
+// ErrStopped: none is left waiting, whether the Raft loop took it or not.
+func TestStopCompletesEverySubmittedRequest(t *testing.T) {
+	c := newTCPCluster(t, 1)
+	h := c.hosts[1]
+	require.NoError(t, h.StartGroup(1, []uint64{1}))
+	var reqs []*Request
+	for i := 0; i < 200; i++ {
+		reqs = append(reqs, h.SubmitPropose(1, []byte(fmt.Sprintf("k%d=%d", i, i))), h.SubmitRead(1))
+	}
+	c.stop(1)
+	for i, r := range reqs {
+		select {
+		case <-r.Done():
+		default:
+			t.Fatalf("request %d still waits after Stop", i)
+		}
+		if _, err := r.Result(); err != nil {
+			assert.ErrorIs(t, err, ErrStopped, "request %d", i)
+		}
+	}
+	_, err := h.SubmitPropose(1, []byte("late=1")).Result()
+	assert.ErrorIs(t, err, ErrStopped, "a request after Stop")
+}
