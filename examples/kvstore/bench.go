@@ -32,21 +32,19 @@ func bench(args []string) error {
 	valueBytes := fs.Int("value-bytes", 128, "size of each value")
 	shards := fs.Int("shards", 64, "number of shards")
 	kills := fs.Int("kills", 20, "SIGKILLs for the unavailability measure (0: skip)")
-	grow := fs.Bool("grow", true, "measure 128 clients on 3 nodes, then on 5")
+	grow := fs.Bool("grow", true, "measure PUTs on 3 nodes, then on 5")
+	growClients := fs.String("grow-clients", "128,256", "comma-separated client counts of the 3 -> 5 node rows")
 	withEtcd := fs.Bool("etcd", true, "compare with etcd v3.6 (builds etcdnode; run from examples/kvstore)")
 	rounds := fs.Int("rounds", 1, "measurements of each row (alternating with etcd); the median is shown")
 	profile := fs.String("profile", "", "directory to write each node's CPU profile of each kvstore row into")
+	nodeCPU := fs.Float64("node-cpu", 0, "cap each kvstore node at this many cores with a cgroup (root; 0: no cap), standing for a machine per node")
 	plain := fs.Bool("plain", false, "run kvstore as etcd runs by default: plaintext between nodes and to clients, no token")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var counts []int
-	for _, s := range strings.Split(*clientsFlag, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n <= 0 {
-			return fmt.Errorf("bad client count %q", s)
-		}
-		counts = append(counts, n)
+	counts, err := parseCounts(*clientsFlag)
+	if err != nil {
+		return err
 	}
 	bin, err := os.Executable()
 	if err != nil {
@@ -61,7 +59,7 @@ func bench(args []string) error {
 	if err != nil {
 		return err
 	}
-	c.plain = *plain
+	c.plain, c.nodeCPU = *plain, *nodeCPU
 	defer c.stopAll()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -85,6 +83,9 @@ func bench(args []string) error {
 	security := "mutual TLS between nodes, HTTPS + token for clients"
 	if *plain {
 		security = "plaintext between nodes and to clients (--plain)"
+	}
+	if *nodeCPU > 0 {
+		security += fmt.Sprintf(", each node capped at %.2f cores (--node-cpu)", *nodeCPU)
 	}
 	fmt.Printf("3 nodes on loopback, %d shards, fsync on, %s,\n", *shards, security)
 	fmt.Printf("%d-byte values, each request sent to its shard's leader, %v per row", *valueBytes, *duration)
@@ -127,7 +128,11 @@ func bench(args []string) error {
 		}
 	}
 	if *grow {
-		return measureGrowth(c, *duration, value)
+		gc, err := parseCounts(*growClients)
+		if err != nil {
+			return err
+		}
+		return measureGrowth(c, *duration, value, gc, *profile)
 	}
 	return nil
 }
@@ -318,10 +323,23 @@ func measureKills(c *cluster, kills int, value string) error {
 	return nil
 }
 
-// measureGrowth measures 128 clients of PUTs on the cluster, adds nodes
+// parseCounts parses a comma-separated list of client counts.
+func parseCounts(list string) ([]int, error) {
+	var counts []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n <= 0 {
+			return nil, fmt.Errorf("bad client count %q", s)
+		}
+		counts = append(counts, n)
+	}
+	return counts, nil
+}
+
+// measureGrowth measures clients of PUTs on the cluster, adds nodes
 // until there are 5, waits for balanced replicas and leaderships, and
 // measures again.
-func measureGrowth(c *cluster, d time.Duration, value string) error {
+func measureGrowth(c *cluster, d time.Duration, value string, clients []int, profile string) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	fmt.Println("\n| nodes | clients | PUT/s | p50 | p99 | p99.9 | server CPU µs/op | errors |")
@@ -331,9 +349,18 @@ func measureGrowth(c *cluster, d time.Duration, value string) error {
 		if err != nil {
 			return err
 		}
-		runBench(kvTarget{c, lead}, 128, time.Second, value, 0) // warm up
-		r := runBench(kvTarget{c, lead}, 128, d, value, 0)
-		r.print(strconv.Itoa(len(c.live())), 128, d)
+		for _, n := range clients {
+			var done func() error
+			if profile != "" {
+				done = c.profile(profile, fmt.Sprintf("grow-nodes%d-clients%d", len(c.live()), n), d)
+			}
+			runBench(kvTarget{c, lead}, n, d, value, 0).print(strconv.Itoa(len(c.live())), n, d)
+			if done != nil {
+				if err := done(); err != nil {
+					return err
+				}
+			}
+		}
 		return nil
 	}
 	if err := row(); err != nil {

@@ -45,6 +45,8 @@ type cluster struct {
 	// without a token (the benchmark's like-for-like rows against etcd's
 	// defaults); set before the first start.
 	plain bool
+	// nodeCPU, if not zero, caps each node at this many cores (cpuLimit).
+	nodeCPU float64
 
 	mu    sync.Mutex
 	procs map[uint64]*process
@@ -161,9 +163,19 @@ func (c *cluster) start(ctx context.Context, id uint64) error {
 		return err
 	}
 	p := &process{cmd: cmd, done: make(chan struct{})}
+	removeCgroup := func() {}
+	if c.nodeCPU > 0 {
+		if removeCgroup, err = cpuLimit(cmd.Process.Pid, c.nodeCPU); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			logf.Close()
+			return fmt.Errorf("node %d: %w", id, err)
+		}
+	}
 	go func() {
 		_ = cmd.Wait()
 		logf.Close()
+		removeCgroup()
 		close(p.done)
 	}()
 	c.mu.Lock()
