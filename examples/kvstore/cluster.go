@@ -142,17 +142,17 @@ func (c *cluster) start(ctx context.Context, id uint64) error {
 		return err
 	}
 	certs := c.certDir()
-	args := append([]string{"serve", "--id", strconv.FormatUint(id, 10), "--data", dir,
-		"--peers", c.addrsFlag(false), "--raft-peers", c.addrsFlag(true), "--shards", strconv.Itoa(c.shards),
-		"--ca", filepath.Join(certs, "ca.pem"),
-		"--cert", filepath.Join(certs, fmt.Sprintf("node-%d.pem", id)),
-		"--key", filepath.Join(certs, fmt.Sprintf("node-%d-key.pem", id)),
-	}, c.extra...)
+	args := []string{"serve", "--id", strconv.FormatUint(id, 10), "--data", dir,
+		"--peers", c.addrsFlag(false), "--raft-peers", c.addrsFlag(true), "--shards", strconv.Itoa(c.shards)}
 	if c.plain {
 		args = append(args, "--insecure-transport")
 	} else {
-		args = append(args, "--client-tls", "--token", c.token)
+		args = append(args, "--ca", filepath.Join(certs, "ca.pem"),
+			"--cert", filepath.Join(certs, fmt.Sprintf("node-%d.pem", id)),
+			"--key", filepath.Join(certs, fmt.Sprintf("node-%d-key.pem", id)),
+			"--client-tls", "--token", c.token)
 	}
+	args = append(args, c.extra...)
 	if c.joining[id] {
 		args = append(args, "--join")
 	}
