@@ -56,7 +56,10 @@ func serve(args []string) error {
 		return err
 	}
 	var cert tls.Certificate
-	if *caFile != "" || *certFile != "" || *keyFile != "" || !*insecure {
+	if *insecure && (*caFile != "" || *certFile != "" || *keyFile != "") {
+		return errors.New("--insecure-transport and --ca/--cert/--key contradict each other: choose plaintext or mutual TLS between nodes")
+	}
+	if !*insecure {
 		if *caFile == "" || *certFile == "" || *keyFile == "" {
 			return errors.New("mutual TLS between nodes needs --ca, --cert and --key (see `kvstore certs`), or --insecure-transport")
 		}
