@@ -358,7 +358,11 @@ type Status struct {
 	Shards int    `json:"shards"`
 	Leads  int    `json:"leads"`
 	// MapVersion is the version of the cluster map the node knows.
-	MapVersion uint64        `json:"mapVersion"`
+	MapVersion uint64 `json:"mapVersion"`
+	// MetaLeader is the leader of the meta group (where the mover runs) as
+	// this node's replica of it knows, 0 if unknown or if the node has no
+	// replica of it.
+	MetaLeader uint64        `json:"metaLeader,omitempty"`
 	Groups     []ShardStatus `json:"groups"`
 }
 
@@ -366,6 +370,9 @@ type Status struct {
 func (n *Node) Status() (Status, error) {
 	st := Status{ID: n.cfg.ID, Shards: n.cfg.Shards, MapVersion: n.clusterMap().Version}
 	m := n.clusterMap()
+	if gs, err := n.host.Status(MetaGroup); err == nil {
+		st.MetaLeader = gs.Leader
+	}
 	for _, g := range n.host.Groups() {
 		if g == MetaGroup {
 			continue
