@@ -490,7 +490,7 @@ func TestMovesUnderFaults(t *testing.T) {
 		}
 		for _, id := range c.nodes() {
 			if n := holding(r, id); id == fourth && n != 0 || id != fourth && n != want {
-				return fmt.Errorf("node %d holds %d replicas", id, n)
+				return fmt.Errorf("node %d holds %d replicas; replicas by shard: %v", id, n, r)
 			}
 		}
 		return nil

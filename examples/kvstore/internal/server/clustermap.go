@@ -30,6 +30,22 @@ type ClusterMap struct {
 	Meta []uint64 `json:"meta"`
 	// Shards holds the replicas of each shard, its preferred leader first.
 	Shards [][]uint64 `json:"shards"`
+	// Drops are replicas moved off their node that the node has not
+	// deleted yet (it was down or cut off when the move finished): the mover
+	// asks again until the node answers.
+	Drops []Drop `json:"drops,omitempty"`
+}
+
+// Drop is a replica to delete: Node's replica of Shard.
+type Drop struct {
+	Node  uint64 `json:"node"`
+	Shard int    `json:"shard"`
+}
+
+// dropping reports whether node has a replica still to delete (of shard,
+// or of any shard if shard is negative).
+func (m *ClusterMap) dropping(node uint64, shard int) bool {
+	return slices.ContainsFunc(m.Drops, func(d Drop) bool { return d.Node == node && (shard < 0 || d.Shard == shard) })
 }
 
 // initialMap is the map of a new cluster: the placement of shards over
@@ -48,6 +64,7 @@ func (m *ClusterMap) clone() *ClusterMap {
 	c.Members = maps.Clone(m.Members)
 	c.Leaving = slices.Clone(m.Leaving)
 	c.Meta = slices.Clone(m.Meta)
+	c.Drops = slices.Clone(m.Drops)
 	c.Shards = make([][]uint64, len(m.Shards))
 	for i, r := range m.Shards {
 		c.Shards[i] = slices.Clone(r)
@@ -69,8 +86,9 @@ func (m *ClusterMap) holds(node uint64) []int {
 // metaCommand is a change of the cluster map, proposed to the meta group.
 type metaCommand struct {
 	// Op is "add" (a member), "leave" (start moving a member's replicas
-	// off), "remove" (a member holding nothing) or "replicas" (set a
-	// shard's replicas).
+	// off), "remove" (a member holding nothing), "replicas" (set a shard's
+	// replicas; the nodes left out have their replica to delete, see
+	// ClusterMap.Drops) or "dropped" (node ID deleted its replica of Shard).
 	Op       string   `json:"op"`
 	ID       uint64   `json:"id,omitempty"`
 	Member   Member   `json:"member,omitzero"`
@@ -107,7 +125,7 @@ func (m *ClusterMap) apply(c metaCommand) error {
 			m.Leaving = append(m.Leaving, c.ID)
 		}
 	case "remove":
-		if !slices.Contains(m.Leaving, c.ID) || len(m.holds(c.ID)) > 0 {
+		if !slices.Contains(m.Leaving, c.ID) || len(m.holds(c.ID)) > 0 || m.dropping(c.ID, -1) {
 			return fmt.Errorf("%w: node %d is not leaving or still holds replicas", errRefused, c.ID)
 		}
 		delete(m.Members, c.ID)
@@ -121,7 +139,20 @@ func (m *ClusterMap) apply(c metaCommand) error {
 				return fmt.Errorf("%w: node %d is not a member", errRefused, id)
 			}
 		}
+		for _, id := range m.Shards[c.Shard] {
+			if !slices.Contains(c.Replicas, id) && !m.dropping(id, c.Shard) {
+				m.Drops = append(m.Drops, Drop{Node: id, Shard: c.Shard})
+			}
+		}
+		m.Drops = slices.DeleteFunc(m.Drops, func(d Drop) bool {
+			return d.Shard == c.Shard && slices.Contains(c.Replicas, d.Node)
+		})
 		m.Shards[c.Shard] = slices.Clone(c.Replicas)
+	case "dropped":
+		if !m.dropping(c.ID, c.Shard) {
+			return fmt.Errorf("%w: node %d has no replica of shard %d to delete", errRefused, c.ID, c.Shard)
+		}
+		m.Drops = slices.DeleteFunc(m.Drops, func(d Drop) bool { return d == Drop{Node: c.ID, Shard: c.Shard} })
 	default:
 		return fmt.Errorf("%w: unknown operation %q", errRefused, c.Op)
 	}

@@ -67,6 +67,9 @@ func (n *Node) moveOnce(pushed map[uint64]uint64) bool {
 	}
 	m := n.meta.current()
 	n.pushMap(ctx, m, pushed)
+	if n.dropMoved(ctx, m) {
+		return true
+	}
 	step, ok := NextStep(m)
 	if !ok {
 		return false
@@ -99,6 +102,29 @@ func (n *Node) pushMap(ctx context.Context, m *ClusterMap, pushed map[uint64]uin
 	}
 }
 
+// dropMoved asks each node with a replica moved off it (m.Drops) to delete
+// it, and records each one deleted; it reports whether it recorded any. A
+// node that does not answer is asked again at the next round.
+func (n *Node) dropMoved(ctx context.Context, m *ClusterMap) bool {
+	recorded := false
+	for _, d := range m.Drops {
+		pctx, cancel := context.WithTimeout(ctx, pushTimeout)
+		code, body, err := n.internal(pctx, d.Node, fmt.Sprintf("/internal/shards/%d/drop", d.Shard), nil)
+		cancel()
+		if err != nil || code != http.StatusNoContent {
+			n.cfg.Logger.Warn("mover: deleting a replica moved off its node; asking again later",
+				"shard", d.Shard, "node", d.Node, "code", code, "body", string(bytes.TrimSpace(body)), "err", err)
+			continue
+		}
+		if err := n.proposeMeta(ctx, metaCommand{Op: "dropped", ID: d.Node, Shard: d.Shard}); err != nil {
+			n.cfg.Logger.Warn("mover: recording a deleted replica", "shard", d.Shard, "node", d.Node, "err", err)
+			continue
+		}
+		recorded = true
+	}
+	return recorded
+}
+
 // execute carries out one step.
 func (n *Node) execute(ctx context.Context, m *ClusterMap, st Step) error {
 	switch {
@@ -128,13 +154,9 @@ func (n *Node) execute(ctx context.Context, m *ClusterMap, st Step) error {
 	if err := n.onLeader(ctx, append(slices.Clone(moved), st.From), prefix+"remove?node="+strconv.FormatUint(st.From, 10)); err != nil {
 		return fmt.Errorf("removing node %d from shard %d: %w", st.From, st.Shard, err)
 	}
+	// The map now lists From's replica among those to delete (dropMoved).
 	if err := n.proposeMeta(ctx, metaCommand{Op: "replicas", Shard: st.Shard, Replicas: moved}); err != nil {
 		return err
-	}
-	if st.From == n.cfg.ID || n.peerAlive(st.From) {
-		if code, body, err := n.internal(ctx, st.From, prefix+"drop", nil); err != nil || code != http.StatusNoContent {
-			n.cfg.Logger.Warn("mover: dropping the old replica", "shard", st.Shard, "node", st.From, "code", code, "body", string(body), "err", err)
-		}
 	}
 	n.cfg.Logger.Info("mover: moved", "shard", st.Shard, "from", st.From, "to", st.To, "took", time.Since(start))
 	return nil

@@ -43,11 +43,12 @@ func NextStep(m *ClusterMap) (Step, bool) {
 		preferred[r[0]]++
 	}
 	// fewest returns the active member with the fewest replicas that does
-	// not hold shard s (lowest ID first), or 0.
+	// not hold shard s, nor has an old replica of it to delete (lowest ID
+	// first), or 0.
 	fewest := func(s int) uint64 {
 		best := uint64(0)
 		for _, id := range active {
-			if !slices.Contains(m.Shards[s], id) && (best == 0 || replicas[id] < replicas[best]) {
+			if !slices.Contains(m.Shards[s], id) && !m.dropping(id, s) && (best == 0 || replicas[id] < replicas[best]) {
 				best = id
 			}
 		}
@@ -63,9 +64,10 @@ func NextStep(m *ClusterMap) (Step, bool) {
 			}
 		}
 	}
-	// 2. Remove leaving members that hold nothing.
+	// 2. Remove leaving members that hold nothing, and have deleted the
+	// replicas moved off them.
 	for _, l := range slices.Sorted(slices.Values(m.Leaving)) {
-		if replicas[l] == 0 {
+		if replicas[l] == 0 && !m.dropping(l, -1) {
 			return Step{Remove: l}, true
 		}
 	}
@@ -74,7 +76,7 @@ func NextStep(m *ClusterMap) (Step, bool) {
 	most, least := extremes(active, replicas)
 	if replicas[most]-replicas[least] > 1 {
 		for s, r := range m.Shards {
-			if slices.Contains(r, most) && !slices.Contains(r, least) {
+			if slices.Contains(r, most) && !slices.Contains(r, least) && !m.dropping(least, s) {
 				return Step{Shard: s, From: most, To: least}, true
 			}
 		}
