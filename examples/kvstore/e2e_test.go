@@ -176,7 +176,7 @@ func (h *history) client(ctx context.Context, t *testing.T, c *cluster, id int, 
 			case definitelyNotSent(err):
 				h.add(in, kvOutput{}, call, ret, "dropped")
 			case err == nil && code >= 400 && code < 500:
-				t.Errorf("PUT %s: unexpected HTTP %d: %s", key, code, body)
+				t.Errorf("PUT %s through node %d: unexpected HTTP %d: %s", key, node, code, body)
 			default: // timed out or connection lost: it may or may not apply
 				outcome := fmt.Sprintf("unknown (HTTP %d: %s)", code, failureCause(body))
 				if err != nil {

@@ -34,6 +34,10 @@ type ClusterMap struct {
 	// deleted yet (it was down or cut off when the move finished): the mover
 	// asks again until the node answers.
 	Drops []Drop `json:"drops,omitempty"`
+	// Moving is the move the mover has begun, if any: a replica of Shard
+	// may already be on To, a learner or a voter, so the move is finished
+	// before any other step (a new mover finishes it after a crash).
+	Moving *Step `json:"moving,omitempty"`
 }
 
 // Drop is a replica to delete: Node's replica of Shard.
@@ -65,6 +69,10 @@ func (m *ClusterMap) clone() *ClusterMap {
 	c.Leaving = slices.Clone(m.Leaving)
 	c.Meta = slices.Clone(m.Meta)
 	c.Drops = slices.Clone(m.Drops)
+	if m.Moving != nil {
+		mv := *m.Moving
+		c.Moving = &mv
+	}
 	c.Shards = make([][]uint64, len(m.Shards))
 	for i, r := range m.Shards {
 		c.Shards[i] = slices.Clone(r)
@@ -88,12 +96,14 @@ type metaCommand struct {
 	// Op is "add" (a member), "leave" (start moving a member's replicas
 	// off), "remove" (a member holding nothing), "replicas" (set a shard's
 	// replicas; the nodes left out have their replica to delete, see
-	// ClusterMap.Drops) or "dropped" (node ID deleted its replica of Shard).
+	// ClusterMap.Drops; a move of the shard is done), "dropped" (node ID
+	// deleted its replica of Shard) or "moving" (Move begins).
 	Op       string   `json:"op"`
 	ID       uint64   `json:"id,omitempty"`
 	Member   Member   `json:"member,omitzero"`
 	Shard    int      `json:"shard,omitempty"`
 	Replicas []uint64 `json:"replicas,omitempty"`
+	Move     *Step    `json:"move,omitempty"`
 }
 
 // errRefused is the result of a meta command that does not apply to the
@@ -148,6 +158,22 @@ func (m *ClusterMap) apply(c metaCommand) error {
 			return d.Shard == c.Shard && slices.Contains(c.Replicas, d.Node)
 		})
 		m.Shards[c.Shard] = slices.Clone(c.Replicas)
+		if m.Moving != nil && m.Moving.Shard == c.Shard {
+			m.Moving = nil
+		}
+	case "moving":
+		mv := c.Move
+		if mv == nil || mv.Shard < 0 || mv.Shard >= len(m.Shards) || mv.Reorder != nil || mv.Remove != 0 ||
+			!slices.Contains(m.Shards[mv.Shard], mv.From) || slices.Contains(m.Shards[mv.Shard], mv.To) {
+			return fmt.Errorf("%w: %+v is not a move of a replica", errRefused, mv)
+		}
+		if _, ok := m.Members[mv.To]; !ok {
+			return fmt.Errorf("%w: node %d is not a member", errRefused, mv.To)
+		}
+		if m.Moving != nil && (m.Moving.Shard != mv.Shard || m.Moving.From != mv.From || m.Moving.To != mv.To) {
+			return fmt.Errorf("%w: move %+v is under way", errRefused, *m.Moving)
+		}
+		m.Moving = &Step{Shard: mv.Shard, From: mv.From, To: mv.To}
 	case "dropped":
 		if !m.dropping(c.ID, c.Shard) {
 			return fmt.Errorf("%w: node %d has no replica of shard %d to delete", errRefused, c.ID, c.Shard)

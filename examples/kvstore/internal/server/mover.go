@@ -17,8 +17,8 @@ import (
 )
 
 // moveTimeout bounds one step of the mover; a step cut short is planned
-// again (NextStep is a function of the map, which changes only when a step
-// is done).
+// again (NextStep is a function of the map, and a move begun is recorded
+// in it).
 const moveTimeout = 30 * time.Second
 
 // pushTimeout bounds sending the map to one node.
@@ -134,6 +134,11 @@ func (n *Node) execute(ctx context.Context, m *ClusterMap, st Step) error {
 		return n.proposeMeta(ctx, metaCommand{Op: "replicas", Shard: st.Shard, Replicas: st.Reorder})
 	}
 	start := time.Now()
+	if m.Moving == nil {
+		if err := n.proposeMeta(ctx, metaCommand{Op: "moving", Move: &st}); err != nil {
+			return err
+		}
+	}
 	prefix := fmt.Sprintf("/internal/shards/%d/", st.Shard)
 	// The new replica starts empty; the leader adds it as a learner, catches
 	// it up (by a snapshot streamed from Pebble if the log is compacted) and

@@ -7,24 +7,29 @@ import (
 // Step is one change towards a balanced cluster, computed by NextStep.
 type Step struct {
 	// Shard is the shard changed (for a move or a reorder).
-	Shard int
+	Shard int `json:"shard"`
 	// From and To: move the replica of Shard on From to To (a learner
 	// caught up, then promoted, then From removed).
-	From, To uint64
+	From uint64 `json:"from,omitempty"`
+	To   uint64 `json:"to,omitempty"`
 	// Reorder, if set, is Shard's replicas in a new order (a new preferred
 	// leader); no data moves.
-	Reorder []uint64
+	Reorder []uint64 `json:"reorder,omitempty"`
 	// Remove is a leaving member that holds nothing any more.
-	Remove uint64
+	Remove uint64 `json:"remove,omitempty"`
 }
 
 // NextStep returns the next step towards a cluster where no leaving member
 // holds a replica, the members hold numbers of replicas that differ by at
 // most one, and so do the numbers of shards they are the preferred leader
 // of. It returns false when there is nothing to do. It depends only on m,
-// so the same map always gives the same step: a step cut short is planned
-// again.
+// so the same map always gives the same step; a move begun (m.Moving) comes
+// first, so that a move cut short is finished even if the map changed
+// meanwhile.
 func NextStep(m *ClusterMap) (Step, bool) {
+	if m.Moving != nil {
+		return *m.Moving, true
+	}
 	var active []uint64
 	for id := range m.Members {
 		if !slices.Contains(m.Leaving, id) {

@@ -37,6 +37,7 @@ func settle(t *testing.T, m *ClusterMap) int {
 		default:
 			require.True(t, slices.Contains(m.Shards[st.Shard], st.From))
 			require.False(t, slices.Contains(m.Shards[st.Shard], st.To), "a move to a node that holds the shard")
+			require.NoError(t, m.apply(metaCommand{Op: "moving", Move: &st}))
 			c = metaCommand{Op: "replicas", Shard: st.Shard, Replicas: m.movedReplicas(st)}
 		}
 		require.NoError(t, m.apply(c), "step %+v", st)
@@ -104,13 +105,17 @@ func TestClusterMapRefusesBadChanges(t *testing.T) {
 	m := initialMap(members(1, 2, 3, 4), 8)
 	before := m.clone()
 	for _, c := range []metaCommand{
-		{Op: "add", ID: 2, Member: members(2)[2]},            // already a member
-		{Op: "add", ID: 9},                                   // no addresses
-		{Op: "leave", ID: 1},                                 // holds the cluster map
-		{Op: "leave", ID: 7},                                 // not a member
-		{Op: "remove", ID: 4},                                // not leaving
-		{Op: "replicas", Shard: 8, Replicas: []uint64{1}},    // no such shard
-		{Op: "replicas", Shard: 0, Replicas: []uint64{1, 9}}, // not a member
+		{Op: "add", ID: 2, Member: members(2)[2]},             // already a member
+		{Op: "add", ID: 9},                                    // no addresses
+		{Op: "leave", ID: 1},                                  // holds the cluster map
+		{Op: "leave", ID: 7},                                  // not a member
+		{Op: "remove", ID: 4},                                 // not leaving
+		{Op: "replicas", Shard: 8, Replicas: []uint64{1}},     // no such shard
+		{Op: "replicas", Shard: 0, Replicas: []uint64{1, 9}},  // not a member
+		{Op: "moving", Move: &Step{Shard: 0, From: 9, To: 1}}, // 9 holds no replica
+		{Op: "moving", Move: &Step{Shard: 0, From: 1, To: 9}}, // 9 is not a member
+		{Op: "moving"},                                        // no move
+		{Op: "dropped", ID: 1, Shard: 0},                      // nothing to delete
 		{Op: "rename"},
 	} {
 		assert.ErrorIs(t, m.apply(c), errRefused, "%+v", c)
@@ -188,4 +193,31 @@ func TestClusterMapForgetsADropOfAReplicaMovedBack(t *testing.T) {
 	require.Equal(t, []Drop{{Node: 4, Shard: s}}, m.Drops)
 	require.NoError(t, m.apply(metaCommand{Op: "replicas", Shard: s, Replicas: before}))
 	assert.Equal(t, []Drop{{Node: to, Shard: s}}, m.Drops)
+}
+
+// A move begun is finished before any other step, even if the map changed
+// meanwhile (the mover may have crashed with the new replica already a
+// voter).
+func TestPlannerFinishesAMoveBegun(t *testing.T) {
+	m := initialMap(members(1, 2, 3), 4)
+	require.NoError(t, m.apply(metaCommand{Op: "add", ID: 4, Member: members(4)[4]}))
+	st, ok := NextStep(m)
+	require.True(t, ok)
+	require.Equal(t, uint64(4), st.To)
+	require.NoError(t, m.apply(metaCommand{Op: "moving", Move: &st}))
+	other := Step{Shard: st.Shard, From: st.From, To: 4}
+	other.Shard = (st.Shard + 1) % 4
+	assert.ErrorIs(t, m.apply(metaCommand{Op: "moving", Move: &other}), errRefused, "another move under way")
+
+	require.NoError(t, m.apply(metaCommand{Op: "add", ID: 5, Member: members(5)[5]}))
+	require.NoError(t, m.apply(metaCommand{Op: "leave", ID: 4}))
+	again, ok := NextStep(m)
+	require.True(t, ok)
+	assert.Equal(t, st, again, "the move begun comes first")
+
+	require.NoError(t, m.apply(metaCommand{Op: "replicas", Shard: st.Shard, Replicas: m.movedReplicas(st)}))
+	assert.Nil(t, m.Moving)
+	next, ok := NextStep(m)
+	require.True(t, ok)
+	assert.Equal(t, Step{Shard: st.Shard, From: 4, To: 5}, next, "then the leaving node's replica moves off")
 }
