@@ -24,6 +24,10 @@ import (
 // must serve it itself.
 const forwardedHeader = "X-Kvstore-Forwarded"
 
+// reforwardedHeader marks a request forwarded a second time, by a node
+// that was forwarded it but holds no replica of its shard.
+const reforwardedHeader = "X-Kvstore-Reforwarded"
+
 // retryAfterSeconds is what a 503 asks clients to wait: about one election.
 const retryAfterSeconds = "1"
 
@@ -106,21 +110,25 @@ func (n *Node) checkKey(key string) error {
 }
 
 // serveLocally reports whether this node holds a replica of shard; if not,
-// it forwards the request to a node that does and returns false.
+// it forwards the request to a node that does and returns false. A node
+// forwarded a request for a shard it does not hold (the sender's map was
+// older) forwards it once more, by its own map; a node without the map yet
+// (joining) forwards to the nodes it was configured with.
 func (n *Node) serveLocally(w http.ResponseWriter, r *http.Request, shard int) bool {
 	if n.host.HasGroup(GroupOf(shard)) {
 		return true
 	}
-	if r.Header.Get(forwardedHeader) != "" {
-		w.Header().Set("Retry-After", retryAfterSeconds)
-		http.Error(w, fmt.Sprintf("node %d holds no replica of shard %d", n.cfg.ID, shard), http.StatusMisdirectedRequest)
-		return false
-	}
 	replicas := replicasOf(n.clusterMap(), shard)
+	if r.Header.Get(forwardedHeader) != "" {
+		if r.Header.Get(reforwardedHeader) != "" || len(replicas) == 0 {
+			w.Header().Set("Retry-After", retryAfterSeconds)
+			http.Error(w, fmt.Sprintf("node %d holds no replica of shard %d", n.cfg.ID, shard), http.StatusMisdirectedRequest)
+			return false
+		}
+		r.Header.Set(reforwardedHeader, strconv.FormatUint(n.cfg.ID, 10))
+	}
 	if len(replicas) == 0 {
-		w.Header().Set("Retry-After", retryAfterSeconds)
-		http.Error(w, fmt.Sprintf("node %d has not received the cluster map yet", n.cfg.ID), http.StatusServiceUnavailable)
-		return false
+		replicas = slices.Sorted(maps.Keys(n.cfg.Members))
 	}
 	n.proxy(w, r, replicas)
 	return false
