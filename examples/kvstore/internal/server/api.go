@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -13,6 +15,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -134,31 +137,63 @@ func (n *Node) serveLocally(w http.ResponseWriter, r *http.Request, shard int) b
 	return false
 }
 
-// proxy forwards the request to the first of nodes that is alive (or to the
-// first of them), marked as forwarded.
+// proxy forwards the request to one of nodes, marked as forwarded: to the
+// first of them that is alive (as the transport last heard), or else to the
+// first. A node that refuses the connection (it is down, and the request
+// was not sent) is passed over for the next one.
 func (n *Node) proxy(w http.ResponseWriter, r *http.Request, nodes []uint64) {
 	m := n.clusterMap()
-	target := uint64(0)
+	var targets []uint64
 	for _, id := range nodes {
-		if id != n.cfg.ID && (target == 0 || n.peerAlive(id) && !n.peerAlive(target)) {
-			target = id
+		if _, ok := m.Members[id]; ok && id != n.cfg.ID {
+			targets = append(targets, id)
 		}
 	}
-	mem, ok := m.Members[target]
-	if !ok {
+	if len(targets) == 0 {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		http.Error(w, "no node to forward the request to", http.StatusServiceUnavailable)
 		return
 	}
-	u := &url.URL{Scheme: n.scheme(), Host: mem.HTTP}
-	p := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(u)
-			pr.Out.Header.Set(forwardedHeader, strconv.FormatUint(n.cfg.ID, 10))
-		},
-		Transport: n.forward,
+	slices.SortStableFunc(targets, func(a, b uint64) int {
+		return cmp.Compare(boolInt(!n.peerAlive(a)), boolInt(!n.peerAlive(b)))
+	})
+	// The body is kept to be sent again to the next node.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTxnBodyBytes))
+	if err != nil {
+		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+		return
 	}
-	p.ServeHTTP(w, r)
+	for i, target := range targets {
+		u := &url.URL{Scheme: n.scheme(), Host: m.Members[target].HTTP}
+		refused := false
+		p := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(u)
+				pr.Out.Header.Set(forwardedHeader, strconv.FormatUint(n.cfg.ID, 10))
+			},
+			Transport: n.forward,
+			ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+				if errors.Is(err, syscall.ECONNREFUSED) && i < len(targets)-1 {
+					refused = true
+					return
+				}
+				http.Error(w, fmt.Sprintf("forwarding to node %d: %v", target, err), http.StatusBadGateway)
+			},
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		p.ServeHTTP(w, r)
+		if !refused {
+			return
+		}
+	}
+}
+
+// boolInt is 1 for true, 0 for false.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (n *Node) servePut(w http.ResponseWriter, r *http.Request) {
@@ -277,6 +312,11 @@ func (n *Node) fail(w http.ResponseWriter, err error, what string) {
 			http.StatusGatewayTimeout)
 	case errors.Is(err, context.Canceled):
 		http.Error(w, "request canceled", http.StatusServiceUnavailable)
+	case what == "write" && (errors.Is(err, host.ErrStopped) || errors.Is(err, host.ErrGroupRemoved)):
+		// The replica proposed the write, and may have passed it to the
+		// leader, before it was removed (moved off) or its node stopped.
+		http.Error(w, fmt.Sprintf("the replica serving the write went away before it finished (%v); its outcome is unknown", err),
+			http.StatusGatewayTimeout)
 	case errors.Is(err, host.ErrStopped), errors.Is(err, host.ErrUnknownGroup), errors.Is(err, host.ErrGroupRemoved):
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)
