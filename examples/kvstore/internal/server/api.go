@@ -112,16 +112,18 @@ func (n *Node) checkKey(key string) error {
 	return nil
 }
 
-// serveLocally reports whether this node holds a replica of shard; if not,
-// it forwards the request to a node that does and returns false. A node
+// serveLocally reports whether this node holds a replica of shard, listed
+// in its map (a replica being added or moved off serves only requests
+// forwarded to it); if not, it forwards the request to a node that does
+// and returns false. A node
 // forwarded a request for a shard it does not hold (the sender's map was
 // older) forwards it once more, by its own map; a node without the map yet
 // (joining) forwards to the nodes it was configured with.
 func (n *Node) serveLocally(w http.ResponseWriter, r *http.Request, shard int) bool {
-	if n.host.HasGroup(GroupOf(shard)) {
+	replicas := replicasOf(n.clusterMap(), shard)
+	if n.host.HasGroup(GroupOf(shard)) && (r.Header.Get(forwardedHeader) != "" || slices.Contains(replicas, n.cfg.ID)) {
 		return true
 	}
-	replicas := replicasOf(n.clusterMap(), shard)
 	if r.Header.Get(forwardedHeader) != "" {
 		if r.Header.Get(reforwardedHeader) != "" || len(replicas) == 0 {
 			w.Header().Set("Retry-After", retryAfterSeconds)

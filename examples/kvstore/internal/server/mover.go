@@ -21,8 +21,13 @@ import (
 // in it).
 const moveTimeout = 30 * time.Second
 
-// pushTimeout bounds sending the map to one node.
+// pushTimeout bounds sending the map to one node, and asking a node to
+// delete a replica.
 const pushTimeout = 2 * time.Second
+
+// removeTimeout bounds removing a replica moved off its node from its
+// shard's configuration (the shard may be electing a leader).
+const removeTimeout = 5 * time.Second
 
 // move runs the mover on the leader of the meta group: it sends the
 // cluster map to nodes that do not have it yet and carries out NextStep's
@@ -102,14 +107,24 @@ func (n *Node) pushMap(ctx context.Context, m *ClusterMap, pushed map[uint64]uin
 	}
 }
 
-// dropMoved asks each node with a replica moved off it (m.Drops) to delete
-// it, and records each one deleted; it reports whether it recorded any. A
-// node that does not answer is asked again at the next round.
+// dropMoved removes each replica moved off its node (m.Drops) from its
+// shard's configuration, asks the node to delete it, and records each one
+// deleted; it reports whether it recorded any. A replica is deleted only
+// once out of the configuration; what fails is tried again at the next
+// round.
 func (n *Node) dropMoved(ctx context.Context, m *ClusterMap) bool {
 	recorded := false
 	for _, d := range m.Drops {
+		prefix := fmt.Sprintf("/internal/shards/%d/", d.Shard)
+		rctx, cancel := context.WithTimeout(ctx, removeTimeout)
+		err := n.onLeader(rctx, append(slices.Clone(m.Shards[d.Shard]), d.Node), prefix+"remove?node="+strconv.FormatUint(d.Node, 10))
+		cancel()
+		if err != nil {
+			n.cfg.Logger.Warn("mover: removing a replica moved off its node; trying again later", "shard", d.Shard, "node", d.Node, "err", err)
+			continue
+		}
 		pctx, cancel := context.WithTimeout(ctx, pushTimeout)
-		code, body, err := n.internal(pctx, d.Node, fmt.Sprintf("/internal/shards/%d/drop", d.Shard), nil)
+		code, body, err := n.internal(pctx, d.Node, prefix+"drop", nil)
 		cancel()
 		if err != nil || code != http.StatusNoContent {
 			n.cfg.Logger.Warn("mover: deleting a replica moved off its node; asking again later",
@@ -142,9 +157,11 @@ func (n *Node) execute(ctx context.Context, m *ClusterMap, st Step) error {
 	prefix := fmt.Sprintf("/internal/shards/%d/", st.Shard)
 	// The new replica starts empty; the leader adds it as a learner, catches
 	// it up (by a snapshot streamed from Pebble if the log is compacted) and
-	// promotes it; then it removes the old one.
-	// A node that does not answer gets no learner: a dead node never
-	// joins a shard's configuration.
+	// promotes it; then the map lists it instead of the old one, which
+	// dropMoved removes from the configuration and deletes (once nodes route
+	// requests by the new map, so that few writes wait on the old replica
+	// when it goes). A node that does not answer gets no learner: a dead
+	// node never joins a shard's configuration.
 	sctx, cancel := context.WithTimeout(ctx, pushTimeout)
 	code, body, err := n.internal(sctx, st.To, prefix+"start", nil)
 	cancel()
@@ -155,12 +172,7 @@ func (n *Node) execute(ctx context.Context, m *ClusterMap, st Step) error {
 	if err := n.onLeader(ctx, replicas, prefix+"add?node="+strconv.FormatUint(st.To, 10)); err != nil {
 		return fmt.Errorf("adding node %d to shard %d: %w", st.To, st.Shard, err)
 	}
-	moved := m.movedReplicas(st)
-	if err := n.onLeader(ctx, append(slices.Clone(moved), st.From), prefix+"remove?node="+strconv.FormatUint(st.From, 10)); err != nil {
-		return fmt.Errorf("removing node %d from shard %d: %w", st.From, st.Shard, err)
-	}
-	// The map now lists From's replica among those to delete (dropMoved).
-	if err := n.proposeMeta(ctx, metaCommand{Op: "replicas", Shard: st.Shard, Replicas: moved}); err != nil {
+	if err := n.proposeMeta(ctx, metaCommand{Op: "replicas", Shard: st.Shard, Replicas: m.movedReplicas(st)}); err != nil {
 		return err
 	}
 	n.cfg.Logger.Info("mover: moved", "shard", st.Shard, "from", st.From, "to", st.To, "took", time.Since(start))
