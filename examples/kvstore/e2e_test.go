@@ -111,7 +111,7 @@ func (h *history) add(in kvInput, out kvOutput, call, ret int64, outcome string)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.counts[outcome]++
-	if outcome == "dropped" {
+	if strings.HasPrefix(outcome, "dropped") {
 		return
 	}
 	h.ops = append(h.ops, porcupine.Operation{ClientId: len(h.ops), Input: in, Output: out, Call: call, Return: ret})
@@ -153,8 +153,10 @@ func (h *history) client(ctx context.Context, t *testing.T, c *cluster, id int, 
 				h.add(kvInput{key: key}, kvOutput{value: v}, call, ret, "read")
 			case err == nil && code == http.StatusNotFound:
 				h.add(kvInput{key: key}, kvOutput{}, call, ret, "read")
-			default: // a failed read has no effect: leave it out
-				h.add(kvInput{}, kvOutput{}, 0, 0, "dropped")
+			case err != nil: // a failed read has no effect: leave it out
+				h.add(kvInput{}, kvOutput{}, 0, 0, "dropped read (no answer)")
+			default:
+				h.add(kvInput{}, kvOutput{}, 0, 0, fmt.Sprintf("dropped read (HTTP %d: %s)", code, failureCause([]byte(v))))
 			}
 		default: // write a shared key, or a key written only once
 			key := fmt.Sprintf("shared-%d", rng.Intn(sharedKeys))
@@ -174,7 +176,7 @@ func (h *history) client(ctx context.Context, t *testing.T, c *cluster, id int, 
 					h.mu.Unlock()
 				}
 			case definitelyNotSent(err):
-				h.add(in, kvOutput{}, call, ret, "dropped")
+				h.add(in, kvOutput{}, call, ret, "dropped write (refused)")
 			case err == nil && code >= 400 && code < 500:
 				t.Errorf("PUT %s through node %d: unexpected HTTP %d: %s", key, node, code, body)
 			default: // timed out or connection lost: it may or may not apply
@@ -367,6 +369,10 @@ func TestGrowAndShrinkUnderLoad(t *testing.T) {
 	stopWork()
 	wait()
 	checkHistory(t, c, h, seed)
+	// Without faults, moves and leadership transfers leave no write in doubt.
+	for outcome, n := range h.counts {
+		assert.False(t, strings.HasPrefix(outcome, "unknown"), "%d writes: %s", n, outcome)
+	}
 }
 
 // TestMovesUnderFaults adds a fourth and a fifth node to a loaded 3-node

@@ -116,6 +116,12 @@ func (n *Node) dropMoved(ctx context.Context, m *ClusterMap) bool {
 	recorded := false
 	for _, d := range m.Drops {
 		prefix := fmt.Sprintf("/internal/shards/%d/", d.Shard)
+		// The node has the map (pushMap), so it proposes no more writes on
+		// its replica; those it proposed can finish while it is still in
+		// the configuration. A node down is not waited for.
+		dctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+		_, _, _ = n.internal(dctx, d.Node, prefix+"drain", nil)
+		cancel()
 		rctx, cancel := context.WithTimeout(ctx, removeTimeout)
 		err := n.onLeader(rctx, append(slices.Clone(m.Shards[d.Shard]), d.Node), prefix+"remove?node="+strconv.FormatUint(d.Node, 10))
 		cancel()
@@ -138,6 +144,20 @@ func (n *Node) dropMoved(ctx context.Context, m *ClusterMap) bool {
 		recorded = true
 	}
 	return recorded
+}
+
+// drain waits until no write proposed here on shard s is waiting, or ctx
+// ends.
+func (n *Node) drain(ctx context.Context, s int) {
+	t := time.NewTicker(n.cfg.TickInterval)
+	defer t.Stop()
+	for n.writing[s].Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // execute carries out one step.
@@ -306,6 +326,14 @@ func (n *Node) serveInternal(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("POST /internal/shards/{shard}/add", admin(true))
 	mux.HandleFunc("POST /internal/shards/{shard}/remove", admin(false))
+	mux.HandleFunc("POST /internal/shards/{shard}/drain", func(w http.ResponseWriter, r *http.Request) {
+		s, ok := n.shardParam(w, r)
+		if !ok {
+			return
+		}
+		n.drain(r.Context(), s)
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST /internal/shards/{shard}/drop", func(w http.ResponseWriter, r *http.Request) {
 		s, ok := n.shardParam(w, r)
 		if !ok {

@@ -145,6 +145,10 @@ type Node struct {
 	// heard holds, per peer, when (Unix nanoseconds) a message from it
 	// last arrived: the balancer hands leadership only to live nodes.
 	heard sync.Map // uint64 -> *atomic.Int64
+	// writing counts, per shard, the writes proposed here and not done
+	// yet: the mover waits for them before removing a replica moved off
+	// this node (see drain).
+	writing []atomic.Int64
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -168,6 +172,7 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, db: db, metrics: newMetrics(), pause: &pauser{}, stop: make(chan struct{}),
 		forward: &http.Transport{TLSClientConfig: cfg.ForwardRootCAs, MaxIdleConnsPerHost: 64},
+		writing: make([]atomic.Int64, cfg.Shards),
 	}
 	firstStart, err := n.loadMaps()
 	if err != nil {
@@ -322,6 +327,8 @@ var errBadResult = errors.New("kvstore: the command was refused as malformed")
 // them. If the shard's leader dies meanwhile, the host proposes again once
 // a new one is elected; each replica applies the command once.
 func (n *Node) propose(ctx context.Context, shard int, ops []Op) error {
+	n.writing[shard].Add(1)
+	defer n.writing[shard].Add(-1)
 	res, err := n.host.Propose(ctx, GroupOf(shard), encodeCommand(ops))
 	if err == nil && string(res) == string(resultBadCommand) {
 		err = errBadResult
