@@ -13,8 +13,13 @@ import (
 )
 
 // MetaGroup is the host group of the cluster map, replicated on the first
-// ReplicasPerShard initial members (shards use groups 1 to S).
+// ReplicasPerShard initial members at first, moved off them when they leave
+// (shards use groups 1 to S).
 const MetaGroup = 1 << 32
+
+// MetaShard stands for the meta group where a Step, a Drop or a "replicas"
+// command names a shard.
+const MetaShard = -1
 
 // ClusterMap is the agreed layout of the cluster, the state of the meta
 // group: the nodes and which of them hold each shard.
@@ -46,10 +51,26 @@ type Drop struct {
 	Shard int    `json:"shard"`
 }
 
-// dropping reports whether node has a replica still to delete (of shard,
-// or of any shard if shard is negative).
+// dropping reports whether node has its replica of shard still to delete.
 func (m *ClusterMap) dropping(node uint64, shard int) bool {
-	return slices.ContainsFunc(m.Drops, func(d Drop) bool { return d.Node == node && (shard < 0 || d.Shard == shard) })
+	return slices.Contains(m.Drops, Drop{Node: node, Shard: shard})
+}
+
+// hasDrops reports whether node has any replica still to delete.
+func (m *ClusterMap) hasDrops(node uint64) bool {
+	return slices.ContainsFunc(m.Drops, func(d Drop) bool { return d.Node == node })
+}
+
+// group returns the replicas of shard (the meta group's for MetaShard), or
+// nil if there is no such shard.
+func (m *ClusterMap) group(shard int) []uint64 {
+	switch {
+	case shard == MetaShard:
+		return m.Meta
+	case shard >= 0 && shard < len(m.Shards):
+		return m.Shards[shard]
+	}
+	return nil
 }
 
 // initialMap is the map of a new cluster: the placement of shards over
@@ -125,9 +146,6 @@ func (m *ClusterMap) apply(c metaCommand) error {
 		if _, ok := m.Members[c.ID]; !ok {
 			return fmt.Errorf("%w: node %d is not a member", errRefused, c.ID)
 		}
-		if slices.Contains(m.Meta, c.ID) {
-			return fmt.Errorf("%w: node %d holds the cluster map and cannot leave", errRefused, c.ID)
-		}
 		if len(m.Members)-len(m.Leaving)-1 < ReplicasPerShard {
 			return fmt.Errorf("%w: %d nodes must stay", errRefused, ReplicasPerShard)
 		}
@@ -135,13 +153,14 @@ func (m *ClusterMap) apply(c metaCommand) error {
 			m.Leaving = append(m.Leaving, c.ID)
 		}
 	case "remove":
-		if !slices.Contains(m.Leaving, c.ID) || len(m.holds(c.ID)) > 0 || m.dropping(c.ID, -1) {
+		if !slices.Contains(m.Leaving, c.ID) || len(m.holds(c.ID)) > 0 || slices.Contains(m.Meta, c.ID) || m.hasDrops(c.ID) {
 			return fmt.Errorf("%w: node %d is not leaving or still holds replicas", errRefused, c.ID)
 		}
 		delete(m.Members, c.ID)
 		m.Leaving = slices.DeleteFunc(m.Leaving, func(id uint64) bool { return id == c.ID })
 	case "replicas":
-		if c.Shard < 0 || c.Shard >= len(m.Shards) || len(c.Replicas) == 0 {
+		old := m.group(c.Shard)
+		if old == nil || len(c.Replicas) == 0 {
 			return fmt.Errorf("%w: bad shard %d or replicas %v", errRefused, c.Shard, c.Replicas)
 		}
 		for _, id := range c.Replicas {
@@ -149,7 +168,7 @@ func (m *ClusterMap) apply(c metaCommand) error {
 				return fmt.Errorf("%w: node %d is not a member", errRefused, id)
 			}
 		}
-		for _, id := range m.Shards[c.Shard] {
+		for _, id := range old {
 			if !slices.Contains(c.Replicas, id) && !m.dropping(id, c.Shard) {
 				m.Drops = append(m.Drops, Drop{Node: id, Shard: c.Shard})
 			}
@@ -157,14 +176,18 @@ func (m *ClusterMap) apply(c metaCommand) error {
 		m.Drops = slices.DeleteFunc(m.Drops, func(d Drop) bool {
 			return d.Shard == c.Shard && slices.Contains(c.Replicas, d.Node)
 		})
-		m.Shards[c.Shard] = slices.Clone(c.Replicas)
+		if c.Shard == MetaShard {
+			m.Meta = slices.Clone(c.Replicas)
+		} else {
+			m.Shards[c.Shard] = slices.Clone(c.Replicas)
+		}
 		if m.Moving != nil && m.Moving.Shard == c.Shard {
 			m.Moving = nil
 		}
 	case "moving":
 		mv := c.Move
-		if mv == nil || mv.Shard < 0 || mv.Shard >= len(m.Shards) || mv.Reorder != nil || mv.Remove != 0 ||
-			!slices.Contains(m.Shards[mv.Shard], mv.From) || slices.Contains(m.Shards[mv.Shard], mv.To) {
+		if mv == nil || mv.Reorder != nil || mv.Remove != 0 ||
+			!slices.Contains(m.group(mv.Shard), mv.From) || slices.Contains(m.group(mv.Shard), mv.To) {
 			return fmt.Errorf("%w: %+v is not a move of a replica", errRefused, mv)
 		}
 		if _, ok := m.Members[mv.To]; !ok {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -52,7 +53,8 @@ func (n *Node) move() {
 // moveOnce sends the map where it is missing and carries out one step, if
 // this node leads the meta group; it reports whether a step was done.
 func (n *Node) moveOnce(pushed map[uint64]uint64) bool {
-	if n.meta == nil {
+	meta := n.meta.Load()
+	if meta == nil {
 		return false
 	}
 	if st, err := n.host.Status(MetaGroup); err != nil || st.Role != raft.StateLeader {
@@ -70,7 +72,7 @@ func (n *Node) moveOnce(pushed map[uint64]uint64) bool {
 	if err := n.host.Read(ctx, MetaGroup); err != nil {
 		return false
 	}
-	m := n.meta.current()
+	m := meta.current()
 	n.pushMap(ctx, m, pushed)
 	if n.dropMoved(ctx, m) {
 		return true
@@ -115,7 +117,7 @@ func (n *Node) pushMap(ctx context.Context, m *ClusterMap, pushed map[uint64]uin
 func (n *Node) dropMoved(ctx context.Context, m *ClusterMap) bool {
 	recorded := false
 	for _, d := range m.Drops {
-		prefix := fmt.Sprintf("/internal/shards/%d/", d.Shard)
+		prefix := groupPath(d.Shard)
 		// The node has the map (pushMap), so it proposes no more writes on
 		// its replica; those it proposed can finish while it is still in
 		// the configuration. A node down is not waited for.
@@ -123,7 +125,7 @@ func (n *Node) dropMoved(ctx context.Context, m *ClusterMap) bool {
 		_, _, _ = n.internal(dctx, d.Node, prefix+"drain", nil)
 		cancel()
 		rctx, cancel := context.WithTimeout(ctx, removeTimeout)
-		err := n.onLeader(rctx, append(slices.Clone(m.Shards[d.Shard]), d.Node), prefix+"remove?node="+strconv.FormatUint(d.Node, 10))
+		err := n.onLeader(rctx, append(slices.Clone(m.group(d.Shard)), d.Node), prefix+"remove?node="+strconv.FormatUint(d.Node, 10))
 		cancel()
 		if err != nil {
 			n.cfg.Logger.Warn("mover: removing a replica moved off its node; trying again later", "shard", d.Shard, "node", d.Node, "err", err)
@@ -174,7 +176,7 @@ func (n *Node) execute(ctx context.Context, m *ClusterMap, st Step) error {
 			return err
 		}
 	}
-	prefix := fmt.Sprintf("/internal/shards/%d/", st.Shard)
+	prefix := groupPath(st.Shard)
 	// The new replica starts empty; the leader adds it as a learner, catches
 	// it up (by a snapshot streamed from Pebble if the log is compacted) and
 	// promotes it; then the map lists it instead of the old one, which
@@ -182,14 +184,22 @@ func (n *Node) execute(ctx context.Context, m *ClusterMap, st Step) error {
 	// requests by the new map, so that few writes wait on the old replica
 	// when it goes). A node that does not answer gets no learner: a dead
 	// node never joins a shard's configuration.
+	// A replica of the meta group is built over the cluster's initial
+	// map: it is sent along.
+	var initial []byte
+	if st.Shard == MetaShard {
+		var err error
+		if initial, err = json.Marshal(n.initial.Load()); err != nil {
+			return err
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, pushTimeout)
-	code, body, err := n.internal(sctx, st.To, prefix+"start", nil)
+	code, body, err := n.internal(sctx, st.To, prefix+"start", initial)
 	cancel()
 	if err != nil || code != http.StatusNoContent {
 		return fmt.Errorf("starting shard %d on node %d: HTTP %d %s %v", st.Shard, st.To, code, body, err)
 	}
-	replicas := m.Shards[st.Shard]
-	if err := n.onLeader(ctx, replicas, prefix+"add?node="+strconv.FormatUint(st.To, 10)); err != nil {
+	if err := n.onLeader(ctx, m.group(st.Shard), prefix+"add?node="+strconv.FormatUint(st.To, 10)); err != nil {
 		return fmt.Errorf("adding node %d to shard %d: %w", st.To, st.Shard, err)
 	}
 	if err := n.proposeMeta(ctx, metaCommand{Op: "replicas", Shard: st.Shard, Replicas: m.movedReplicas(st)}); err != nil {
@@ -265,14 +275,55 @@ func (n *Node) proposeMeta(ctx context.Context, c metaCommand) error {
 	return nil
 }
 
-// shardParam validates the {shard} path value of an internal request.
+// groupPath is the prefix of the internal requests about a shard (or the
+// meta group).
+func groupPath(shard int) string {
+	if shard == MetaShard {
+		return "/internal/shards/meta/"
+	}
+	return fmt.Sprintf("/internal/shards/%d/", shard)
+}
+
+// shardParam validates the {shard} path value of an internal request: a
+// shard number, or "meta" (MetaShard).
 func (n *Node) shardParam(w http.ResponseWriter, r *http.Request) (int, bool) {
+	if r.PathValue("shard") == "meta" {
+		return MetaShard, true
+	}
 	s, err := strconv.Atoi(r.PathValue("shard"))
 	if err != nil || s < 0 || s >= n.cfg.Shards {
 		http.Error(w, "no such shard", http.StatusBadRequest)
 		return 0, false
 	}
 	return s, true
+}
+
+// groupOf is the host group of shard (or of the meta group).
+func groupOf(shard int) uint64 {
+	if shard == MetaShard {
+		return MetaGroup
+	}
+	return GroupOf(shard)
+}
+
+// startMeta makes the first start of this node's replica of the meta
+// group, over the cluster's initial map, which it saves first.
+func (n *Node) startMeta(r *http.Request) (int, error) {
+	var m ClusterMap
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<20)).Decode(&m); err != nil || m.Members == nil ||
+		len(m.Shards) != n.cfg.Shards {
+		return http.StatusBadRequest, fmt.Errorf("not an initial cluster map of %d shards: %v", n.cfg.Shards, err)
+	}
+	if n.initial.Load() == nil {
+		if err := writeMap(filepath.Join(n.cfg.DataDir, initialMapFile), &m); err != nil {
+			return http.StatusInternalServerError, err
+		}
+		n.initial.Store(&m)
+	}
+	if err := n.host.StartGroup(MetaGroup, nil); err != nil && !errors.Is(err, host.ErrGroupExists) {
+		return http.StatusInternalServerError, err
+	}
+	return http.StatusNoContent, nil
 }
 
 // serveInternal handles the mover's requests (see move).
@@ -292,7 +343,12 @@ func (n *Node) serveInternal(mux *http.ServeMux) {
 		if !ok {
 			return
 		}
-		if err := n.host.StartGroup(GroupOf(s), nil); err != nil && !errors.Is(err, host.ErrGroupExists) {
+		if s == MetaShard {
+			if code, err := n.startMeta(r); err != nil {
+				http.Error(w, err.Error(), code)
+				return
+			}
+		} else if err := n.host.StartGroup(GroupOf(s), nil); err != nil && !errors.Is(err, host.ErrGroupExists) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -310,9 +366,9 @@ func (n *Node) serveInternal(mux *http.ServeMux) {
 				return
 			}
 			if add {
-				err = n.host.AddReplica(r.Context(), GroupOf(s), node)
+				err = n.host.AddReplica(r.Context(), groupOf(s), node)
 			} else {
-				err = n.host.RemoveReplica(r.Context(), GroupOf(s), node)
+				err = n.host.RemoveReplica(r.Context(), groupOf(s), node)
 			}
 			switch {
 			case errors.Is(err, host.ErrNotLeader), errors.Is(err, host.ErrUnknownGroup):
@@ -331,7 +387,9 @@ func (n *Node) serveInternal(mux *http.ServeMux) {
 		if !ok {
 			return
 		}
-		n.drain(r.Context(), s)
+		if s != MetaShard {
+			n.drain(r.Context(), s)
+		}
 		w.WriteHeader(http.StatusNoContent)
 	})
 	mux.HandleFunc("POST /internal/shards/{shard}/drop", func(w http.ResponseWriter, r *http.Request) {
@@ -339,11 +397,13 @@ func (n *Node) serveInternal(mux *http.ServeMux) {
 		if !ok {
 			return
 		}
-		if err := n.host.RemoveGroup(GroupOf(s)); err != nil && !errors.Is(err, host.ErrUnknownGroup) {
+		if err := n.host.RemoveGroup(groupOf(s)); err != nil && !errors.Is(err, host.ErrUnknownGroup) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		if err := clearShard(n.db, uint32(s)); err != nil {
+		if s == MetaShard {
+			n.meta.Store(nil)
+		} else if err := clearShard(n.db, uint32(s)); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -356,7 +416,7 @@ func (n *Node) serveInternal(mux *http.ServeMux) {
 // else forwarded to a node that has one. The mover then moves replicas.
 func (n *Node) serveMembership(mux *http.ServeMux) {
 	handle := func(w http.ResponseWriter, r *http.Request, c metaCommand) {
-		if n.meta == nil {
+		if n.meta.Load() == nil {
 			n.proxy(w, r, n.clusterMap().Meta)
 			return
 		}

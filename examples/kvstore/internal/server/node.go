@@ -134,10 +134,11 @@ type Node struct {
 	pause   *pauser
 	forward *http.Transport
 	// initial is the cluster's first map, the base of the meta group's
-	// state (nil on a node that joined later); meta is the meta group's
-	// state machine, if this node has a replica.
-	initial *ClusterMap
-	meta    *metaStateMachine
+	// state (nil on a node that joined later, until it is given a replica
+	// of the meta group); meta is the meta group's state machine, if this
+	// node has a replica.
+	initial atomic.Pointer[ClusterMap]
+	meta    atomic.Pointer[metaStateMachine]
 	// cmap is the latest cluster map this node knows (mapMu serializes
 	// adopting one: storing, saving, updating the transport's peers).
 	cmap  atomic.Pointer[ClusterMap]
@@ -243,11 +244,13 @@ func Open(cfg Config) (*Node, error) {
 // newStateMachine is host.Config.NewStateMachine.
 func (n *Node) newStateMachine(group uint64) (host.StateMachine, error) {
 	if group == MetaGroup {
-		if n.initial == nil {
+		initial := n.initial.Load()
+		if initial == nil {
 			return nil, errors.New("kvstore: a replica of the cluster map on a node without the initial map")
 		}
-		n.meta = &metaStateMachine{m: n.initial.clone(), changed: n.adopt}
-		return n.meta, nil
+		sm := &metaStateMachine{m: initial.clone(), changed: n.adopt}
+		n.meta.Store(sm)
+		return sm, nil
 	}
 	if group == 0 || group > uint64(n.cfg.Shards) {
 		return nil, fmt.Errorf("kvstore: group %d is no shard of %d", group, n.cfg.Shards)

@@ -6,7 +6,8 @@ import (
 
 // Step is one change towards a balanced cluster, computed by NextStep.
 type Step struct {
-	// Shard is the shard changed (for a move or a reorder).
+	// Shard is the shard changed (for a move or a reorder), MetaShard for
+	// a move of a replica of the meta group.
 	Shard int `json:"shard"`
 	// From and To: move the replica of Shard on From to To (a learner
 	// caught up, then promoted, then From removed).
@@ -48,19 +49,24 @@ func NextStep(m *ClusterMap) (Step, bool) {
 		preferred[r[0]]++
 	}
 	// fewest returns the active member with the fewest replicas that does
-	// not hold shard s, nor has an old replica of it to delete (lowest ID
-	// first), or 0.
+	// not hold shard s (or the meta group), nor has an old replica of it to
+	// delete (lowest ID first), or 0.
 	fewest := func(s int) uint64 {
 		best := uint64(0)
 		for _, id := range active {
-			if !slices.Contains(m.Shards[s], id) && !m.dropping(id, s) && (best == 0 || replicas[id] < replicas[best]) {
+			if !slices.Contains(m.group(s), id) && !m.dropping(id, s) && (best == 0 || replicas[id] < replicas[best]) {
 				best = id
 			}
 		}
 		return best
 	}
-	// 1. Move replicas off leaving members.
+	// 1. Move replicas off leaving members, the meta group's first.
 	for _, l := range slices.Sorted(slices.Values(m.Leaving)) {
+		if slices.Contains(m.Meta, l) {
+			if to := fewest(MetaShard); to != 0 {
+				return Step{Shard: MetaShard, From: l, To: to}, true
+			}
+		}
 		for s, r := range m.Shards {
 			if slices.Contains(r, l) {
 				if to := fewest(s); to != 0 {
@@ -72,7 +78,7 @@ func NextStep(m *ClusterMap) (Step, bool) {
 	// 2. Remove leaving members that hold nothing, and have deleted the
 	// replicas moved off them.
 	for _, l := range slices.Sorted(slices.Values(m.Leaving)) {
-		if replicas[l] == 0 && !m.dropping(l, -1) {
+		if replicas[l] == 0 && !slices.Contains(m.Meta, l) && !m.hasDrops(l) {
 			return Step{Remove: l}, true
 		}
 	}
@@ -116,10 +122,10 @@ func extremes(ids []uint64, count map[uint64]int) (most, least uint64) {
 	return most, least
 }
 
-// movedReplicas returns the replicas of st.Shard after the move st: To
-// takes From's place.
+// movedReplicas returns the replicas of st.Shard (or of the meta group)
+// after the move st: To takes From's place.
 func (m *ClusterMap) movedReplicas(st Step) []uint64 {
-	r := slices.Clone(m.Shards[st.Shard])
+	r := slices.Clone(m.group(st.Shard))
 	r[slices.Index(r, st.From)] = st.To
 	return r
 }

@@ -35,8 +35,8 @@ func settle(t *testing.T, m *ClusterMap) int {
 		case st.Reorder != nil:
 			c = metaCommand{Op: "replicas", Shard: st.Shard, Replicas: st.Reorder}
 		default:
-			require.True(t, slices.Contains(m.Shards[st.Shard], st.From))
-			require.False(t, slices.Contains(m.Shards[st.Shard], st.To), "a move to a node that holds the shard")
+			require.True(t, slices.Contains(m.group(st.Shard), st.From))
+			require.False(t, slices.Contains(m.group(st.Shard), st.To), "a move to a node that holds the shard")
 			require.NoError(t, m.apply(metaCommand{Op: "moving", Move: &st}))
 			c = metaCommand{Op: "replicas", Shard: st.Shard, Replicas: m.movedReplicas(st)}
 		}
@@ -107,7 +107,6 @@ func TestClusterMapRefusesBadChanges(t *testing.T) {
 	for _, c := range []metaCommand{
 		{Op: "add", ID: 2, Member: members(2)[2]},             // already a member
 		{Op: "add", ID: 9},                                    // no addresses
-		{Op: "leave", ID: 1},                                  // holds the cluster map
 		{Op: "leave", ID: 7},                                  // not a member
 		{Op: "remove", ID: 4},                                 // not leaving
 		{Op: "replicas", Shard: 8, Replicas: []uint64{1}},     // no such shard
@@ -220,4 +219,26 @@ func TestPlannerFinishesAMoveBegun(t *testing.T) {
 	next, ok := NextStep(m)
 	require.True(t, ok)
 	assert.Equal(t, Step{Shard: st.Shard, From: 4, To: 5}, next, "then the leaving node's replica moves off")
+}
+
+// A node with a replica of the meta group can leave: that replica moves
+// first, to the node with the fewest replicas, and the node is removed
+// only once it holds none.
+func TestPlannerMovesTheMetaGroupOffALeavingNode(t *testing.T) {
+	m := initialMap(members(1, 2, 3), 8)
+	require.NoError(t, m.apply(metaCommand{Op: "add", ID: 4, Member: members(4)[4]}))
+	settle(t, m)
+	require.NoError(t, m.apply(metaCommand{Op: "leave", ID: 1}))
+	st, ok := NextStep(m)
+	require.True(t, ok)
+	assert.Equal(t, Step{Shard: MetaShard, From: 1, To: 4}, st)
+
+	require.NoError(t, m.apply(metaCommand{Op: "moving", Move: &st}))
+	require.NoError(t, m.apply(metaCommand{Op: "replicas", Shard: MetaShard, Replicas: m.movedReplicas(st)}))
+	assert.Equal(t, []uint64{4, 2, 3}, m.Meta)
+	assert.Equal(t, []Drop{{Node: 1, Shard: MetaShard}}, m.Drops)
+	settle(t, m)
+	assert.NotContains(t, m.Members, uint64(1))
+	assert.Equal(t, []uint64{4, 2, 3}, m.Meta)
+	assertBalanced(t, m)
 }
