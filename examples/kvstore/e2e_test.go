@@ -370,9 +370,9 @@ func TestGrowAndShrinkUnderLoad(t *testing.T) {
 	st, err := c.status(ctx, id)
 	require.NoError(t, err)
 	assert.NotZero(t, st.MetaLeader, "node %d has a replica of the meta group", id)
-	c.forget(1)
 	stopWork()
 	wait()
+	c.forget(1)
 	checkHistory(t, c, h, seed)
 	// Without faults, moves and leadership transfers leave no write in doubt.
 	for outcome, n := range h.counts {
