@@ -12,7 +12,8 @@ PROTOC_GEN = $(CURDIR)/.bin/protoc-gen-gofast
 .PHONY: test test-core test-compat test-kvstore demo proto lint sim bench-compare bench-catchup bench-transport bench-wal bench-host wal-sweep etcd-on-pontoon etcd-bench
 
 # Everything: the library (with the fuzz seed corpora), the etcd/raft
-# comparison modules and the kvstore example (a 20 s end-to-end run).
+# comparison modules and the kvstore example (a 20 s end-to-end run, and
+# about 35 s of nodes joining and leaving, with faults and without).
 test: test-core test-compat test-kvstore
 
 test-core: $(PROGRESS)
@@ -31,7 +32,7 @@ test-compat: $(PROGRESS)
 
 # examples/kvstore is its own module (Pebble, Prometheus).
 test-kvstore: $(PROGRESS)
-	@echo "== examples/kvstore: unit tests and a $${KVSTORE_E2E_SECONDS:-20} s end-to-end run (the first build compiles Pebble)"
+	@echo "== examples/kvstore: unit tests, a $${KVSTORE_E2E_SECONDS:-20} s end-to-end run and about 35 s of replica moves (the first build compiles Pebble)"
 	cd examples/kvstore && $(GO) vet ./... && KVSTORE_E2E_SECONDS=$${KVSTORE_E2E_SECONDS:-20} $(GO) test -race -count=1 -json ./... | $(PROGRESS)
 
 $(PROGRESS): internal/testprogress/main.go

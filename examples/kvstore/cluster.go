@@ -195,6 +195,21 @@ func (c *cluster) start(ctx context.Context, id uint64) error {
 // addNode starts a new node with --join and asks node via to add it to
 // the cluster (POST /members/{id}); the cluster then moves replicas onto it.
 func (c *cluster) addNode(ctx context.Context, via uint64) (uint64, error) {
+	id, err := c.startJoining(ctx)
+	if err != nil {
+		return 0, err
+	}
+	body, _ := json.Marshal(c.member(id))
+	b, code, err := c.do(ctx, http.MethodPost, c.url(via, fmt.Sprintf("/members/%d", id)), bytes.NewReader(body))
+	if err == nil && code != http.StatusNoContent {
+		err = fmt.Errorf("POST /members/%d: HTTP %d: %s", id, code, b)
+	}
+	return id, err
+}
+
+// startJoining starts a new node with --join, not yet a member of the
+// cluster, and returns its ID.
+func (c *cluster) startJoining(ctx context.Context) (uint64, error) {
 	ids := c.nodes()
 	id := ids[len(ids)-1] + 1
 	h, err := freeAddr()
@@ -213,15 +228,15 @@ func (c *cluster) addNode(ctx context.Context, via uint64) (uint64, error) {
 	c.ids = append(c.ids, id)
 	c.joining[id] = true
 	c.mu.Unlock()
-	if err := c.start(ctx, id); err != nil {
-		return 0, err
-	}
-	body, _ := json.Marshal(c.member(id))
-	b, code, err := c.do(ctx, http.MethodPost, c.url(via, fmt.Sprintf("/members/%d", id)), bytes.NewReader(body))
-	if err == nil && code != http.StatusNoContent {
-		err = fmt.Errorf("POST /members/%d: HTTP %d: %s", id, code, b)
-	}
-	return id, err
+	return id, c.start(ctx, id)
+}
+
+// forget stops node id for good: it is killed and no longer one of nodes.
+func (c *cluster) forget(id uint64) {
+	c.kill(id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.ids = slices.DeleteFunc(c.ids, func(x uint64) bool { return x == id })
 }
 
 // replicas returns, for each shard, the live nodes with a replica of it.

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"bytes"
+	"cmp"
 	"context"
 	"crypto/subtle"
 	"encoding/json"
@@ -14,6 +16,7 @@ import (
 	"net/url"
 	"slices"
 	"strconv"
+	"syscall"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -24,6 +27,10 @@ import (
 // forwardedHeader marks a request one node forwarded to another, which
 // must serve it itself.
 const forwardedHeader = "X-Kvstore-Forwarded"
+
+// reforwardedHeader marks a request forwarded a second time, by a node
+// that was forwarded it but holds no replica of its shard.
+const reforwardedHeader = "X-Kvstore-Reforwarded"
 
 // retryAfterSeconds is what a 503 asks clients to wait: about one election.
 const retryAfterSeconds = "1"
@@ -109,52 +116,90 @@ func (n *Node) checkKey(key string) error {
 	return nil
 }
 
-// serveLocally reports whether this node holds a replica of shard; if not,
-// it forwards the request to a node that does and returns false.
+// serveLocally reports whether this node holds a replica of shard, listed
+// in its map (a replica being added or moved off serves only requests
+// forwarded to it); if not, it forwards the request to a node that does
+// and returns false. A node
+// forwarded a request for a shard it does not hold (the sender's map was
+// older) forwards it once more, by its own map; a node without the map yet
+// (joining) forwards to the nodes it was configured with.
 func (n *Node) serveLocally(w http.ResponseWriter, r *http.Request, shard int) bool {
-	if n.host.HasGroup(GroupOf(shard)) {
+	replicas := replicasOf(n.clusterMap(), shard)
+	if n.host.HasGroup(GroupOf(shard)) && (r.Header.Get(forwardedHeader) != "" || slices.Contains(replicas, n.cfg.ID)) {
 		return true
 	}
 	if r.Header.Get(forwardedHeader) != "" {
-		w.Header().Set("Retry-After", retryAfterSeconds)
-		http.Error(w, fmt.Sprintf("node %d holds no replica of shard %d", n.cfg.ID, shard), http.StatusMisdirectedRequest)
-		return false
+		if r.Header.Get(reforwardedHeader) != "" || len(replicas) == 0 {
+			w.Header().Set("Retry-After", retryAfterSeconds)
+			http.Error(w, fmt.Sprintf("node %d holds no replica of shard %d", n.cfg.ID, shard), http.StatusMisdirectedRequest)
+			return false
+		}
+		r.Header.Set(reforwardedHeader, strconv.FormatUint(n.cfg.ID, 10))
 	}
-	replicas := replicasOf(n.clusterMap(), shard)
 	if len(replicas) == 0 {
-		w.Header().Set("Retry-After", retryAfterSeconds)
-		http.Error(w, fmt.Sprintf("node %d has not received the cluster map yet", n.cfg.ID), http.StatusServiceUnavailable)
-		return false
+		replicas = slices.Sorted(maps.Keys(n.cfg.Members))
 	}
 	n.proxy(w, r, replicas)
 	return false
 }
 
-// proxy forwards the request to the first of nodes that is alive (or to the
-// first of them), marked as forwarded.
+// proxy forwards the request to one of nodes, marked as forwarded: to the
+// first of them that is alive (as the transport last heard), or else to the
+// first. A node that refuses the connection (it is down, and the request
+// was not sent) is passed over for the next one.
 func (n *Node) proxy(w http.ResponseWriter, r *http.Request, nodes []uint64) {
 	m := n.clusterMap()
-	target := uint64(0)
+	var targets []uint64
 	for _, id := range nodes {
-		if id != n.cfg.ID && (target == 0 || n.peerAlive(id) && !n.peerAlive(target)) {
-			target = id
+		if _, ok := m.Members[id]; ok && id != n.cfg.ID {
+			targets = append(targets, id)
 		}
 	}
-	mem, ok := m.Members[target]
-	if !ok {
+	if len(targets) == 0 {
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		http.Error(w, "no node to forward the request to", http.StatusServiceUnavailable)
 		return
 	}
-	u := &url.URL{Scheme: n.scheme(), Host: mem.HTTP}
-	p := &httputil.ReverseProxy{
-		Rewrite: func(pr *httputil.ProxyRequest) {
-			pr.SetURL(u)
-			pr.Out.Header.Set(forwardedHeader, strconv.FormatUint(n.cfg.ID, 10))
-		},
-		Transport: n.forward,
+	slices.SortStableFunc(targets, func(a, b uint64) int {
+		return cmp.Compare(boolInt(!n.peerAlive(a)), boolInt(!n.peerAlive(b)))
+	})
+	// The body is kept to be sent again to the next node.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxTxnBodyBytes))
+	if err != nil {
+		http.Error(w, "reading body: "+err.Error(), http.StatusBadRequest)
+		return
 	}
-	p.ServeHTTP(w, r)
+	for i, target := range targets {
+		u := &url.URL{Scheme: n.scheme(), Host: m.Members[target].HTTP}
+		refused := false
+		p := &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(u)
+				pr.Out.Header.Set(forwardedHeader, strconv.FormatUint(n.cfg.ID, 10))
+			},
+			Transport: n.forward,
+			ErrorHandler: func(w http.ResponseWriter, _ *http.Request, err error) {
+				if errors.Is(err, syscall.ECONNREFUSED) && i < len(targets)-1 {
+					refused = true
+					return
+				}
+				http.Error(w, fmt.Sprintf("forwarding to node %d: %v", target, err), http.StatusBadGateway)
+			},
+		}
+		r.Body, r.ContentLength = io.NopCloser(bytes.NewReader(body)), int64(len(body))
+		p.ServeHTTP(w, r)
+		if !refused {
+			return
+		}
+	}
+}
+
+// boolInt is 1 for true, 0 for false.
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 func (n *Node) servePut(w http.ResponseWriter, r *http.Request) {
@@ -273,6 +318,11 @@ func (n *Node) fail(w http.ResponseWriter, err error, what string) {
 			http.StatusGatewayTimeout)
 	case errors.Is(err, context.Canceled):
 		http.Error(w, "request canceled", http.StatusServiceUnavailable)
+	case what == "write" && (errors.Is(err, host.ErrStopped) || errors.Is(err, host.ErrGroupRemoved)):
+		// The replica proposed the write, and may have passed it to the
+		// leader, before it was removed (moved off) or its node stopped.
+		http.Error(w, fmt.Sprintf("the replica serving the write went away before it finished (%v); its outcome is unknown", err),
+			http.StatusGatewayTimeout)
 	case errors.Is(err, host.ErrStopped), errors.Is(err, host.ErrUnknownGroup), errors.Is(err, host.ErrGroupRemoved):
 		w.Header().Set("Retry-After", retryAfterSeconds)
 		http.Error(w, err.Error(), http.StatusServiceUnavailable)

@@ -13,8 +13,13 @@ import (
 )
 
 // MetaGroup is the host group of the cluster map, replicated on the first
-// ReplicasPerShard initial members (shards use groups 1 to S).
+// ReplicasPerShard initial members at first, moved off them when they leave
+// (shards use groups 1 to S).
 const MetaGroup = 1 << 32
+
+// MetaShard stands for the meta group where a Step, a Drop or a "replicas"
+// command names a shard.
+const MetaShard = -1
 
 // ClusterMap is the agreed layout of the cluster, the state of the meta
 // group: the nodes and which of them hold each shard.
@@ -30,6 +35,42 @@ type ClusterMap struct {
 	Meta []uint64 `json:"meta"`
 	// Shards holds the replicas of each shard, its preferred leader first.
 	Shards [][]uint64 `json:"shards"`
+	// Drops are replicas moved off their node that the node has not
+	// deleted yet (it was down or cut off when the move finished): the mover
+	// asks again until the node answers.
+	Drops []Drop `json:"drops,omitempty"`
+	// Moving is the move the mover has begun, if any: a replica of Shard
+	// may already be on To, a learner or a voter, so the move is finished
+	// before any other step (a new mover finishes it after a crash).
+	Moving *Step `json:"moving,omitempty"`
+}
+
+// Drop is a replica to delete: Node's replica of Shard.
+type Drop struct {
+	Node  uint64 `json:"node"`
+	Shard int    `json:"shard"`
+}
+
+// dropping reports whether node has its replica of shard still to delete.
+func (m *ClusterMap) dropping(node uint64, shard int) bool {
+	return slices.Contains(m.Drops, Drop{Node: node, Shard: shard})
+}
+
+// hasDrops reports whether node has any replica still to delete.
+func (m *ClusterMap) hasDrops(node uint64) bool {
+	return slices.ContainsFunc(m.Drops, func(d Drop) bool { return d.Node == node })
+}
+
+// group returns the replicas of shard (the meta group's for MetaShard), or
+// nil if there is no such shard.
+func (m *ClusterMap) group(shard int) []uint64 {
+	switch {
+	case shard == MetaShard:
+		return m.Meta
+	case shard >= 0 && shard < len(m.Shards):
+		return m.Shards[shard]
+	}
+	return nil
 }
 
 // initialMap is the map of a new cluster: the placement of shards over
@@ -48,6 +89,11 @@ func (m *ClusterMap) clone() *ClusterMap {
 	c.Members = maps.Clone(m.Members)
 	c.Leaving = slices.Clone(m.Leaving)
 	c.Meta = slices.Clone(m.Meta)
+	c.Drops = slices.Clone(m.Drops)
+	if m.Moving != nil {
+		mv := *m.Moving
+		c.Moving = &mv
+	}
 	c.Shards = make([][]uint64, len(m.Shards))
 	for i, r := range m.Shards {
 		c.Shards[i] = slices.Clone(r)
@@ -69,13 +115,16 @@ func (m *ClusterMap) holds(node uint64) []int {
 // metaCommand is a change of the cluster map, proposed to the meta group.
 type metaCommand struct {
 	// Op is "add" (a member), "leave" (start moving a member's replicas
-	// off), "remove" (a member holding nothing) or "replicas" (set a
-	// shard's replicas).
+	// off), "remove" (a member holding nothing), "replicas" (set a shard's
+	// replicas; the nodes left out have their replica to delete, see
+	// ClusterMap.Drops; a move of the shard is done), "dropped" (node ID
+	// deleted its replica of Shard) or "moving" (Move begins).
 	Op       string   `json:"op"`
 	ID       uint64   `json:"id,omitempty"`
 	Member   Member   `json:"member,omitzero"`
 	Shard    int      `json:"shard,omitempty"`
 	Replicas []uint64 `json:"replicas,omitempty"`
+	Move     *Step    `json:"move,omitempty"`
 }
 
 // errRefused is the result of a meta command that does not apply to the
@@ -97,9 +146,6 @@ func (m *ClusterMap) apply(c metaCommand) error {
 		if _, ok := m.Members[c.ID]; !ok {
 			return fmt.Errorf("%w: node %d is not a member", errRefused, c.ID)
 		}
-		if slices.Contains(m.Meta, c.ID) {
-			return fmt.Errorf("%w: node %d holds the cluster map and cannot leave", errRefused, c.ID)
-		}
 		if len(m.Members)-len(m.Leaving)-1 < ReplicasPerShard {
 			return fmt.Errorf("%w: %d nodes must stay", errRefused, ReplicasPerShard)
 		}
@@ -107,13 +153,14 @@ func (m *ClusterMap) apply(c metaCommand) error {
 			m.Leaving = append(m.Leaving, c.ID)
 		}
 	case "remove":
-		if !slices.Contains(m.Leaving, c.ID) || len(m.holds(c.ID)) > 0 {
+		if !slices.Contains(m.Leaving, c.ID) || len(m.holds(c.ID)) > 0 || slices.Contains(m.Meta, c.ID) || m.hasDrops(c.ID) {
 			return fmt.Errorf("%w: node %d is not leaving or still holds replicas", errRefused, c.ID)
 		}
 		delete(m.Members, c.ID)
 		m.Leaving = slices.DeleteFunc(m.Leaving, func(id uint64) bool { return id == c.ID })
 	case "replicas":
-		if c.Shard < 0 || c.Shard >= len(m.Shards) || len(c.Replicas) == 0 {
+		old := m.group(c.Shard)
+		if old == nil || len(c.Replicas) == 0 {
 			return fmt.Errorf("%w: bad shard %d or replicas %v", errRefused, c.Shard, c.Replicas)
 		}
 		for _, id := range c.Replicas {
@@ -121,7 +168,40 @@ func (m *ClusterMap) apply(c metaCommand) error {
 				return fmt.Errorf("%w: node %d is not a member", errRefused, id)
 			}
 		}
-		m.Shards[c.Shard] = slices.Clone(c.Replicas)
+		for _, id := range old {
+			if !slices.Contains(c.Replicas, id) && !m.dropping(id, c.Shard) {
+				m.Drops = append(m.Drops, Drop{Node: id, Shard: c.Shard})
+			}
+		}
+		m.Drops = slices.DeleteFunc(m.Drops, func(d Drop) bool {
+			return d.Shard == c.Shard && slices.Contains(c.Replicas, d.Node)
+		})
+		if c.Shard == MetaShard {
+			m.Meta = slices.Clone(c.Replicas)
+		} else {
+			m.Shards[c.Shard] = slices.Clone(c.Replicas)
+		}
+		if m.Moving != nil && m.Moving.Shard == c.Shard {
+			m.Moving = nil
+		}
+	case "moving":
+		mv := c.Move
+		if mv == nil || mv.Reorder != nil || mv.Remove != 0 ||
+			!slices.Contains(m.group(mv.Shard), mv.From) || slices.Contains(m.group(mv.Shard), mv.To) {
+			return fmt.Errorf("%w: %+v is not a move of a replica", errRefused, mv)
+		}
+		if _, ok := m.Members[mv.To]; !ok {
+			return fmt.Errorf("%w: node %d is not a member", errRefused, mv.To)
+		}
+		if m.Moving != nil && (m.Moving.Shard != mv.Shard || m.Moving.From != mv.From || m.Moving.To != mv.To) {
+			return fmt.Errorf("%w: move %+v is under way", errRefused, *m.Moving)
+		}
+		m.Moving = &Step{Shard: mv.Shard, From: mv.From, To: mv.To}
+	case "dropped":
+		if !m.dropping(c.ID, c.Shard) {
+			return fmt.Errorf("%w: node %d has no replica of shard %d to delete", errRefused, c.ID, c.Shard)
+		}
+		m.Drops = slices.DeleteFunc(m.Drops, func(d Drop) bool { return d == Drop{Node: c.ID, Shard: c.Shard} })
 	default:
 		return fmt.Errorf("%w: unknown operation %q", errRefused, c.Op)
 	}

@@ -37,7 +37,7 @@ func (n *Node) loadMaps() (firstStart bool, err error) {
 		}
 		firstStart = true
 	}
-	n.initial = initial
+	n.initial.Store(initial)
 	switch {
 	case current != nil:
 		n.cmap.Store(current)

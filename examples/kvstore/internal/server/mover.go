@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"time"
@@ -17,12 +18,17 @@ import (
 )
 
 // moveTimeout bounds one step of the mover; a step cut short is planned
-// again (NextStep is a function of the map, which changes only when a step
-// is done).
+// again (NextStep is a function of the map, and a move begun is recorded
+// in it).
 const moveTimeout = 30 * time.Second
 
-// pushTimeout bounds sending the map to one node.
+// pushTimeout bounds sending the map to one node, and asking a node to
+// delete a replica.
 const pushTimeout = 2 * time.Second
+
+// removeTimeout bounds removing a replica moved off its node from its
+// shard's configuration (the shard may be electing a leader).
+const removeTimeout = 5 * time.Second
 
 // move runs the mover on the leader of the meta group: it sends the
 // cluster map to nodes that do not have it yet and carries out NextStep's
@@ -47,7 +53,8 @@ func (n *Node) move() {
 // moveOnce sends the map where it is missing and carries out one step, if
 // this node leads the meta group; it reports whether a step was done.
 func (n *Node) moveOnce(pushed map[uint64]uint64) bool {
-	if n.meta == nil {
+	meta := n.meta.Load()
+	if meta == nil {
 		return false
 	}
 	if st, err := n.host.Status(MetaGroup); err != nil || st.Role != raft.StateLeader {
@@ -65,8 +72,11 @@ func (n *Node) moveOnce(pushed map[uint64]uint64) bool {
 	if err := n.host.Read(ctx, MetaGroup); err != nil {
 		return false
 	}
-	m := n.meta.current()
+	m := meta.current()
 	n.pushMap(ctx, m, pushed)
+	if n.dropMoved(ctx, m) {
+		return true
+	}
 	step, ok := NextStep(m)
 	if !ok {
 		return false
@@ -99,6 +109,59 @@ func (n *Node) pushMap(ctx context.Context, m *ClusterMap, pushed map[uint64]uin
 	}
 }
 
+// dropMoved removes each replica moved off its node (m.Drops) from its
+// shard's configuration, asks the node to delete it, and records each one
+// deleted; it reports whether it recorded any. A replica is deleted only
+// once out of the configuration; what fails is tried again at the next
+// round.
+func (n *Node) dropMoved(ctx context.Context, m *ClusterMap) bool {
+	recorded := false
+	for _, d := range m.Drops {
+		prefix := groupPath(d.Shard)
+		// The node has the map (pushMap), so it proposes no more writes on
+		// its replica; those it proposed can finish while it is still in
+		// the configuration. A node down is not waited for.
+		dctx, cancel := context.WithTimeout(ctx, n.cfg.RequestTimeout)
+		_, _, _ = n.internal(dctx, d.Node, prefix+"drain", nil)
+		cancel()
+		rctx, cancel := context.WithTimeout(ctx, removeTimeout)
+		err := n.onLeader(rctx, append(slices.Clone(m.group(d.Shard)), d.Node), prefix+"remove?node="+strconv.FormatUint(d.Node, 10))
+		cancel()
+		if err != nil {
+			n.cfg.Logger.Warn("mover: removing a replica moved off its node; trying again later", "shard", d.Shard, "node", d.Node, "err", err)
+			continue
+		}
+		pctx, cancel := context.WithTimeout(ctx, pushTimeout)
+		code, body, err := n.internal(pctx, d.Node, prefix+"drop", nil)
+		cancel()
+		if err != nil || code != http.StatusNoContent {
+			n.cfg.Logger.Warn("mover: deleting a replica moved off its node; asking again later",
+				"shard", d.Shard, "node", d.Node, "code", code, "body", string(bytes.TrimSpace(body)), "err", err)
+			continue
+		}
+		if err := n.proposeMeta(ctx, metaCommand{Op: "dropped", ID: d.Node, Shard: d.Shard}); err != nil {
+			n.cfg.Logger.Warn("mover: recording a deleted replica", "shard", d.Shard, "node", d.Node, "err", err)
+			continue
+		}
+		recorded = true
+	}
+	return recorded
+}
+
+// drain waits until no write proposed here on shard s is waiting, or ctx
+// ends.
+func (n *Node) drain(ctx context.Context, s int) {
+	t := time.NewTicker(n.cfg.TickInterval)
+	defer t.Stop()
+	for n.writing[s].Load() > 0 {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
 // execute carries out one step.
 func (n *Node) execute(ctx context.Context, m *ClusterMap, st Step) error {
 	switch {
@@ -108,33 +171,39 @@ func (n *Node) execute(ctx context.Context, m *ClusterMap, st Step) error {
 		return n.proposeMeta(ctx, metaCommand{Op: "replicas", Shard: st.Shard, Replicas: st.Reorder})
 	}
 	start := time.Now()
-	prefix := fmt.Sprintf("/internal/shards/%d/", st.Shard)
+	if m.Moving == nil {
+		if err := n.proposeMeta(ctx, metaCommand{Op: "moving", Move: &st}); err != nil {
+			return err
+		}
+	}
+	prefix := groupPath(st.Shard)
 	// The new replica starts empty; the leader adds it as a learner, catches
 	// it up (by a snapshot streamed from Pebble if the log is compacted) and
-	// promotes it; then it removes the old one.
-	// A node that does not answer gets no learner: a dead node never
-	// joins a shard's configuration.
+	// promotes it; then the map lists it instead of the old one, which
+	// dropMoved removes from the configuration and deletes (once nodes route
+	// requests by the new map, so that few writes wait on the old replica
+	// when it goes). A node that does not answer gets no learner: a dead
+	// node never joins a shard's configuration.
+	// A replica of the meta group is built over the cluster's initial
+	// map: it is sent along.
+	var initial []byte
+	if st.Shard == MetaShard {
+		var err error
+		if initial, err = json.Marshal(n.initial.Load()); err != nil {
+			return err
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, pushTimeout)
-	code, body, err := n.internal(sctx, st.To, prefix+"start", nil)
+	code, body, err := n.internal(sctx, st.To, prefix+"start", initial)
 	cancel()
 	if err != nil || code != http.StatusNoContent {
 		return fmt.Errorf("starting shard %d on node %d: HTTP %d %s %v", st.Shard, st.To, code, body, err)
 	}
-	replicas := m.Shards[st.Shard]
-	if err := n.onLeader(ctx, replicas, prefix+"add?node="+strconv.FormatUint(st.To, 10)); err != nil {
+	if err := n.onLeader(ctx, m.group(st.Shard), prefix+"add?node="+strconv.FormatUint(st.To, 10)); err != nil {
 		return fmt.Errorf("adding node %d to shard %d: %w", st.To, st.Shard, err)
 	}
-	moved := m.movedReplicas(st)
-	if err := n.onLeader(ctx, append(slices.Clone(moved), st.From), prefix+"remove?node="+strconv.FormatUint(st.From, 10)); err != nil {
-		return fmt.Errorf("removing node %d from shard %d: %w", st.From, st.Shard, err)
-	}
-	if err := n.proposeMeta(ctx, metaCommand{Op: "replicas", Shard: st.Shard, Replicas: moved}); err != nil {
+	if err := n.proposeMeta(ctx, metaCommand{Op: "replicas", Shard: st.Shard, Replicas: m.movedReplicas(st)}); err != nil {
 		return err
-	}
-	if st.From == n.cfg.ID || n.peerAlive(st.From) {
-		if code, body, err := n.internal(ctx, st.From, prefix+"drop", nil); err != nil || code != http.StatusNoContent {
-			n.cfg.Logger.Warn("mover: dropping the old replica", "shard", st.Shard, "node", st.From, "code", code, "body", string(body), "err", err)
-		}
 	}
 	n.cfg.Logger.Info("mover: moved", "shard", st.Shard, "from", st.From, "to", st.To, "took", time.Since(start))
 	return nil
@@ -206,14 +275,55 @@ func (n *Node) proposeMeta(ctx context.Context, c metaCommand) error {
 	return nil
 }
 
-// shardParam validates the {shard} path value of an internal request.
+// groupPath is the prefix of the internal requests about a shard (or the
+// meta group).
+func groupPath(shard int) string {
+	if shard == MetaShard {
+		return "/internal/shards/meta/"
+	}
+	return fmt.Sprintf("/internal/shards/%d/", shard)
+}
+
+// shardParam validates the {shard} path value of an internal request: a
+// shard number, or "meta" (MetaShard).
 func (n *Node) shardParam(w http.ResponseWriter, r *http.Request) (int, bool) {
+	if r.PathValue("shard") == "meta" {
+		return MetaShard, true
+	}
 	s, err := strconv.Atoi(r.PathValue("shard"))
 	if err != nil || s < 0 || s >= n.cfg.Shards {
 		http.Error(w, "no such shard", http.StatusBadRequest)
 		return 0, false
 	}
 	return s, true
+}
+
+// groupOf is the host group of shard (or of the meta group).
+func groupOf(shard int) uint64 {
+	if shard == MetaShard {
+		return MetaGroup
+	}
+	return GroupOf(shard)
+}
+
+// startMeta makes the first start of this node's replica of the meta
+// group, over the cluster's initial map, which it saves first.
+func (n *Node) startMeta(r *http.Request) (int, error) {
+	var m ClusterMap
+	if err := json.NewDecoder(http.MaxBytesReader(nil, r.Body, 16<<20)).Decode(&m); err != nil || m.Members == nil ||
+		len(m.Shards) != n.cfg.Shards {
+		return http.StatusBadRequest, fmt.Errorf("not an initial cluster map of %d shards: %v", n.cfg.Shards, err)
+	}
+	if n.initial.Load() == nil {
+		if err := writeMap(filepath.Join(n.cfg.DataDir, initialMapFile), &m); err != nil {
+			return http.StatusInternalServerError, err
+		}
+		n.initial.Store(&m)
+	}
+	if err := n.host.StartGroup(MetaGroup, nil); err != nil && !errors.Is(err, host.ErrGroupExists) {
+		return http.StatusInternalServerError, err
+	}
+	return http.StatusNoContent, nil
 }
 
 // serveInternal handles the mover's requests (see move).
@@ -233,7 +343,12 @@ func (n *Node) serveInternal(mux *http.ServeMux) {
 		if !ok {
 			return
 		}
-		if err := n.host.StartGroup(GroupOf(s), nil); err != nil && !errors.Is(err, host.ErrGroupExists) {
+		if s == MetaShard {
+			if code, err := n.startMeta(r); err != nil {
+				http.Error(w, err.Error(), code)
+				return
+			}
+		} else if err := n.host.StartGroup(GroupOf(s), nil); err != nil && !errors.Is(err, host.ErrGroupExists) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -251,9 +366,9 @@ func (n *Node) serveInternal(mux *http.ServeMux) {
 				return
 			}
 			if add {
-				err = n.host.AddReplica(r.Context(), GroupOf(s), node)
+				err = n.host.AddReplica(r.Context(), groupOf(s), node)
 			} else {
-				err = n.host.RemoveReplica(r.Context(), GroupOf(s), node)
+				err = n.host.RemoveReplica(r.Context(), groupOf(s), node)
 			}
 			switch {
 			case errors.Is(err, host.ErrNotLeader), errors.Is(err, host.ErrUnknownGroup):
@@ -267,16 +382,28 @@ func (n *Node) serveInternal(mux *http.ServeMux) {
 	}
 	mux.HandleFunc("POST /internal/shards/{shard}/add", admin(true))
 	mux.HandleFunc("POST /internal/shards/{shard}/remove", admin(false))
+	mux.HandleFunc("POST /internal/shards/{shard}/drain", func(w http.ResponseWriter, r *http.Request) {
+		s, ok := n.shardParam(w, r)
+		if !ok {
+			return
+		}
+		if s != MetaShard {
+			n.drain(r.Context(), s)
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	mux.HandleFunc("POST /internal/shards/{shard}/drop", func(w http.ResponseWriter, r *http.Request) {
 		s, ok := n.shardParam(w, r)
 		if !ok {
 			return
 		}
-		if err := n.host.RemoveGroup(GroupOf(s)); err != nil && !errors.Is(err, host.ErrUnknownGroup) {
+		if err := n.host.RemoveGroup(groupOf(s)); err != nil && !errors.Is(err, host.ErrUnknownGroup) {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
-		if err := clearShard(n.db, uint32(s)); err != nil {
+		if s == MetaShard {
+			n.meta.Store(nil)
+		} else if err := clearShard(n.db, uint32(s)); err != nil {
 			http.Error(w, err.Error(), http.StatusInternalServerError)
 			return
 		}
@@ -289,7 +416,7 @@ func (n *Node) serveInternal(mux *http.ServeMux) {
 // else forwarded to a node that has one. The mover then moves replicas.
 func (n *Node) serveMembership(mux *http.ServeMux) {
 	handle := func(w http.ResponseWriter, r *http.Request, c metaCommand) {
-		if n.meta == nil {
+		if n.meta.Load() == nil {
 			n.proxy(w, r, n.clusterMap().Meta)
 			return
 		}

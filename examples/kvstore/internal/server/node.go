@@ -134,10 +134,11 @@ type Node struct {
 	pause   *pauser
 	forward *http.Transport
 	// initial is the cluster's first map, the base of the meta group's
-	// state (nil on a node that joined later); meta is the meta group's
-	// state machine, if this node has a replica.
-	initial *ClusterMap
-	meta    *metaStateMachine
+	// state (nil on a node that joined later, until it is given a replica
+	// of the meta group); meta is the meta group's state machine, if this
+	// node has a replica.
+	initial atomic.Pointer[ClusterMap]
+	meta    atomic.Pointer[metaStateMachine]
 	// cmap is the latest cluster map this node knows (mapMu serializes
 	// adopting one: storing, saving, updating the transport's peers).
 	cmap  atomic.Pointer[ClusterMap]
@@ -145,6 +146,10 @@ type Node struct {
 	// heard holds, per peer, when (Unix nanoseconds) a message from it
 	// last arrived: the balancer hands leadership only to live nodes.
 	heard sync.Map // uint64 -> *atomic.Int64
+	// writing counts, per shard, the writes proposed here and not done
+	// yet: the mover waits for them before removing a replica moved off
+	// this node (see drain).
+	writing []atomic.Int64
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -168,6 +173,7 @@ func Open(cfg Config) (*Node, error) {
 	n := &Node{
 		cfg: cfg, db: db, metrics: newMetrics(), pause: &pauser{}, stop: make(chan struct{}),
 		forward: &http.Transport{TLSClientConfig: cfg.ForwardRootCAs, MaxIdleConnsPerHost: 64},
+		writing: make([]atomic.Int64, cfg.Shards),
 	}
 	firstStart, err := n.loadMaps()
 	if err != nil {
@@ -238,11 +244,13 @@ func Open(cfg Config) (*Node, error) {
 // newStateMachine is host.Config.NewStateMachine.
 func (n *Node) newStateMachine(group uint64) (host.StateMachine, error) {
 	if group == MetaGroup {
-		if n.initial == nil {
+		initial := n.initial.Load()
+		if initial == nil {
 			return nil, errors.New("kvstore: a replica of the cluster map on a node without the initial map")
 		}
-		n.meta = &metaStateMachine{m: n.initial.clone(), changed: n.adopt}
-		return n.meta, nil
+		sm := &metaStateMachine{m: initial.clone(), changed: n.adopt}
+		n.meta.Store(sm)
+		return sm, nil
 	}
 	if group == 0 || group > uint64(n.cfg.Shards) {
 		return nil, fmt.Errorf("kvstore: group %d is no shard of %d", group, n.cfg.Shards)
@@ -322,6 +330,8 @@ var errBadResult = errors.New("kvstore: the command was refused as malformed")
 // them. If the shard's leader dies meanwhile, the host proposes again once
 // a new one is elected; each replica applies the command once.
 func (n *Node) propose(ctx context.Context, shard int, ops []Op) error {
+	n.writing[shard].Add(1)
+	defer n.writing[shard].Add(-1)
 	res, err := n.host.Propose(ctx, GroupOf(shard), encodeCommand(ops))
 	if err == nil && string(res) == string(resultBadCommand) {
 		err = errBadResult
@@ -358,7 +368,11 @@ type Status struct {
 	Shards int    `json:"shards"`
 	Leads  int    `json:"leads"`
 	// MapVersion is the version of the cluster map the node knows.
-	MapVersion uint64        `json:"mapVersion"`
+	MapVersion uint64 `json:"mapVersion"`
+	// MetaLeader is the leader of the meta group (where the mover runs) as
+	// this node's replica of it knows, 0 if unknown or if the node has no
+	// replica of it.
+	MetaLeader uint64        `json:"metaLeader,omitempty"`
 	Groups     []ShardStatus `json:"groups"`
 }
 
@@ -366,6 +380,9 @@ type Status struct {
 func (n *Node) Status() (Status, error) {
 	st := Status{ID: n.cfg.ID, Shards: n.cfg.Shards, MapVersion: n.clusterMap().Version}
 	m := n.clusterMap()
+	if gs, err := n.host.Status(MetaGroup); err == nil {
+		st.MetaLeader = gs.Leader
+	}
 	for _, g := range n.host.Groups() {
 		if g == MetaGroup {
 			continue
