@@ -252,7 +252,7 @@ func e2eSeed(t *testing.T) int64 {
 // startCluster builds the binary and starts 3 nodes with 8 shards, mutual
 // TLS between them, HTTPS and a token for clients, and frequent snapshots.
 func startCluster(t *testing.T) *cluster {
-	c, err := newCluster(buildBinary(t), t.TempDir(), 3, 8, "--tick", "50ms",
+	c, err := newCluster(buildBinary(t), t.TempDir(), 3, 8, "--tick", "50ms", "--log-level", "info",
 		"--snapshot-entries", "50", "--snapshot-catchup", "10", "--request-timeout", "5s")
 	require.NoError(t, err)
 	t.Cleanup(func() {
@@ -528,6 +528,16 @@ func TestMovesUnderFaults(t *testing.T) {
 		for id, st := range sts {
 			b, _ := json.Marshal(st)
 			t.Logf("node %d: %s", id, b)
+		}
+		for _, id := range c.nodes() {
+			log, _ := os.ReadFile(filepath.Join(c.baseDir, fmt.Sprintf("node%d.log", id)))
+			var lines []string
+			for _, l := range strings.Split(string(log), "\n") {
+				if strings.Contains(l, "balancer") || strings.Contains(l, "transfer") || strings.Contains(l, "election") {
+					lines = append(lines, l)
+				}
+			}
+			t.Logf("node %d: its last log lines about transfers and elections:\n%s", id, strings.Join(lines[max(0, len(lines)-30):], "\n"))
 		}
 	} else {
 		t.Logf("%s replicas and leaderships balanced over nodes %v", since(), c.nodes())

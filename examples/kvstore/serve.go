@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -45,12 +46,18 @@ func serve(args []string) error {
 	fs.IntVar(&cfg.MaxKeyBytes, "max-key-bytes", 1024, "largest key accepted")
 	fs.IntVar(&cfg.MaxValueBytes, "max-value-bytes", 1<<20, "largest value accepted")
 	fs.DurationVar(&cfg.RequestTimeout, "request-timeout", 5*time.Second, "how long a write or linearizable read may take")
+	logLevel := fs.String("log-level", "warn", "least severe log lines written to standard error: debug, info, warn or error")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if cfg.ID == 0 || cfg.DataDir == "" {
 		return errors.New("serve needs --id and --data")
 	}
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(*logLevel)); err != nil {
+		return fmt.Errorf("--log-level: %w", err)
+	}
+	cfg.Logger = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
 	var err error
 	if cfg.Members, err = parseMembers(*peers, *raftPeers); err != nil {
 		return err

@@ -306,17 +306,25 @@ func (n *Node) balance() {
 		}
 		for s, replicas := range n.clusterMap().Shards {
 			preferred := replicas[0]
-			if preferred == n.cfg.ID || !slices.Contains(replicas, n.cfg.ID) || !n.peerAlive(preferred) {
+			if preferred == n.cfg.ID || !slices.Contains(replicas, n.cfg.ID) {
 				continue
 			}
 			st, err := n.host.Status(GroupOf(s))
 			if err != nil || st.Role != raft.StateLeader {
 				continue
 			}
-			if pr, ok := st.Progress[preferred]; !ok || pr.Match < st.Commit {
+			if !n.peerAlive(preferred) {
+				n.cfg.Logger.Debug("balancer: preferred leader not heard from", "shard", s, "preferred", preferred)
 				continue
 			}
-			if n.host.TransferLeadership(GroupOf(s), preferred) == nil {
+			if pr, ok := st.Progress[preferred]; !ok || pr.Match < st.Commit {
+				n.cfg.Logger.Debug("balancer: preferred leader behind", "shard", s, "preferred", preferred,
+					"match", pr.Match, "commit", st.Commit, "known", ok)
+				continue
+			}
+			err = n.host.TransferLeadership(GroupOf(s), preferred)
+			n.cfg.Logger.Info("balancer: handing leadership to the preferred leader", "shard", s, "to", preferred, "err", err)
+			if err == nil {
 				n.metrics.transfers.Inc()
 			}
 		}
