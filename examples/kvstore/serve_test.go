@@ -14,3 +14,10 @@ func TestServeRefusesPlaintextWithCertificates(t *testing.T) {
 		"--insecure-transport", "--ca", "ca.pem", "--cert", "node-1.pem", "--key", "node-1-key.pem"})
 	assert.ErrorContains(t, err, "contradict")
 }
+
+// An unknown log level is refused before the node starts.
+func TestServeRefusesAnUnknownLogLevel(t *testing.T) {
+	err := serve([]string{"--id", "1", "--data", t.TempDir(),
+		"--peers", "1=127.0.0.1:1", "--raft-peers", "1=127.0.0.1:2", "--insecure-transport", "--log-level", "loud"})
+	assert.ErrorContains(t, err, "--log-level")
+}

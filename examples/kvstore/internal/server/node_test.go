@@ -98,10 +98,15 @@ func TestAPI(t *testing.T) {
 	assert.Equal(t, http.StatusUnauthorized, code, "no token")
 	code, _ = call(t, http.MethodGet, srv.URL+"/status", "wrong", "")
 	assert.Equal(t, http.StatusUnauthorized, code, "wrong token")
+	code, _ = call(t, http.MethodGet, srv.URL+"/debug/pprof/", "", "")
+	assert.Equal(t, http.StatusUnauthorized, code, "profiles need the token too")
+	code, body := call(t, http.MethodGet, srv.URL+"/debug/pprof/", "secret", "")
+	assert.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "goroutine", "the profiles' index")
 
 	code, _ = call(t, http.MethodPut, kv+"dir/a", "secret", "1")
 	require.Equal(t, http.StatusNoContent, code)
-	code, body := call(t, http.MethodGet, kv+"dir/a", "secret", "")
+	code, body = call(t, http.MethodGet, kv+"dir/a", "secret", "")
 	assert.Equal(t, http.StatusOK, code)
 	assert.Equal(t, "1", body)
 	code, body = call(t, http.MethodGet, kv+"dir/a?stale=1", "secret", "")
@@ -152,7 +157,7 @@ func TestAPI(t *testing.T) {
 	code, body = call(t, http.MethodGet, srv.URL+"/metrics", "secret", "")
 	require.Equal(t, http.StatusOK, code)
 	assert.Contains(t, body, `kvstore_shard_is_leader{shard="3"} 1`)
-	assert.Contains(t, body, `kvstore_http_unauthorized_total 2`)
+	assert.Contains(t, body, `kvstore_http_unauthorized_total 3`)
 }
 
 // stubHandler is a transport.Handler that takes nothing.
