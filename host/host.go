@@ -252,6 +252,11 @@ func (h *Host) post(fn func()) {
 	h.inMu.Lock()
 	h.inputs = append(h.inputs, input{fn: fn})
 	h.inMu.Unlock()
+	h.wakeLoop()
+}
+
+// wakeLoop wakes the Raft loop if it sleeps.
+func (h *Host) wakeLoop() {
 	select {
 	case h.wake <- struct{}{}:
 	default:
@@ -284,10 +289,7 @@ func (h *Host) submit(r *Request, fn func()) {
 	}
 	h.inputs = append(h.inputs, input{fn: fn, r: r})
 	h.inMu.Unlock()
-	select {
-	case h.wake <- struct{}{}:
-	default:
-	}
+	h.wakeLoop()
 }
 
 // call runs fn on the Raft loop and waits for it: at once in Manual mode

@@ -32,10 +32,7 @@ func (h *Host) RunStorage() bool {
 	h.stQueue = h.stQueue[1:]
 	h.stMu.Unlock()
 	// The Raft loop may have held back Readys for the room just made.
-	select {
-	case h.wake <- struct{}{}:
-	default:
-	}
+	h.wakeLoop()
 
 	updates, entries, dataBytes := h.storageUpdates(batch)
 	if updates == nil {
